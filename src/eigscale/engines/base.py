@@ -1,0 +1,163 @@
+"""The engine contract: the only two things a scaler asks of a language model.
+
+An engine takes *batches* of token-id requests and answers them in one call; the scalers build
+one batch per purpose per decision round, so the number of calls never grows with the number of
+questions. Both methods return results in request order.
+
+Token ids in, token ids out: text is decoded only for stop-string detection and for the final
+response, so what the engines see is exactly what the scalers counted.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Continue `prompt` with `n` samples of at most `max_tokens` new tokens.
+
+    temperature 0 is greedy decoding (then `n` must be 1 and `seed` is ignored). Generation of a
+    sample ends at the model's end-of-sequence token, at any string in `stop`, or at max_tokens.
+    With a seed, the j-th sample is reproducible on its own: it does not depend on the other
+    requests in the batch.
+    """
+
+    prompt: tuple[int, ...]
+    max_tokens: int
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One sample. `token_ids` and `text` exclude the end-of-sequence token and any stop string
+    (and the tokens that formed it). finish_reason: "stop" (EOS or a stop string) or "length"."""
+
+    token_ids: tuple[int, ...]
+    text: str
+    finish_reason: str
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    """The samples of one request, and its prompt tokens: computed, and served from cache."""
+
+    completions: tuple[Completion, ...]
+    prompt_tokens: int
+    cached_tokens: int
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """Teacher-forced log P(suffix | prefix): the sum of the suffix tokens' log-probabilities."""
+
+    prefix: tuple[int, ...]
+    suffix: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    logprob: float
+    prompt_tokens: int
+    cached_tokens: int
+
+
+@dataclass
+class EngineCounters:
+    """Cumulative work done by an engine. Read before and after a call to attribute costs."""
+
+    calls: int = 0
+    generate_calls: int = 0
+    score_calls: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    decode_tokens: int = 0
+    seconds: float = 0.0
+
+    def snapshot(self) -> EngineCounters:
+        return EngineCounters(**vars(self))
+
+    def minus(self, before: EngineCounters) -> EngineCounters:
+        return EngineCounters(**{k: v - getattr(before, k) for k, v in vars(self).items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+class Engine(ABC):
+    """A language model behind batched `generate` and `score`.
+
+    Implementations set `tokenizer` (a transformers tokenizer) and `eos_token_ids` in their
+    constructor and update `counters` in every call.
+    """
+
+    name: str = "engine"
+    tokenizer: Any
+    eos_token_ids: frozenset[int]
+
+    def __init__(self) -> None:
+        self.counters = EngineCounters()
+
+    @abstractmethod
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+        """Answer every request in one batched pass; one result per request, in order."""
+
+    @abstractmethod
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        """Teacher-forced suffix log-probs in one batched pass. Requests that share a prefix
+        must reuse its computation (KV cache), not recompute it."""
+
+    # -- shared helpers -----------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text` with no special tokens added (BOS etc. belong to prompts)."""
+        return list(self.tokenizer.encode(text, add_special_tokens=False)) if text else []
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of `ids`, special tokens kept (s1's delimiters are special tokens)."""
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False)
+
+    def trim(self, ids: Sequence[int], stop: Sequence[str], ended: bool) -> Completion:
+        """Cut a raw sample at EOS or at the first stop string, the same way on every engine.
+
+        `ended` is the engine's own verdict that the sample stopped (EOS or stop string) rather
+        than running out of max_tokens.
+        """
+        ids = list(ids)
+        for i, t in enumerate(ids):
+            if t in self.eos_token_ids:
+                return Completion(tuple(ids[:i]), self.decode(ids[:i]), "stop")
+        text = self.decode(ids)
+        hits = [text.find(s) for s in stop if s and s in text]
+        if hits:
+            cut = min(hits)
+            # keep the longest token prefix whose text ends before the stop string starts
+            k = len(ids)
+            while k > 0 and len(self.decode(ids[:k])) > cut:
+                k -= 1
+            return Completion(tuple(ids[:k]), self.decode(ids[:k]), "stop")
+        return Completion(tuple(ids), text, "stop" if ended else "length")
+
+    @contextmanager
+    def _timed(self, kind: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.counters.calls += 1
+            if kind == "generate":
+                self.counters.generate_calls += 1
+            else:
+                self.counters.score_calls += 1
+            self.counters.seconds += time.perf_counter() - t0
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the model (GPU memory, worker processes)."""

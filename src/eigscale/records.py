@@ -1,0 +1,99 @@
+"""What a scaler run leaves behind: per-decision and per-question records, and the run summary.
+
+Records are plain dataclasses built by the process that made the decisions and returned with
+the answers; `to_dict()` gives JSON-ready data. No global state: two runs never mix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+TOKEN_KINDS = ("thinking", "candidate", "mc", "score_prompt", "score_cached", "answer")
+TIME_KINDS = ("reasoning", "sample", "score", "answer")
+
+
+@dataclass
+class Decision:
+    """One EIG decision for one question. Seconds are the wall time of the batched round the
+    decision belonged to (the round is shared by every question deciding at that point)."""
+
+    index: int
+    kind: str  # "step" (may stop early) or "end" (natural end of thinking: may extend)
+    thinking_tokens: int
+    candidates: list[str] = field(default_factory=list)
+    posterior: list[float] = field(default_factory=list)
+    entropy: float | None = None
+    expected_next_entropy: float | None = None
+    eig: float | None = None
+    decision: str = "stop"  # "continue", "extend" or "stop"
+    continuation: str | None = None
+    engine_calls: int = 0
+    tokens: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    time_exceeded: bool = False
+    failure: str | None = None  # kind of failure; the question then stops thinking
+    failure_message: str | None = None
+
+
+@dataclass
+class QuestionRecord:
+    """Everything about one question's run."""
+
+    index: int
+    uid: str
+    prompt_tokens: int
+    thinking_tokens: int = 0
+    answer_tokens: int = 0
+    stop_reason: str = ""  # budget | natural_end | eig_stop | ignored_all | failure | plain
+    extensions: int = 0
+    thinking: str = ""
+    answer: str = ""
+    decisions: list[Decision] = field(default_factory=list)
+    tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_KINDS, 0))
+    failure: str | None = None
+
+    def add_tokens(self, **kinds: int) -> None:
+        for k, v in kinds.items():
+            self.tokens[k] = self.tokens.get(k, 0) + v
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _stats(xs: list[float]) -> dict[str, float | None]:
+    if not xs:
+        return {"mean": None, "std": None, "min": None, "max": None}
+    mean = sum(xs) / len(xs)
+    std = math.sqrt(sum((x - mean) ** 2 for x in xs) / len(xs))
+    return {"mean": mean, "std": std, "min": min(xs), "max": max(xs)}
+
+
+def summarise(records: list[QuestionRecord], seconds: dict[str, float],
+              engine: dict[str, Any]) -> dict[str, Any]:
+    """The seed's run summary: EIG statistics, continue rate, decisions, timing per component,
+    success rate and failure breakdown, plus token totals by kind and the engine's counters."""
+    decisions = [d for r in records for d in r.decisions]
+    eigs = [d.eig for d in decisions if d.eig is not None and math.isfinite(d.eig)]
+    failed = [d for d in decisions if d.failure]
+    go_on = [d for d in decisions if d.decision in ("continue", "extend")]
+    thinking = [r.thinking_tokens for r in records]
+    return {
+        "questions": len(records),
+        "decisions": len(decisions),
+        "eig": _stats(eigs),
+        "continue_rate": len(go_on) / len(decisions) if decisions else None,
+        "decisions_by_outcome": dict(Counter(d.decision for d in decisions)),
+        "success_rate": 1 - len(failed) / len(decisions) if decisions else None,
+        "failures": dict(Counter(d.failure for d in failed)),
+        "failed_questions": sum(1 for r in records if r.failure),
+        "time_exceeded": sum(1 for d in decisions if d.time_exceeded),
+        "stop_reasons": dict(Counter(r.stop_reason for r in records)),
+        "thinking_tokens": _stats([float(t) for t in thinking]),
+        "tokens": {k: sum(r.tokens.get(k, 0) for r in records) for k in TOKEN_KINDS},
+        "seconds": dict(seconds),
+        "engine": dict(engine),
+    }

@@ -1,0 +1,26 @@
+"""Scalers by name. `make_scaler(name, kwargs)` is the one way in from configs and gen_kwargs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from eigscale.params import ParamError
+from eigscale.scalers.base import Decoding, Scaler, ScalerOutput
+from eigscale.scalers.budget_forcing import BudgetForcing
+from eigscale.scalers.eig_reasoning import EIGReasoning
+from eigscale.scalers.plain import Plain
+
+SCALERS: dict[str, type[Scaler]] = {s.name: s for s in (Plain, BudgetForcing, EIGReasoning)}
+
+__all__ = ["SCALERS", "Decoding", "Scaler", "ScalerOutput", "make_scaler"]
+
+
+def make_scaler(name: str, kwargs: Mapping[str, Any] | None = None,
+                source: str = "gen_kwargs") -> Scaler:
+    """The scaler `name` with its parameters validated from `kwargs` (see eigscale.params)."""
+    if name not in SCALERS:
+        raise ParamError(f"{source}: unknown scale_func_name {name!r}; "
+                         f"valid: {', '.join(SCALERS)}")
+    cls = SCALERS[name]
+    return cls(cls.params_class.from_kwargs(kwargs or {}, source=source))

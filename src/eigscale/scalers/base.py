@@ -1,0 +1,90 @@
+"""The scaler contract: prompts in, one response (and one record) per prompt out.
+
+A scaler decides how long a model thinks. It receives every prompt of a task at once and
+advances all of them in lockstep, so each round costs a fixed number of engine calls whatever
+the batch size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from eigscale.engines.base import Engine
+from eigscale.params import Params
+from eigscale.records import QuestionRecord
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How the main text is decoded: exactly like the baseline run (greedy by default)."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+
+
+GREEDY = Decoding()
+
+
+@dataclass
+class ScalerOutput:
+    """`texts[i]` is the response to prompt i: everything generated after the prompt
+    (thinking, the forced-answer prompt and the answer), as the grader must see it."""
+
+    texts: list[str]
+    records: list[QuestionRecord]
+    summary: dict[str, Any]
+
+
+def question_uid(prompt: Sequence[int]) -> str:
+    """A stable id of a prompt's tokens: seeds derive from it, not from batch position."""
+    return hashlib.blake2b(repr(list(prompt)).encode(), digest_size=8).hexdigest()
+
+
+def derive_seed(seed: int, uid: str, index: int, purpose: str) -> int:
+    """Seed of one draw, a pure function of (run seed, question, decision, purpose)."""
+    h = hashlib.blake2b(f"{seed}|{uid}|{index}|{purpose}".encode(), digest_size=4)
+    return int.from_bytes(h.digest(), "little") & 0x7FFFFFFF
+
+
+@dataclass
+class Stopwatch:
+    """Seconds spent per component of a run."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def time(self, component: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[component] = self.seconds.get(component, 0.0) + time.perf_counter() - t0
+
+
+class Scaler(ABC):
+    """Base of all scalers. Subclasses name themselves and their parameter class."""
+
+    name: ClassVar[str]
+    params_class: ClassVar[type[Params]]
+
+    def __init__(self, params: Params | None = None) -> None:
+        self.params = params if params is not None else self.params_class()
+        if not isinstance(self.params, self.params_class):
+            raise TypeError(f"{self.name} takes {self.params_class.__name__}, "
+                            f"not {type(self.params).__name__}")
+
+    @abstractmethod
+    def run(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
+            decoding: Decoding = GREEDY, until: Sequence[str] = ()) -> ScalerOutput:
+        """Respond to every prompt (token ids, chat template already applied).
+
+        max_gen_toks bounds what is generated per prompt (lm-eval's max_gen_toks); `until`
+        are the task's stop strings, applied to the final answer. Returns texts, per-question
+        records and the run summary.
+        """

@@ -1,0 +1,41 @@
+"""`none`: plain generation, the baseline every other scaler is measured against."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from eigscale.engines.base import Engine, GenerateRequest
+from eigscale.params import NoneParams
+from eigscale.records import QuestionRecord, summarise
+from eigscale.scalers.base import GREEDY, Decoding, Scaler, ScalerOutput, derive_seed, question_uid
+
+
+class Plain(Scaler):
+    name = "none"
+    params_class = NoneParams
+
+    def run(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
+            decoding: Decoding = GREEDY, until: Sequence[str] = ()) -> ScalerOutput:
+        t0 = time.perf_counter()
+        before = engine.counters.snapshot()
+        uids = [question_uid(p) for p in prompts]
+        reqs = [GenerateRequest(tuple(p), max_tokens=max_gen_toks,
+                                temperature=decoding.temperature, top_p=decoding.top_p,
+                                seed=derive_seed(0, u, 0, "plain") if decoding.temperature
+                                else None,
+                                stop=tuple(until))
+                for p, u in zip(prompts, uids, strict=True)]
+        outs = engine.generate(reqs)
+        records = []
+        for i, (p, out) in enumerate(zip(prompts, outs, strict=True)):
+            c = out.completions[0]
+            rec = QuestionRecord(index=i, uid=uids[i], prompt_tokens=len(p),
+                                 answer_tokens=len(c.token_ids), stop_reason="plain",
+                                 answer=c.text)
+            rec.add_tokens(answer=len(c.token_ids))
+            records.append(rec)
+        seconds = {"answer": time.perf_counter() - t0, "total": time.perf_counter() - t0}
+        summary = summarise(records, seconds, engine.counters.minus(before).to_dict())
+        summary.update(scaler=self.name, params=self.params.to_dict())
+        return ScalerOutput([o.completions[0].text for o in outs], records, summary)

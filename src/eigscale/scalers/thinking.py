@@ -1,0 +1,155 @@
+"""The loop every thinking scaler shares: reason in lockstep, let a policy react, force answers.
+
+Per round: one engine call continues every active question's thinking until it reaches its
+step limit, its budget, or a natural end (the model writes an end-of-thinking string or EOS).
+The subclass policy (`on_events`) then stops, extends or continues each question. When all have
+stopped, one more call forces every answer: thinking_end + "\\n" + answer_prompt, greedy.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from eigscale.engines.base import Engine, GenerateRequest
+from eigscale.params import ThinkingParams
+from eigscale.records import QuestionRecord, summarise
+from eigscale.scalers.base import (
+    GREEDY,
+    Decoding,
+    Scaler,
+    ScalerOutput,
+    Stopwatch,
+    derive_seed,
+    question_uid,
+)
+
+
+@dataclass
+class Thought:
+    """One question's state while it thinks."""
+
+    prompt: tuple[int, ...]  # the caller's prompt + thinking_start
+    record: QuestionRecord
+    thinking: list[int] = field(default_factory=list)
+    active: bool = True
+    event: str = ""  # after a round: "budget", "end" (natural end) or "step"
+    rounds: int = 0
+
+    def stop(self, reason: str) -> None:
+        self.active = False
+        self.record.stop_reason = reason
+
+
+@dataclass
+class RunContext:
+    """What one `run` call works with; passed to the policy hooks."""
+
+    engine: Engine
+    thoughts: list[Thought]
+    budget: int
+    tail: tuple[int, ...]  # thinking_end + "\n" + answer_prompt, as tokens
+    thinking_stops: tuple[str, ...]
+    decoding: Decoding
+    clock: Stopwatch
+
+
+class ThinkingScaler(Scaler):
+    """Shared loop; subclasses give `step_limit` and `on_events`."""
+
+    params: ThinkingParams
+
+    def step_limit(self, thought: Thought, remaining: int) -> int:
+        """Tokens the next reasoning round may add to this question (default: all it has)."""
+        return remaining
+
+    @abstractmethod
+    def on_events(self, ctx: RunContext, thoughts: list[Thought]) -> None:
+        """React to the round's events of these (still active) thoughts: stop, extend or let
+        them continue. Budget events are already handled."""
+
+    def run(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
+            decoding: Decoding = GREEDY, until: Sequence[str] = ()) -> ScalerOutput:
+        p = self.params
+        t0 = time.perf_counter()
+        before = engine.counters.snapshot()
+        start = tuple(engine.encode(p.thinking_start))
+        tail = tuple(engine.encode(p.thinking_end + "\n" + p.answer_prompt))
+        if p.max_tokens_thinking == "auto":  # s1: leave room for the answer
+            budget = max(1, max_gen_toks - len(tail) - p.max_answer_tokens)
+        else:
+            budget = int(p.max_tokens_thinking)
+        thoughts = []
+        for i, prompt in enumerate(prompts):
+            full = tuple(prompt) + start
+            rec = QuestionRecord(index=i, uid=question_uid(prompt), prompt_tokens=len(full))
+            thoughts.append(Thought(prompt=full, record=rec))
+        stops = tuple(s for s in (p.thinking_end, p.until_thinking) if s)
+        ctx = RunContext(engine, thoughts, budget, tail, stops, decoding, Stopwatch())
+        while active := [t for t in thoughts if t.active]:
+            self._reason(ctx, active)
+            for t in active:
+                if t.event == "budget":
+                    t.stop("budget")
+            self.on_events(ctx, [t for t in active if t.active])
+        texts = self._force_answers(ctx, until)
+        for t in thoughts:
+            t.record.thinking_tokens = len(t.thinking)
+            t.record.add_tokens(thinking=len(t.thinking))
+        ctx.clock.seconds["total"] = time.perf_counter() - t0
+        summary = summarise([t.record for t in thoughts], ctx.clock.seconds,
+                            engine.counters.minus(before).to_dict())
+        summary.update(scaler=self.name, budget=budget, params=p.to_dict())
+        return ScalerOutput(texts, [t.record for t in thoughts], summary)
+
+    def _reason(self, ctx: RunContext, active: list[Thought]) -> None:
+        reqs = []
+        for t in active:
+            limit = self.step_limit(t, ctx.budget - len(t.thinking))
+            seed = (derive_seed(self.params.seed, t.record.uid, t.rounds, "reason")
+                    if ctx.decoding.temperature > 0 else None)
+            reqs.append(GenerateRequest(t.prompt + tuple(t.thinking), max_tokens=limit,
+                                        temperature=ctx.decoding.temperature,
+                                        top_p=ctx.decoding.top_p, seed=seed,
+                                        stop=ctx.thinking_stops))
+        with ctx.clock.time("reasoning"):
+            outs = ctx.engine.generate(reqs)
+        for t, out in zip(active, outs, strict=True):
+            comp = out.completions[0]
+            t.thinking += comp.token_ids
+            t.rounds += 1
+            if len(t.thinking) >= ctx.budget:
+                t.event = "budget"
+            elif comp.finish_reason == "stop":
+                t.event = "end"
+            else:
+                t.event = "step"
+
+    def append(self, ctx: RunContext, t: Thought, text: str) -> bool:
+        """Append an inserted prompt ("Wait") to t's thinking; False (and stop) if it would
+        exhaust the budget."""
+        ids = ctx.engine.encode(text)
+        if len(t.thinking) + len(ids) >= ctx.budget:
+            t.stop("budget")
+            return False
+        t.thinking += ids
+        return True
+
+    def _force_answers(self, ctx: RunContext, until: Sequence[str]) -> list[str]:
+        reqs = [GenerateRequest(t.prompt + tuple(t.thinking) + ctx.tail,
+                                max_tokens=self.params.max_answer_tokens, stop=tuple(until))
+                for t in ctx.thoughts]
+        with ctx.clock.time("answer"):
+            outs = ctx.engine.generate(reqs) if reqs else []
+        texts = []
+        for t, out in zip(ctx.thoughts, outs, strict=True):
+            ans = out.completions[0]
+            t.record.answer_tokens = len(ans.token_ids)
+            t.record.add_tokens(answer=len(ans.token_ids))
+            t.record.thinking = ctx.engine.decode(t.thinking)
+            t.record.answer = ans.text
+            texts.append(ctx.engine.decode(list(t.thinking) + list(ctx.tail) +
+                                           list(ans.token_ids)))
+        return texts
