@@ -136,6 +136,31 @@ class ThinkingParams(Params):
     """Seeds every sampled draw, per (question, decision, purpose): batch-independent."""
 
 
+THINKING_FORMATS: dict[str, dict[str, str]] = {
+    # s1 / s1.1 (Qwen ChatML): the model writes "<|im_start|>answer" when it is done thinking
+    "s1": {"thinking_start": "<|im_start|>think", "thinking_end": "<|im_start|>answer",
+           "until_thinking": "<|im_start|>", "answer_prompt": "Final Answer:"},
+    # DeepSeek-R1 and its distills, QwQ: <think> ... </think>
+    "r1": {"thinking_start": "<think>\n", "thinking_end": "</think>", "until_thinking": "",
+           "answer_prompt": "Final Answer:"},
+    # instruct models with no thinking section (e.g. SmolLM2): a written one; EOS ends it
+    "plain": {"thinking_start": "Let's think step by step.\n", "thinking_end": "\n\nTherefore,",
+              "until_thinking": "", "answer_prompt": "the final answer is"},
+}
+
+
+def apply_thinking_format(kwargs: Mapping[str, Any], source: str = "gen_kwargs") -> dict[str, Any]:
+    """Expand `thinking_format=<name>` into its delimiters; keys given explicitly win."""
+    out = dict(kwargs)
+    name = out.pop("thinking_format", None)
+    if name is None:
+        return out
+    if name not in THINKING_FORMATS:
+        raise ParamError(f"{source}: thinking_format = {name!r} is unknown; "
+                         f"valid: {', '.join(THINKING_FORMATS)}")
+    return {**THINKING_FORMATS[name], **out}
+
+
 @dataclass(frozen=True)
 class BudgetForcingParams(ThinkingParams):
     """`budget_forcing` (s1): cap thinking, optionally suppress its end N times with "Wait"."""

@@ -20,18 +20,27 @@ from eigscale.engines.base import (
 )
 
 
-def _sample(logits: torch.Tensor, temperature: float, top_p: float,
-            gen: torch.Generator | None) -> int:
-    if temperature <= 0:
-        return int(torch.argmax(logits))
-    probs = torch.softmax(logits.double() / temperature, dim=-1)
-    if top_p < 1.0:
-        sorted_p, order = torch.sort(probs, descending=True)
+def _sample_rows(logits: torch.Tensor, reqs: list[GenerateRequest],
+                 gens: list[torch.Generator | None], rows: list[int]) -> dict[int, int]:
+    """Next token of each row in `rows`: argmax for greedy rows; for sampled rows temperature
+    and top-p over the whole batch at once, then one draw per row from its own generator."""
+    out = {}
+    greedy = [b for b in rows if reqs[b].temperature <= 0]
+    if greedy:
+        for b, t in zip(greedy, logits[greedy].argmax(-1).tolist(), strict=True):
+            out[b] = t
+    sampled = [b for b in rows if reqs[b].temperature > 0]
+    if sampled:
+        temps = torch.tensor([reqs[b].temperature for b in sampled])[:, None]
+        probs = torch.softmax(logits[sampled] / temps, dim=-1)
+        top_p = torch.tensor([reqs[b].top_p for b in sampled])[:, None]
+        sorted_p, order = torch.sort(probs, dim=-1, descending=True)
         # keep the smallest prefix whose mass reaches top_p (the top token always survives)
-        drop = sorted_p.cumsum(-1) - sorted_p >= top_p
-        sorted_p[drop] = 0.0
-        probs = torch.zeros_like(probs).scatter(0, order, sorted_p)
-    return int(torch.multinomial(probs, 1, generator=gen))
+        sorted_p[(sorted_p.cumsum(-1) - sorted_p) >= top_p] = 0.0
+        for k, b in enumerate(sampled):
+            j = int(torch.multinomial(sorted_p[k], 1, generator=gens[b]))
+            out[b] = int(order[k, j])
+    return out
 
 
 class HFEngine(Engine):
@@ -39,7 +48,7 @@ class HFEngine(Engine):
 
     name = "hf"
 
-    def __init__(self, model_path: str, dtype: str = "float32", batch_size: int = 16,
+    def __init__(self, model_path: str, dtype: str = "float32", batch_size: int = 32,
                  device: str = "cpu") -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -68,15 +77,21 @@ class HFEngine(Engine):
             # similar lengths together: less padding
             rows.sort(key=lambda ij: len(requests[ij[0]].prompt))
             raw: dict[tuple[int, int], tuple[list[int], bool]] = {}
+            prefills = [0] * len(requests)  # times each prompt was actually computed
             for k in range(0, len(rows), self.batch_size):
                 chunk = rows[k:k + self.batch_size]
+                for i in {i for i, _ in chunk}:
+                    prefills[i] += 1
                 raw.update(zip(chunk, self._decode_chunk(requests, chunk), strict=True))
             results = []
             for i, r in enumerate(requests):
-                comps = tuple(self.trim(raw[(i, j)][0], r.stop, raw[(i, j)][1]) for j in range(r.n))
+                comps = tuple(self.trim(raw[(i, j)][0], r.stop, raw[(i, j)][1])
+                              for j in range(r.n))
+                cached = len(r.prompt) * (r.n - prefills[i])
                 results.append(GenerateResult(comps, prompt_tokens=len(r.prompt) * r.n,
-                                              cached_tokens=0))
+                                              cached_tokens=cached))
                 self.counters.prompt_tokens += len(r.prompt) * r.n
+                self.counters.cached_tokens += cached
             return results
 
     def _decode_chunk(self, requests: Sequence[GenerateRequest],
@@ -89,28 +104,37 @@ class HFEngine(Engine):
                 g = torch.Generator()
                 g.manual_seed(r.seed + j if r.seed is not None else int(torch.seed() % 2**62))
             gens.append(g)
-        width = max(len(r.prompt) for r in reqs)
-        ids = torch.full((len(reqs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(reqs), width), dtype=torch.long)
-        for b, r in enumerate(reqs):  # left padding: every row's next token is at the end
-            ids[b, width - len(r.prompt):] = torch.tensor(r.prompt)
-            mask[b, width - len(r.prompt):] = 1
+        # the n samples of a request share its prompt: compute it once, then copy its KV rows
+        uniq = sorted({i for i, _ in chunk})
+        prompts = [requests[i].prompt for i in uniq]
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for b, p in enumerate(prompts):  # left padding: every row's next token is at the end
+            ids[b, width - len(p):] = torch.tensor(p)
+            mask[b, width - len(p):] = 1
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                          position_ids=pos.to(self.device), use_cache=True)
-        past, logits = out.past_key_values, out.logits[:, -1, :].float().cpu()
+        rows = torch.tensor([uniq.index(i) for i, _ in chunk])
+        past = out.past_key_values
+        past.batch_select_indices(rows.to(self.device))
+        logits = out.logits[:, -1, :].float().cpu()[rows]
+        mask, pos = mask[rows], pos[rows]
         last_pos = pos[:, -1]
         outs: list[list[int]] = [[] for _ in reqs]
         done = [r.max_tokens <= 0 for r in reqs]
         ended = [False] * len(reqs)
         stop_len = max([len(s) for r in reqs for s in r.stop] + [0])
         while not all(done):
+            live = [b for b in range(len(reqs)) if not done[b]]
+            picked = _sample_rows(logits, reqs, gens, live)
             nxt = []
             for b, r in enumerate(reqs):
                 if done[b]:
                     nxt.append(self.pad_id)
                     continue
-                t = _sample(logits[b], r.temperature, r.top_p, gens[b])
+                t = picked[b]
                 outs[b].append(t)
                 self.counters.decode_tokens += 1
                 nxt.append(t)

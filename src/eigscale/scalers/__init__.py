@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from eigscale.params import ParamError
+from eigscale.params import ParamError, ThinkingParams, apply_thinking_format
 from eigscale.scalers.base import Decoding, Scaler, ScalerOutput
 from eigscale.scalers.budget_forcing import BudgetForcing
 from eigscale.scalers.eig_reasoning import EIGReasoning
@@ -23,4 +23,7 @@ def make_scaler(name: str, kwargs: Mapping[str, Any] | None = None,
         raise ParamError(f"{source}: unknown scale_func_name {name!r}; "
                          f"valid: {', '.join(SCALERS)}")
     cls = SCALERS[name]
-    return cls(cls.params_class.from_kwargs(kwargs or {}, source=source))
+    kwargs = dict(kwargs or {})
+    if issubclass(cls.params_class, ThinkingParams):
+        kwargs = apply_thinking_format(kwargs, source)
+    return cls(cls.params_class.from_kwargs(kwargs, source=source))

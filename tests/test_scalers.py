@@ -1,0 +1,108 @@
+"""The scalers on both real engines: budget caps, "Wait" extensions, EIG decisions, batching."""
+
+import math
+
+import pytest
+
+from eigscale.scalers import make_scaler
+
+from .conftest import QUESTIONS, chat_prompts
+
+pytestmark = pytest.mark.engine
+
+PLAIN = {"thinking_format": "plain"}
+SMALL_EIG = {**PLAIN, "beam_size": 4, "mc_samples": 3, "sample_length": 16, "step_tokens": 24,
+             "max_tokens_thinking": 72, "lambda_cost": 0.02}
+TAIL = "\n\nTherefore,\nthe final answer is"
+
+
+def test_none_is_plain_generation(engine):
+    p = chat_prompts(engine, QUESTIONS[:2])
+    out = make_scaler("none").run(engine, p, 48)
+    assert all(t.strip() for t in out.texts)
+    assert all(r.thinking_tokens == 0 and r.answer_tokens <= 48 for r in out.records)
+
+
+def test_budget_forcing_respects_its_cap_and_always_answers(engine):
+    cap = 40
+    out = make_scaler("budget_forcing", {**PLAIN, "max_tokens_thinking": cap}).run(
+        engine, chat_prompts(engine), 512)
+    assert len(out.texts) == len(QUESTIONS)
+    for text, rec in zip(out.texts, out.records, strict=True):
+        assert 0 < rec.thinking_tokens <= cap
+        thinking, sep, answer = text.partition(TAIL)
+        assert sep, f"no forced answer in {text!r}"
+        assert thinking == rec.thinking and thinking.strip()
+        assert answer.strip() and rec.answer_tokens > 0
+    assert "budget" in out.summary["stop_reasons"]
+
+
+def test_budget_auto_leaves_room_for_the_answer(engine):
+    out = make_scaler("budget_forcing", PLAIN).run(engine, chat_prompts(engine, QUESTIONS[:2]), 80)
+    n_tail = len(engine.encode(TAIL.lstrip(" ")))
+    assert out.summary["budget"] == 80 - 32 - len(engine.encode("\n\nTherefore,\nthe final answer is"))
+    assert n_tail > 0
+    assert all(r.thinking_tokens + r.answer_tokens <= 80 for r in out.records)
+
+
+def test_thinking_n_ignore_extends_twice(engine):
+    out = make_scaler("budget_forcing", {**PLAIN, "max_tokens_thinking": 150,
+                                         "thinking_n_ignore": 2}).run(
+        engine, chat_prompts(engine, QUESTIONS[:4]), 512)
+    twice = [r for r in out.records if r.extensions == 2]
+    assert twice, "no question reached two natural ends within 150 tokens"
+    for r in out.records:
+        # each natural end before the budget is ignored, twice, then thinking may end
+        assert r.extensions == 2 or r.stop_reason == "budget"
+        assert r.thinking.count("Wait") >= r.extensions
+        assert r.stop_reason != "natural_end" or r.extensions == 2
+
+
+def test_eig_on_four_questions_records_finite_decisions(engine):
+    out = make_scaler("expected_information_gain_reasoning", SMALL_EIG).run(
+        engine, chat_prompts(engine, QUESTIONS[:4]), 512)
+    assert out.summary["decisions"] > 0 and out.summary["failures"] == {}
+    for text, rec in zip(out.texts, out.records, strict=True):
+        assert rec.decisions
+        for d in rec.decisions:
+            assert math.isfinite(d.entropy) and math.isfinite(d.eig)
+            assert 0 <= d.entropy <= math.log(len(d.candidates)) + 1e-9
+            assert 1 <= len(d.candidates) <= SMALL_EIG["beam_size"]
+            assert sum(d.posterior) == pytest.approx(1.0)
+            assert d.decision == ("stop" if d.eig <= SMALL_EIG["lambda_cost"] else
+                                  "continue" if d.kind == "step" else "extend")
+        thinking, sep, answer = text.partition(TAIL)
+        assert sep and thinking.strip() and answer.strip()
+        assert rec.thinking_tokens <= SMALL_EIG["max_tokens_thinking"]
+    s = out.summary
+    assert s["eig"]["min"] <= s["eig"]["mean"] <= s["eig"]["max"]
+    assert s["tokens"]["candidate"] > 0 and s["tokens"]["mc"] > 0
+    assert s["tokens"]["score_cached"] > 0
+
+
+def test_decision_round_costs_do_not_grow_with_batch_size(engine):
+    runs = {}
+    for n in (1, 8):
+        before = engine.counters.calls
+        out = make_scaler("expected_information_gain_reasoning",
+                          {**SMALL_EIG, "lambda_cost": 0.0, "max_tokens_thinking": 48}).run(
+            engine, chat_prompts(engine, QUESTIONS[:n]), 256)
+        calls = {d.engine_calls for r in out.records for d in r.decisions}
+        assert calls == {2}, calls  # one generate (candidates + MC) and one score per round
+        runs[n] = (engine.counters.calls - before, out)
+    # total calls: reasoning rounds + decision rounds + one forced-answer call, at most
+    # 2 rounds per 24-token step for 48 tokens, whatever the batch size
+    assert runs[8][0] <= 2 * 3 + 1 + 2
+    assert runs[1][0] <= runs[8][0]
+
+
+def test_lockstep_decisions_do_not_depend_on_the_batch(hf_engine):
+    # the same question alone and among others: same seeds, same decisions
+    p = chat_prompts(hf_engine, QUESTIONS[:3])
+    sc = make_scaler("expected_information_gain_reasoning", SMALL_EIG)
+    alone = sc.run(hf_engine, p[2:], 512).records[0]
+    mixed = sc.run(hf_engine, p, 512).records[2]
+    assert [d.candidates for d in alone.decisions] == [d.candidates for d in mixed.decisions]
+    assert [d.decision for d in alone.decisions] == [d.decision for d in mixed.decisions]
+    for a, b in zip(alone.decisions, mixed.decisions, strict=True):
+        assert a.eig == pytest.approx(b.eig, abs=1e-3)
