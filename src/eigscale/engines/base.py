@@ -82,6 +82,7 @@ class EngineCounters:
     cached_tokens: int = 0
     decode_tokens: int = 0
     seconds: float = 0.0
+    rescored: int = 0  # score requests recomputed without the cache (vLLM, see its engine)
 
     def snapshot(self) -> EngineCounters:
         return EngineCounters(**vars(self))

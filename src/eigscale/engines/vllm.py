@@ -40,18 +40,25 @@ class VLLMEngine(Engine):
 
     def __init__(self, model_path: str, dtype: str = "float32", max_model_len: int = 4096,
                  tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
-                 enforce_eager: bool | None = None, seed: int = 0) -> None:
+                 enforce_eager: bool | None = None, seed: int = 0,
+                 block_size: int | None = None) -> None:
         _cpu_defaults()
         import torch
         from vllm import LLM
 
         super().__init__()
+        on_cpu = not torch.cuda.is_available()
         if enforce_eager is None:  # compiling costs 2-3 minutes per start on CPU, for little
-            enforce_eager = not torch.cuda.is_available()
+            enforce_eager = on_cpu
+        if block_size is None and on_cpu:
+            # the CPU default (128) caches nothing for short reasoning prefixes; 32 is the
+            # smallest size its attention accepts
+            block_size = 32
         self.llm = LLM(model=model_path, dtype=dtype, max_model_len=max_model_len,
                        tensor_parallel_size=tensor_parallel_size,
                        gpu_memory_utilization=gpu_memory_utilization,
-                       enforce_eager=enforce_eager, enable_prefix_caching=True, seed=seed)
+                       enforce_eager=enforce_eager, enable_prefix_caching=True, seed=seed,
+                       **({"block_size": block_size} if block_size else {}))
         self.tokenizer = self.llm.get_tokenizer()
         eos = {self.tokenizer.eos_token_id}
         gen_eos = getattr(self.llm.llm_engine, "generation_config_fields", {}) or {}
@@ -89,26 +96,47 @@ class VLLMEngine(Engine):
             return results
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
-        from vllm import SamplingParams
-
         with self._timed("score"):
             for i, r in enumerate(requests):
                 if not r.prefix or not r.suffix:
                     raise ValueError(f"score request {i} has an empty prefix or suffix")
-            params = [SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0,
-                                     detokenize=False, skip_reading_prefix_cache=False)
-                      for _ in requests]
-            outs = self._run([r.prefix + r.suffix for r in requests], params)
-            results = []
-            for r, out in zip(requests, outs, strict=True):
-                plp = out.prompt_logprobs  # one entry per prompt token; [0] is None
-                full = r.prefix + r.suffix
-                lp = sum(plp[i][full[i]].logprob for i in range(len(r.prefix), len(full)))
-                total, cached = len(full), (out.num_cached_tokens or 0)
-                results.append(ScoreResult(float(lp), prompt_tokens=total, cached_tokens=cached))
-                self.counters.prompt_tokens += total
-                self.counters.cached_tokens += cached
+            # identical requests (e.g. an empty MC sample) are scored once: a duplicate would
+            # be served wholly from the cache, where vLLM has no prompt logprobs to give
+            uniq = list(dict.fromkeys(requests))
+            done = dict(zip(uniq, self._score_unique(uniq, read_cache=True), strict=True))
+            missed = [r for r, res in done.items() if res is None]
+            if missed:  # the suffix itself was cached: recompute those without the cache
+                self.counters.rescored += len(missed)
+                done.update(zip(missed, self._score_unique(missed, read_cache=False),
+                                strict=True))
+            results = [done[r] for r in requests]
+            for res in results:
+                self.counters.prompt_tokens += res.prompt_tokens
+                self.counters.cached_tokens += res.cached_tokens
             return results
+
+    def _score_unique(self, requests: list[ScoreRequest],
+                      read_cache: bool) -> list[ScoreResult | None]:
+        from vllm import SamplingParams
+
+        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0,
+                                detokenize=False, skip_reading_prefix_cache=not read_cache)
+        outs = self._run([r.prefix + r.suffix for r in requests], [params] * len(requests))
+        results: list[ScoreResult | None] = []
+        for r, out in zip(requests, outs, strict=True):
+            full = r.prefix + r.suffix
+            cached = out.num_cached_tokens or 0
+            # prompt_logprobs is [None] + one entry per *computed* prompt position after the
+            # first: with k cached tokens, entries cover positions k+1 .. len-1. Align from
+            # the end; the suffix is covered only if k < len(prefix).
+            plp = out.prompt_logprobs
+            if cached >= len(r.prefix) or len(plp) - 1 < len(r.suffix):
+                results.append(None)
+                continue
+            tail = plp[len(plp) - len(r.suffix):]
+            lp = sum(entry[tok].logprob for entry, tok in zip(tail, r.suffix, strict=True))
+            results.append(ScoreResult(float(lp), prompt_tokens=len(full), cached_tokens=cached))
+        return results
 
     def close(self) -> None:
         del self.llm
