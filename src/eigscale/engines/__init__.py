@@ -28,9 +28,9 @@ def make_engine(name: str, model_path: str, **kwargs: Any) -> Engine:
     if name == "vllm":
         from eigscale.engines.vllm import VLLMEngine
 
-        return VLLMEngine(model_path, **kwargs)
+        return VLLMEngine.load(model_path, **kwargs)
     if name == "hf":
         from eigscale.engines.hf import HFEngine
 
-        return HFEngine(model_path, **kwargs)
+        return HFEngine.load(model_path, **kwargs)
     raise ValueError(f"unknown engine {name!r}; valid: {', '.join(ENGINES)}")

@@ -48,15 +48,12 @@ class HFEngine(Engine):
 
     name = "hf"
 
-    def __init__(self, model_path: str, dtype: str = "float32", batch_size: int = 32,
-                 device: str = "cpu") -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    def __init__(self, model, tokenizer, batch_size: int = 32) -> None:
+        """Wrap a loaded transformers model and its tokenizer (e.g. lm-eval's HFLM's)."""
         super().__init__()
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.model = AutoModelForCausalLM.from_pretrained(
-            model_path, dtype=getattr(torch, dtype)).to(device).eval()
-        self.device = device
+        self.tokenizer = tokenizer
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
         self.batch_size = batch_size
         eos = self.model.generation_config.eos_token_id
         eos = eos if isinstance(eos, list) else [eos]
@@ -64,6 +61,16 @@ class HFEngine(Engine):
             [e for e in eos if e is not None] + [self.tokenizer.eos_token_id])
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.tokenizer.eos_token_id
+
+    @classmethod
+    def load(cls, model_path: str, dtype: str = "float32", batch_size: int = 32,
+             device: str = "cpu") -> HFEngine:
+        """Load a model folder; float32 on CPU (bfloat16 has no fast path on most CPUs)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype))
+        return cls(model.to(device), tokenizer, batch_size=batch_size)
 
     # -- generate -----------------------------------------------------------------------
     @torch.inference_mode()

