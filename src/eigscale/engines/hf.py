@@ -121,8 +121,10 @@ class HFEngine(Engine):
             ids[b, width - len(p):] = torch.tensor(p)
             mask[b, width - len(p):] = 1
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        # logits_to_keep=1: only the last position's logits are needed, and the vocabulary
+        # projection of every prompt position would cost as much as the model itself
         out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                         position_ids=pos.to(self.device), use_cache=True)
+                         position_ids=pos.to(self.device), use_cache=True, logits_to_keep=1)
         rows = torch.tensor([uniq.index(i) for i, _ in chunk])
         past = out.past_key_values
         past.batch_select_indices(rows.to(self.device))
@@ -190,7 +192,8 @@ class HFEngine(Engine):
 
     def _score_group(self, prefix: tuple[int, ...], suffixes: list[tuple[int, ...]]) -> list[float]:
         """Run the prefix once, then all suffixes as one right-padded batch on its KV cache."""
-        out = self.model(input_ids=torch.tensor([prefix], device=self.device), use_cache=True)
+        out = self.model(input_ids=torch.tensor([prefix], device=self.device), use_cache=True,
+                         logits_to_keep=1)
         first = torch.log_softmax(out.logits[0, -1].float(), dim=-1).cpu()
         logps = [float(first[s[0]]) for s in suffixes]
         rest = [s[1:] for s in suffixes]

@@ -1,0 +1,143 @@
+"""`eigscale-eval` end to end: real lm-eval, real engines, the SmolLM2 model, demo_arith."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from eigscale.tasks import TASKS_DIR
+
+pytestmark = pytest.mark.engine
+
+BIN = Path(sys.executable).parent
+LIMIT = 3
+COMMON = "max_gen_toks=192,thinking_format=plain"
+GEN = {
+    "none": "max_gen_toks=96,scale_func_name=none",
+    "budget_forcing": f"{COMMON},scale_func_name=budget_forcing,max_tokens_thinking=64",
+    "expected_information_gain_reasoning": (
+        f"{COMMON},scale_func_name=expected_information_gain_reasoning,max_tokens_thinking=96,"
+        "step_tokens=32,beam_size=4,mc_samples=3,sample_length=16,debug=true"),
+}
+TAIL = "\n\nTherefore,\nthe final answer is"
+
+
+def run_eval(args: list[str], tmp: Path, exe: str = "eigscale-eval",
+             timeout: int = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    return subprocess.run([str(BIN / exe), *args], cwd=tmp, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def outputs(out_dir: Path) -> dict[str, Path]:
+    files = {}
+    for p in out_dir.rglob("*.json*"):
+        files[p.name.split("_")[0]] = p
+    return files
+
+
+@pytest.fixture(scope="module")
+def runs(model_dir, tmp_path_factory):
+    """Each (engine, scaler) evaluated once; the tests below read the files."""
+    done = {}
+    for engine in ("hf", "vllm"):
+        for scaler, gen in GEN.items():
+            tmp = tmp_path_factory.mktemp(f"{engine}-{scaler}")
+            model_args = f"pretrained={model_dir},dtype=float32"
+            if engine == "vllm":
+                model_args += ",max_model_len=2048"
+            t0 = time.time()
+            proc = run_eval(["--model", engine, "--model_args", model_args, "--tasks",
+                             "demo_arith", "--limit", str(LIMIT), "--apply_chat_template",
+                             "--batch_size", "auto", "--output_path", str(tmp / "out"),
+                             "--log_samples", "--gen_kwargs", gen], tmp)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            done[(engine, scaler)] = (outputs(tmp / "out"), proc, time.time() - t0)
+    return done
+
+
+@pytest.mark.parametrize("engine", ["hf", "vllm"])
+@pytest.mark.parametrize("scaler", list(GEN))
+def test_results_samples_and_decisions(runs, engine, scaler):
+    files, proc, _ = runs[(engine, scaler)]
+    results = json.loads(files["results"].read_text())
+    metrics = results["results"]["demo_arith"]
+    assert 0.0 <= metrics["exact_match,none"] <= 1.0
+    assert 0 <= metrics["unparsed,none"] <= LIMIT
+    summary = results["eigscale"]["demo_arith"]
+    assert summary["scaler"] == scaler and summary["questions"] == LIMIT
+    per_q = summary["thinking_tokens_per_question"]
+    assert sorted(per_q) == [str(i) for i in range(LIMIT)]
+
+    samples = [json.loads(x) for x in files["samples"].read_text().splitlines()]
+    assert len(samples) == LIMIT
+    for s in samples:
+        response = s["resps"][0][0]
+        assert response.strip(), "empty response"
+        if scaler != "none":
+            thinking, sep, answer = response.partition(TAIL)
+            assert sep and thinking.strip() and answer.strip(), response
+            assert per_q[str(s["doc_id"])] > 0
+
+    decisions = [json.loads(x) for x in files["decisions"].read_text().splitlines()]
+    assert sorted(d["doc_id"] for d in decisions) == list(range(LIMIT))
+    assert all(d["task"] == "demo_arith" for d in decisions)
+    by_doc = {d["doc_id"]: d for d in decisions}
+    for s in samples:  # the record is the same question's: its answer ends the response
+        assert s["resps"][0][0].endswith(by_doc[s["doc_id"]]["answer"])
+    if scaler == "expected_information_gain_reasoning":
+        assert summary["decisions"] > 0 and summary["eig"]["mean"] is not None
+        assert all(d["decisions"] for d in decisions)
+        assert "decision 0 (step)" in proc.stderr  # debug=true logs as it decides
+    if scaler == "budget_forcing":
+        assert all(0 < d["thinking_tokens"] <= 64 for d in decisions)
+
+
+def test_without_a_scaler_it_is_lm_evals_own_model(model_dir, tmp_path):
+    args = ["--model_args", f"pretrained={model_dir},dtype=float32", "--tasks", "demo_arith",
+            "--limit", "2", "--apply_chat_template", "--log_samples",
+            "--gen_kwargs", "max_gen_toks=48", "--include_path", str(TASKS_DIR)]
+    ours = run_eval(["--model", "hf", *args, "--output_path", str(tmp_path / "a")], tmp_path)
+    theirs = run_eval(["--model", "hf", *args, "--output_path", str(tmp_path / "b")], tmp_path,
+                      exe="lm_eval")
+    assert ours.returncode == 0 and theirs.returncode == 0, ours.stderr[-2000:]
+
+    def responses(d):
+        return [json.loads(x)["resps"] for x in outputs(d)["samples"].read_text().splitlines()]
+
+    assert responses(tmp_path / "a") == responses(tmp_path / "b")
+
+
+def test_unknown_gen_kwarg_fails_before_the_model_loads(tmp_path):
+    t0 = time.time()
+    proc = run_eval(["--model", "vllm", "--model_args", "pretrained=/nonexistent/model",
+                     "--tasks", "demo_arith", "--gen_kwargs",
+                     "scale_func_name=expected_information_gain_reasoning,lambda_cots=0.1"],
+                    tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert "'lambda_cots'" in proc.stderr and "lambda_cost" in proc.stderr  # named, valid listed
+    assert "nonexistent" not in proc.stderr  # nothing tried to load the model
+    assert time.time() - t0 < 60
+
+
+def test_scaler_key_without_a_scaler_is_refused(tmp_path):
+    proc = run_eval(["--model", "hf", "--model_args", "pretrained=/nonexistent/model",
+                     "--tasks", "demo_arith", "--gen_kwargs", "lambda_cost=0.1"], tmp_path,
+                    timeout=120)
+    assert proc.returncode == 2 and "scale_func_name" in proc.stderr
+
+
+def test_seed_command_line_is_accepted_as_written(tmp_path):
+    # the seed's gen_kwargs, validated exactly as a run would (model path deliberately absent)
+    from eigscale.harness import check_gen_kwargs
+
+    check_gen_kwargs({"max_gen_toks": 32768,
+                      "scale_func_name": "expected_information_gain_reasoning",
+                      "lambda_cost": 0.03, "beam_size": 12, "mc_samples": 8,
+                      "sample_length": 128, "debug": True})
