@@ -1,0 +1,23 @@
+# eigscale: model download -> baseline and EIG lm-eval runs -> metrics -> figures.
+# Default config: config/config.yaml (tiny offline model, CPU). See config/README.md.
+
+# The embedded default, unless --configfile names another (snakemake would otherwise merge the
+# two, and the default's runs would leak into yours).
+if not config:
+
+    configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/metrics.smk"
+include: "workflow/rules/plots.smk"
+
+
+rule all:
+    input:
+        "results/metrics/runs.csv",
+        "results/metrics/questions.csv",
+        expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"]),
+    default_target: True

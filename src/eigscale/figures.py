@@ -1,0 +1,130 @@
+"""The paper figures, from the tidy tables (eigscale.metrics). One style; PDF and PNG.
+
+1. accuracy_vs_tokens: accuracy against mean thinking tokens, one panel per (model, task);
+   the budget-forcing sweep and the EIG sweep as curves with stderr bars, single runs as points.
+2. eig_trajectories: H_t and EIG over thinking tokens for a few questions of the EIG runs, with
+   each run's lambda_cost drawn.
+3. cost_breakdown: tokens per question by kind (thinking, candidates, MC, answer) per run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+
+STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
+         "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150, "savefig.bbox": "tight"}
+COLORS = {"none": "#444444", "budget_forcing": "#1f77b4",
+          "expected_information_gain_reasoning": "#d62728"}
+LABELS = {"none": "no scaling", "budget_forcing": "budget forcing",
+          "expected_information_gain_reasoning": "EIG"}
+EIG = "expected_information_gain_reasoning"
+
+
+def _save(fig: plt.Figure, pdf: str, png: str) -> None:
+    for path in (pdf, png):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+    plt.close(fig)
+
+
+def _panels(n: int, width: float = 4.2, height: float = 3.2):
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
+    return fig, axes[0]
+
+
+def accuracy_vs_tokens(runs: pd.DataFrame) -> plt.Figure:
+    groups = list(runs.groupby(["model", "task"]))
+    fig, axes = _panels(max(1, len(groups)))
+    for ax, ((model, task), df) in zip(axes, groups, strict=False):
+        for (scaler, sweep), part in df.groupby(["scaler", df["sweep"].fillna("")]):
+            part = part.sort_values("thinking_mean")
+            label = LABELS[scaler] + (f" ({sweep} sweep)" if sweep else f" ({part['run'].iloc[0]})")
+            ax.errorbar(part["thinking_mean"], 100 * part["accuracy"],
+                        yerr=100 * part["accuracy_stderr"].fillna(0), marker="o", ms=4,
+                        capsize=3, lw=1.5, color=COLORS[scaler],
+                        ls="-" if sweep else "none", label=label)
+            if sweep:
+                for _, r in part.iterrows():
+                    ax.annotate(f"{r['value']}", (r["thinking_mean"], 100 * r["accuracy"]),
+                                textcoords="offset points", xytext=(4, 4), fontsize=7,
+                                color=COLORS[scaler])
+        ax.set_title(f"{task} ({model})")
+        ax.set_xlabel("mean thinking tokens per question")
+        ax.set_ylabel("accuracy (%)")
+        ax.legend(loc="best")
+    fig.suptitle("Accuracy against thinking compute (labels: swept value)", y=1.02)
+    return fig
+
+
+def eig_trajectories(runs: pd.DataFrame, questions: pd.DataFrame, per_run: int = 3
+                     ) -> plt.Figure:
+    eig_runs = runs[runs["scaler"] == EIG]
+    fig, axes = _panels(max(1, min(3, len(eig_runs))))
+    if eig_runs.empty:
+        axes[0].text(0.5, 0.5, "no EIG runs in this configuration", ha="center", va="center",
+                     transform=axes[0].transAxes)
+        axes[0].set_axis_off()
+        return fig
+    for ax, (_, r) in zip(axes, eig_runs.head(len(axes)).iterrows(), strict=False):
+        q = questions[(questions["run"] == r["run"]) & (questions["model"] == r["model"])
+                      & (questions["task"] == r["task"])]
+        q = q.sort_values("decisions", ascending=False).head(per_run)
+        for i, (_, row) in enumerate(q.iterrows()):
+            traj = json.loads(row["trajectory"])
+            if not traj:
+                continue
+            x, h, e = zip(*traj, strict=True)
+            color = f"C{i}"
+            ax.plot(x, h, marker="o", ms=3, color=color, ls="--", lw=1,
+                    label=f"q{row['doc_id']} $H_t$")
+            ax.plot(x, e, marker="s", ms=3, color=color, lw=1.5, label=f"q{row['doc_id']} EIG")
+        ax.axhline(r["lambda_cost"], color="k", lw=1, ls=":", label=f"λ = {r['lambda_cost']}")
+        ax.set_title(f"{r['run']} ({r['task']})")
+        ax.set_xlabel("thinking tokens at the decision")
+        ax.set_ylabel("nats")
+        ax.legend(loc="best", ncol=2)
+    fig.suptitle("EIG decisions: answer entropy $H_t$ (dashed) and EIG (solid)", y=1.02)
+    return fig
+
+
+def cost_breakdown(runs: pd.DataFrame) -> plt.Figure:
+    df = runs.copy()
+    n = df["questions"].clip(lower=1)
+    kinds = {"thinking": "thinking_tokens", "candidates": "candidate_tokens",
+             "MC samples": "mc_tokens", "answer": "answer_tokens"}
+    labels = [f"{r.run}\n({r.task})" if df["task"].nunique() > 1 else r.run
+              for r in df.itertuples()]
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.7 * len(df) + 1.5), 3.4))
+    bottom = pd.Series(0.0, index=df.index)
+    for i, (name, col) in enumerate(kinds.items()):
+        values = df[col] / n
+        ax.bar(labels, values, bottom=bottom, label=name, color=f"C{i}")
+        bottom += values
+    ax.set_ylabel("generated tokens per question")
+    ax.set_xlabel("run")
+    ax.set_title("Where the compute goes")
+    ax.tick_params(axis="x", labelrotation=45)
+    for label in ax.get_xticklabels():
+        label.set_ha("right")
+    ax.legend(loc="upper left")
+    return fig
+
+
+def make_figures(runs_csv: str, questions_csv: str, outputs: Mapping[str, str]) -> None:
+    """Write every figure; `outputs` maps "<figure>_<pdf|png>" to a path."""
+    runs = pd.read_csv(runs_csv)
+    questions = pd.read_csv(questions_csv)
+    with plt.rc_context(STYLE):
+        figs = {"accuracy_vs_tokens": accuracy_vs_tokens(runs),
+                "eig_trajectories": eig_trajectories(runs, questions),
+                "cost_breakdown": cost_breakdown(runs)}
+        for name, fig in figs.items():
+            _save(fig, outputs[f"{name}_pdf"], outputs[f"{name}_png"])

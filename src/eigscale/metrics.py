@@ -1,0 +1,80 @@
+"""Tidy tables from a workflow's run folders: one row per run, one row per question."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def _run_row(results: dict[str, Any], summary: dict[str, Any], run: Mapping[str, Any],
+             ids: dict[str, str]) -> dict[str, Any]:
+    m = results["results"][ids["task"]]
+    tok = summary.get("tokens", {})
+    thinking = list(summary.get("thinking_tokens_per_question", {}).values())
+    params = summary.get("params", {})
+    return {
+        **ids,
+        "scaler": run["scaler"], "sweep": run.get("sweep"), "vary": run.get("vary"),
+        "value": run.get("value"),
+        "accuracy": m.get("exact_match,none"),
+        "accuracy_stderr": m.get("exact_match_stderr,none"),
+        "unparsed": m.get("unparsed,none"),
+        "questions": summary.get("questions"),
+        "thinking_mean": float(pd.Series(thinking).mean()) if thinking else 0.0,
+        "thinking_median": float(pd.Series(thinking).median()) if thinking else 0.0,
+        "thinking_tokens": tok.get("thinking", 0),
+        "candidate_tokens": tok.get("candidate", 0),
+        "mc_tokens": tok.get("mc", 0),
+        "score_prompt_tokens": tok.get("score_prompt", 0),
+        "score_cached_tokens": tok.get("score_cached", 0),
+        "answer_tokens": tok.get("answer", 0),
+        "wall_seconds": summary.get("seconds", {}).get("total"),
+        "decisions": summary.get("decisions", 0),
+        "continue_rate": summary.get("continue_rate"),
+        "failures": sum((summary.get("failures") or {}).values()),
+        "failed_questions": summary.get("failed_questions", 0),
+        "lambda_cost": params.get("lambda_cost"),
+        "max_tokens_thinking": params.get("max_tokens_thinking"),
+    }
+
+
+def extract(results_files: Sequence[str], runs: Mapping[str, Mapping[str, Any]]
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read results.json / samples.jsonl / decisions.jsonl of every run folder
+    (results/runs/{model}/{task}/{run}/)."""
+    run_rows, q_rows = [], []
+    for path in map(Path, results_files):
+        folder = path.parent
+        ids = {"model": folder.parent.parent.name, "task": folder.parent.name,
+               "run": folder.name}
+        results = json.loads(path.read_text())
+        summary = results.get("eigscale", {}).get(ids["task"], {})
+        run_rows.append(_run_row(results, summary, runs[ids["run"]], ids))
+        graded = {}
+        for line in (folder / "samples.jsonl").read_text().splitlines():
+            s = json.loads(line)
+            graded[s["doc_id"]] = (s.get("exact_match"), s.get("unparsed"))
+        for line in (folder / "decisions.jsonl").read_text().splitlines():
+            d = json.loads(line)
+            correct, unparsed = graded.get(d["doc_id"], (None, None))
+            eigs = [x["eig"] for x in d["decisions"] if x.get("eig") is not None]
+            q_rows.append({
+                **ids, "doc_id": d["doc_id"], "correct": correct, "unparsed": unparsed,
+                "thinking_tokens": d["thinking_tokens"], "answer_tokens": d["answer_tokens"],
+                "stop_reason": d["stop_reason"], "extensions": d["extensions"],
+                "decisions": len(d["decisions"]), "failure": d.get("failure"),
+                "candidate_tokens": d["tokens"].get("candidate", 0),
+                "mc_tokens": d["tokens"].get("mc", 0),
+                "eig_first": eigs[0] if eigs else None, "eig_last": eigs[-1] if eigs else None,
+                "trajectory": json.dumps([[x["thinking_tokens"], x["entropy"], x["eig"]]
+                                          for x in d["decisions"] if x.get("eig") is not None]),
+            })
+    runs_df = pd.DataFrame(run_rows).sort_values(["model", "task", "run"])
+    q_df = pd.DataFrame(q_rows)
+    if not q_df.empty:
+        q_df = q_df.sort_values(["model", "task", "run", "doc_id"])
+    return runs_df, q_df

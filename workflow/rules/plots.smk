@@ -1,0 +1,26 @@
+localrules:
+    plots,
+
+
+rule plots:
+    input:
+        runs="results/metrics/runs.csv",
+        questions="results/metrics/questions.csv",
+        decisions=all_run_outputs("decisions.jsonl"),
+    output:
+        **{
+            f"{fig}_{ext}": report(
+                f"results/figures/{fig}.{ext}",
+                category="Figures",
+            )
+            if ext == "png"
+            else f"results/figures/{fig}.{ext}"
+            for fig in FIGURES
+            for ext in ["pdf", "png"]
+        },
+    conda:
+        "../envs/eigscale.yaml"
+    log:
+        "results/logs/plots.log",
+    script:
+        "../scripts/plots.py"
