@@ -53,13 +53,15 @@ def accuracy_vs_tokens(runs: pd.DataFrame) -> plt.Figure:
                         ls="-" if sweep else "none", label=label)
             if sweep:
                 for _, r in part.iterrows():
-                    ax.annotate(f"{r['value']}", (r["thinking_mean"], 100 * r["accuracy"]),
+                    ax.annotate(f"{r['value']:g}" if isinstance(r["value"], float)
+                                else str(r["value"]), (r["thinking_mean"], 100 * r["accuracy"]),
                                 textcoords="offset points", xytext=(4, 4), fontsize=7,
                                 color=COLORS[scaler])
         ax.set_title(f"{task} ({model})")
         ax.set_xlabel("mean thinking tokens per question")
         ax.set_ylabel("accuracy (%)")
-        ax.legend(loc="best")
+        ax.set_xlim(left=-2)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     fig.suptitle("Accuracy against thinking compute (labels: swept value)", y=1.02)
     return fig
 
@@ -90,7 +92,8 @@ def eig_trajectories(runs: pd.DataFrame, questions: pd.DataFrame, per_run: int =
         ax.set_title(f"{r['run']} ({r['task']})")
         ax.set_xlabel("thinking tokens at the decision")
         ax.set_ylabel("nats")
-        ax.legend(loc="best", ncol=2)
+        ax.set_xlim(left=0, right=max(ax.get_xlim()[1], 1) * 1.05)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     fig.suptitle("EIG decisions: answer entropy $H_t$ (dashed) and EIG (solid)", y=1.02)
     return fig
 
@@ -114,7 +117,7 @@ def cost_breakdown(runs: pd.DataFrame) -> plt.Figure:
     ax.tick_params(axis="x", labelrotation=45)
     for label in ax.get_xticklabels():
         label.set_ha("right")
-    ax.legend(loc="upper left")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return fig
 
 

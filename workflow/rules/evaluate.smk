@@ -12,7 +12,7 @@ rule evaluate:
         "results/logs/evaluate/{model}/{task}/{run}.log",
     benchmark:
         "results/benchmarks/evaluate/{model}/{task}/{run}.tsv"
-    threads: 2
+    threads: 1
     resources:
         gpu=gpus,
     script:

@@ -1,0 +1,102 @@
+"""Faults inside a run stay inside one question; same seed, same decisions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from eigscale.engines.base import Engine, ScoreResult
+from eigscale.scalers import make_scaler
+
+from .conftest import QUESTIONS, chat_prompts
+from .test_scalers import SMALL_EIG, TAIL
+
+pytestmark = pytest.mark.engine
+
+
+class FaultyEngine(Engine):
+    """A real engine behind a wrapper that injects faults (a test double of the failures
+    themselves, not of the engine): NaN scores for requests whose prefix starts with one of
+    `nan_prompts`, and an exception on the score calls numbered in `raise_on_score`."""
+
+    def __init__(self, inner: Engine, nan_prompts=(), raise_on_score=()) -> None:
+        self.inner = inner
+        self.tokenizer, self.eos_token_ids = inner.tokenizer, inner.eos_token_ids
+        self.counters = inner.counters
+        self.nan_prompts = [tuple(p) for p in nan_prompts]
+        self.raise_on_score = set(raise_on_score)
+        self.score_calls = 0
+
+    def generate(self, requests):
+        return self.inner.generate(requests)
+
+    def score(self, requests):
+        self.score_calls += 1
+        if self.score_calls in self.raise_on_score:
+            raise RuntimeError("injected engine failure")
+        out = self.inner.score(requests)
+        return [ScoreResult(float("nan"), r.prompt_tokens, r.cached_tokens)
+                if any(q.prefix[:len(p)] == p for p in self.nan_prompts) else r
+                for q, r in zip(requests, out, strict=True)]
+
+
+@pytest.fixture(scope="module")
+def prompts(hf_engine):
+    return chat_prompts(hf_engine, QUESTIONS[:4])
+
+
+@pytest.fixture(scope="module")
+def clean(hf_engine, prompts):
+    return make_scaler("expected_information_gain_reasoning", SMALL_EIG).run(
+        hf_engine, prompts, 512)
+
+
+def test_nan_scores_fail_only_that_question(hf_engine, prompts, clean):
+    faulty = FaultyEngine(hf_engine, nan_prompts=[prompts[1]])
+    out = make_scaler("expected_information_gain_reasoning", SMALL_EIG).run(faulty, prompts, 512)
+    bad = out.records[1]
+    assert bad.failure == "nonfinite_scores" and bad.stop_reason == "failure"
+    assert len(bad.decisions) == 1 and bad.decisions[0].failure == "nonfinite_scores"
+    assert bad.decisions[0].decision == "stop"
+    assert TAIL in out.texts[1] and out.texts[1].split(TAIL)[1].strip()  # answer still forced
+    for i in (0, 2, 3):
+        assert out.records[i].failure is None
+        assert out.texts[i] == clean.texts[i]
+        assert [d.eig for d in out.records[i].decisions] == pytest.approx(
+            [d.eig for d in clean.records[i].decisions], abs=1e-6)
+    assert out.summary["failures"] == {"nonfinite_scores": 1}
+    assert out.summary["failed_questions"] == 1
+    assert out.summary["success_rate"] < 1
+
+
+def test_an_engine_error_fails_the_round_it_hit_and_the_run_completes(hf_engine, prompts,
+                                                                        clean):
+    faulty = FaultyEngine(hf_engine, raise_on_score={2})
+    out = make_scaler("expected_information_gain_reasoning", SMALL_EIG).run(faulty, prompts, 512)
+    # questions that reached a second decision round hit the failure; the rest did not
+    second_round = {i for i, r in enumerate(clean.records) if len(r.decisions) >= 2}
+    for i, rec in enumerate(out.records):
+        assert out.texts[i].strip()
+        if i in second_round:
+            assert rec.failure == "engine_error" and rec.stop_reason == "failure"
+            assert "injected engine failure" in rec.decisions[-1].failure_message
+        else:
+            assert rec.failure is None and out.texts[i] == clean.texts[i]
+    if second_round:
+        assert out.summary["failures"] == {"engine_error": len(second_round)}
+
+
+def test_same_seed_same_decisions(hf_engine, prompts, clean):
+    again = make_scaler("expected_information_gain_reasoning", SMALL_EIG).run(
+        hf_engine, prompts, 512)
+    assert again.texts == clean.texts
+    for a, b in zip(again.records, clean.records, strict=True):
+        assert [d.candidates for d in a.decisions] == [d.candidates for d in b.decisions]
+        assert [d.decision for d in a.decisions] == [d.decision for d in b.decisions]
+        for x, y in zip(a.decisions, b.decisions, strict=True):
+            assert math.isclose(x.eig, y.eig, abs_tol=1e-6)
+    other = make_scaler("expected_information_gain_reasoning", {**SMALL_EIG, "seed": 99}).run(
+        hf_engine, prompts, 512)
+    assert [d.candidates for r in other.records for d in r.decisions] != \
+        [d.candidates for r in clean.records for d in r.decisions]
