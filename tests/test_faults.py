@@ -76,6 +76,7 @@ def test_an_engine_error_fails_the_round_it_hit_and_the_run_completes(hf_engine,
     out = make_scaler("expected_information_gain_reasoning", SMALL_EIG).run(faulty, prompts, 512)
     # questions that reached a second decision round hit the failure; the rest did not
     second_round = {i for i, r in enumerate(clean.records) if len(r.decisions) >= 2}
+    assert second_round, "no question reached a second decision: the fault would not be hit"
     for i, rec in enumerate(out.records):
         assert out.texts[i].strip()
         if i in second_round:
@@ -83,8 +84,7 @@ def test_an_engine_error_fails_the_round_it_hit_and_the_run_completes(hf_engine,
             assert "injected engine failure" in rec.decisions[-1].failure_message
         else:
             assert rec.failure is None and out.texts[i] == clean.texts[i]
-    if second_round:
-        assert out.summary["failures"] == {"engine_error": len(second_round)}
+    assert out.summary["failures"] == {"engine_error": len(second_round)}
 
 
 def test_same_seed_same_decisions(hf_engine, prompts, clean):

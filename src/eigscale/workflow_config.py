@@ -120,6 +120,16 @@ def runs(config: Mapping[str, Any], files: Sequence[str] = ()) -> dict[str, dict
     return out
 
 
+def canonical(obj: Any) -> Any:
+    """Dicts with sorted keys, recursively: snakemake compares params by their text, and the
+    same settings written in another key order must not rerun a job."""
+    if isinstance(obj, Mapping):
+        return {k: canonical(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, list):
+        return [canonical(x) for x in obj]
+    return obj
+
+
 def model_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
     return {**MODEL_DEFAULTS, **config["models"][model]}
 

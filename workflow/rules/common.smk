@@ -28,13 +28,14 @@ def all_run_outputs(name):
 
 def run_settings(wildcards):
     """Everything the evaluate job's result depends on: a change reruns that job alone."""
-    run = RUNS[wildcards.run]
-    return {
-        "run": run,
-        "model": wc.model_settings(config, wildcards.model),
-        "task": {"name": wildcards.task, **(config["tasks"][wildcards.task] or {})},
-        "generation": wc.generation_settings(config),
-    }
+    return wc.canonical(
+        {
+            "run": RUNS[wildcards.run],
+            "model": wc.model_settings(config, wildcards.model),
+            "task": {"name": wildcards.task, **(config["tasks"][wildcards.task] or {})},
+            "generation": wc.generation_settings(config),
+        }
+    )
 
 
 def code_fingerprint(wildcards):
