@@ -13,6 +13,9 @@ What it adds to `lm_eval`:
 4. With `--output_path`, each task's per-question decision records are written next to lm-eval's
    samples file (`decisions_<task>_<timestamp>.jsonl`, one JSON line per doc_id) and the run
    summary is merged into the results JSON under "eigscale".
+5. `--model_args ...,eigscale_records=<folder>,eigscale_chunk=<N>`: questions are answered N at
+   a time and each finished chunk is appended to <folder>; a killed run rerun with the same
+   folder skips the questions already there.
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ def _collect(output_path: Path, records: Path, started: float) -> None:
         decisions = records / f"decisions_{task}.jsonl"
         if decisions.exists():
             shutil.move(decisions, res_file.parent / f"decisions_{task}_{stamp}.jsonl")
+        chunks = records / f"chunks_{task}.jsonl"
+        if chunks.exists():  # the run is complete: a later run must not count these again
+            chunks.unlink()
     if summaries:
         data["eigscale"] = summaries
         write_json_atomic(res_file, data)
@@ -95,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     include = [include] if isinstance(include, str) else list(include or [])
     args.include_path = [str(TASKS_DIR), *include]
 
-    records = Path(tempfile.mkdtemp(prefix="eigscale-records-"))
     model_args = _as_dict(args.model_args)
+    given = model_args.get("eigscale_records")  # a folder of the caller's: kept, resumable
+    records = Path(given) if given else Path(tempfile.mkdtemp(prefix="eigscale-records-"))
     model_args["eigscale_records"] = str(records)
     args.model_args = model_args
     started = time.time() - 1
@@ -105,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.output_path:
             _collect(Path(args.output_path), records, started)
     finally:
-        shutil.rmtree(records, ignore_errors=True)
+        if not given:
+            shutil.rmtree(records, ignore_errors=True)
     return 0
 
 

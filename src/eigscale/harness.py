@@ -20,6 +20,7 @@ from typing import Any
 
 from eigscale.engines.base import Engine
 from eigscale.params import ParamError, ThinkingParams
+from eigscale.records import QuestionRecord, summarise
 from eigscale.scalers import SCALERS, Decoding, Scaler, make_scaler
 
 SWITCH = "scale_func_name"
@@ -99,6 +100,19 @@ def _append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
+def read_jsonl(path: Path | None) -> list[dict[str, Any]]:
+    """Rows of a JSON-lines file written by `_append_jsonl`; a torn last line (the writer was
+    killed mid-row) is cut off the file, so later appends start on a clean line."""
+    if path is None or not path.exists():
+        return []
+    raw = path.read_bytes()
+    keep = raw[: raw.rfind(b"\n") + 1]
+    if len(keep) != len(raw):
+        with open(path, "r+b") as f:
+            f.truncate(len(keep))
+    return [json.loads(line) for line in keep.decode("utf-8").splitlines() if line.strip()]
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, default=float), encoding="utf-8")
@@ -114,12 +128,22 @@ class ScalingMixin:
 
     _records_dir: Path | None = None
     _engine: Engine | None = None
+    _chunk: int = 0
 
-    def setup_scaling(self, records_dir: str | None) -> None:
+    def setup_scaling(self, records_dir: str | None, chunk: int = 0) -> None:
+        """records_dir: where per-question records are appended as chunks finish (a rerun
+        with the same folder skips the questions already there). chunk: questions per scaler
+        batch and durable checkpoint; 0 = the whole task in one batch."""
         self._records_dir = Path(records_dir) if records_dir else None
         if self._records_dir:
             self._records_dir.mkdir(parents=True, exist_ok=True)
+        self._chunk = int(chunk)
         self.scaler_summaries: dict[str, dict[str, Any]] = {}
+        if not log.handlers:  # progress lines on stderr; lm-eval configures only its own logger
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("[eigscale] %(message)s"))
+            log.addHandler(handler)
+            log.setLevel(logging.INFO)
 
     def make_engine(self) -> Engine:
         raise NotImplementedError
@@ -144,27 +168,56 @@ class ScalingMixin:
 
     def _scale(self, task: str, reqs: list) -> list[str]:
         job = scaler_from_gen_kwargs(reqs[0].args[1], self.max_gen_toks)  # type: ignore[attr-defined]
-        if job.scaler.params.debug and not log.handlers:
-            handler = logging.StreamHandler()
-            handler.setFormatter(logging.Formatter("[eigscale] %(message)s"))
-            log.addHandler(handler)
-            log.setLevel(logging.INFO)
         if self._engine is None:
             self._engine = self.make_engine()
+        store = chunks = None
+        if self._records_dir:
+            store = self._records_dir / f"decisions_{task}.jsonl"
+            chunks = self._records_dir / f"chunks_{task}.jsonl"
+        wanted = {r.doc_id for r in reqs}
+        done = {row["doc_id"]: row for row in read_jsonl(store) if row["doc_id"] in wanted}
+        chunk_rows = read_jsonl(chunks)
+        todo = [r for r in reqs if r.doc_id not in done]
+        log.info("%s: %d questions through %s%s", task, len(reqs), job.scaler.name,
+                 f" ({len(done)} already done, resuming)" if done else "")
         room = max(1, self.max_length - job.max_gen_toks)  # type: ignore[attr-defined]
-        prompts = [self.tok_encode(r.args[0])[-room:] for r in reqs]  # type: ignore[attr-defined]
-        log.info("%s: %d questions through %s", task, len(reqs), job.scaler.name)
-        result = job.scaler.run(self._engine, prompts, job.max_gen_toks, job.decoding, job.until)
-        per_question = [{"task": task, "doc_id": r.doc_id, **rec.to_dict()}
-                        for r, rec in zip(reqs, result.records, strict=True)]
-        summary = dict(result.summary)
+        size = self._chunk or max(1, len(todo))
+        for k in range(0, len(todo), size):
+            part = todo[k:k + size]
+            prompts = [self.tok_encode(r.args[0])[-room:] for r in part]  # type: ignore[attr-defined]
+            result = job.scaler.run(self._engine, prompts, job.max_gen_toks, job.decoding,
+                                    job.until)
+            rows = [{"task": task, "doc_id": r.doc_id, "response": text, **rec.to_dict()}
+                    for r, rec, text in zip(part, result.records, result.texts, strict=True)]
+            info = {k: v for k, v in result.summary.items()
+                    if k in ("scaler", "budget", "params", "seconds", "engine")}
+            info["questions"] = len(part)
+            if store and chunks:
+                _append_jsonl(store, rows)
+                _append_jsonl(chunks, [info])
+            chunk_rows.append(info)
+            done.update((row["doc_id"], row) for row in rows)
+            log.info("%s: %d/%d questions done", task, len(done), len(reqs))
+        records = [QuestionRecord.from_dict(done[r.doc_id]) for r in reqs]
+        summary = summarise(records, _add_up(c["seconds"] for c in chunk_rows),
+                            _add_up(c["engine"] for c in chunk_rows))
+        summary.update({k: chunk_rows[-1][k] for k in ("scaler", "budget", "params")
+                        if k in chunk_rows[-1]})
+        summary["resumed_questions"] = len(reqs) - len(todo)
         summary["thinking_tokens_per_question"] = {
-            str(r.doc_id): rec.thinking_tokens for r, rec in zip(reqs, result.records,
-                                                                 strict=True)}
+            str(r.doc_id): rec.thinking_tokens for r, rec in zip(reqs, records, strict=True)}
         self.scaler_summaries[task] = summary
         if self._records_dir:
-            _append_jsonl(self._records_dir / f"decisions_{task}.jsonl", per_question)
             write_json_atomic(self._records_dir / f"summary_{task}.json", summary)
-        for r, text in zip(reqs, result.texts, strict=True):
+        texts = [done[r.doc_id]["response"] for r in reqs]
+        for r, text in zip(reqs, texts, strict=True):
             self.cache_hook.add_partial("generate_until", r.args, text)  # type: ignore[attr-defined]
-        return result.texts
+        return texts
+
+
+def _add_up(dicts) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for d in dicts:
+        for k, v in d.items():
+            total[k] = total.get(k, 0) + v
+    return total

@@ -3,6 +3,10 @@
 - `vllm_eig`: lm-eval's `VLLM` (prefix caching on; eager mode and 32-token KV blocks on CPU);
 - `hf_eig`: lm-eval's `HFLM`.
 
+Extra model_args of both: `eigscale_records=<folder>` (per-question records appended there as
+they finish; a rerun with the same folder resumes) and `eigscale_chunk=<N>` (questions per
+scaler batch and checkpoint; 0, the default, = the whole task in one batch).
+
 Without `scale_func_name` in gen_kwargs they *are* lm-eval's classes: every method, including
 `generate_until`, is the parent's. `eigscale-eval` maps `--model vllm` / `--model hf` onto them.
 
@@ -53,9 +57,10 @@ def _import_lm_eval_vllm() -> ModuleType:
 class HFEig(ScalingMixin, HFLM):
     """lm-eval's HFLM plus scalers. Extra model_arg: eigscale_records (records folder)."""
 
-    def __init__(self, *args: Any, eigscale_records: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, eigscale_records: str | None = None,
+                 eigscale_chunk: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.setup_scaling(eigscale_records)
+        self.setup_scaling(eigscale_records, eigscale_chunk)
 
     def make_engine(self) -> HFEngine:
         return HFEngine(self.model, self.tokenizer)
@@ -72,9 +77,9 @@ def register_vllm() -> type:
         """lm-eval's VLLM plus scalers. Extra model_arg: eigscale_records."""
 
         def __init__(self, *args: Any, eigscale_records: str | None = None,
-                     **kwargs: Any) -> None:
+                     eigscale_chunk: int = 0, **kwargs: Any) -> None:
             super().__init__(*args, **llm_defaults(kwargs))
-            self.setup_scaling(eigscale_records)
+            self.setup_scaling(eigscale_records, eigscale_chunk)
 
         def make_engine(self) -> VLLMEngine:
             return VLLMEngine(self.model)

@@ -63,6 +63,14 @@ class QuestionRecord:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuestionRecord:
+        """Inverse of to_dict (extra keys, such as a stored response, are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        rec = cls(**{k: v for k, v in data.items() if k in names and k != "decisions"})
+        rec.decisions = [Decision(**d) for d in data.get("decisions", [])]
+        return rec
+
 
 def _stats(xs: list[float]) -> dict[str, float | None]:
     if not xs:

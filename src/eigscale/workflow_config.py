@@ -33,7 +33,8 @@ BUILTIN_PRESETS["eval_eig_precision"] = BUILTIN_PRESETS["precision"]
 
 MODEL_DEFAULTS = {"engine": "vllm", "dtype": "auto", "max_model_len": 4096,
                   "thinking_format": "s1", "gpus": 0, "gpu_memory_utilization": 0.9}
-GENERATION_DEFAULTS = {"max_gen_toks": 1024, "apply_chat_template": True, "seed": 1234}
+GENERATION_DEFAULTS = {"max_gen_toks": 1024, "apply_chat_template": True, "seed": 1234,
+                       "checkpoint_every": 64}
 
 SCALER_FILES = {  # the package modules each scaler's results depend on, beyond the shared ones
     "none": ["scalers/plain.py"],

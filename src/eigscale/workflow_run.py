@@ -1,7 +1,9 @@
 """One workflow evaluation: eigscale-eval in a subprocess, outputs under fixed names.
 
 Files are produced in a scratch folder inside the run folder and moved into place only when
-the run succeeded, so a killed job never leaves a result that looks finished. Provenance
+the run succeeded, so a killed job never leaves a result that looks finished. Finished
+questions are checkpointed in `.partial/` (every `generation.checkpoint_every` questions): the
+rerun of a killed job answers only the rest. Provenance
 (settings, versions, seed, git commit) is written beside the results.
 """
 
@@ -41,7 +43,10 @@ def _git_commit() -> str:
 def eval_command(settings: dict[str, Any], model_dir: Path, out: Path, gpus: int) -> list[str]:
     """The eigscale-eval command line for one run's settings."""
     run, model, task, gen = (settings[k] for k in ("run", "model", "task", "generation"))
-    model_args = {"pretrained": str(model_dir), "dtype": model["dtype"]}
+    model_args = {"pretrained": str(model_dir), "dtype": model["dtype"],
+                  # finished questions are appended here; a rerun of a killed job resumes
+                  "eigscale_records": str(out.parent / ".partial"),
+                  "eigscale_chunk": gen["checkpoint_every"]}
     if model["engine"] == "vllm":
         model_args["max_model_len"] = model["max_model_len"]
         model_args["gpu_memory_utilization"] = model["gpu_memory_utilization"]
@@ -91,3 +96,4 @@ def evaluate_run(settings: dict[str, Any], model_dir: Path, outputs: dict[str, s
         os.replace(found[kind][0], outputs[kind])
     os.replace(scratch / "provenance.json", outputs["provenance"])
     shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(run_dir / ".partial", ignore_errors=True)

@@ -8,6 +8,7 @@ stopped, one more call forces every answer: thinking_end + "\\n" + answer_prompt
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import abstractmethod
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ from eigscale.scalers.base import (
     derive_seed,
     question_uid,
 )
+
+log = logging.getLogger("eigscale.progress")
 
 
 @dataclass
@@ -88,12 +91,17 @@ class ThinkingScaler(Scaler):
             thoughts.append(Thought(prompt=full, record=rec))
         stops = tuple(s for s in (p.thinking_end, p.until_thinking) if s)
         ctx = RunContext(engine, thoughts, budget, tail, stops, decoding, Stopwatch())
+        rounds = 0
         while active := [t for t in thoughts if t.active]:
             self._reason(ctx, active)
             for t in active:
                 if t.event == "budget":
                     t.stop("budget")
             self.on_events(ctx, [t for t in active if t.active])
+            rounds += 1
+            log.info("%s round %d: %d/%d questions still thinking, %d thinking tokens, %.0f s",
+                     self.name, rounds, sum(t.active for t in thoughts), len(thoughts),
+                     sum(len(t.thinking) for t in thoughts), time.perf_counter() - t0)
         texts = self._force_answers(ctx, until)
         for t in thoughts:
             t.record.thinking_tokens = len(t.thinking)
