@@ -101,6 +101,9 @@ def test_lint_is_clean():
     (lambda c: c["runs"]["baseline"].update(scaler="magic"), ["runs.baseline.scaler", "magic"]),
     (lambda c: c["models"]["smollm2"].pop("source"), ["source"]),
     (lambda c: c.update(extra_key=1), ["extra_key"]),
+    (lambda c: c["tasks"]["demo_arith"].update(limit="ten"), ["tasks.demo_arith.limit", "ten"]),
+    (lambda c: c["models"]["smollm2"].update(gpus=-1), ["models.smollm2.gpus", "-1"]),
+    (lambda c: c["sweeps"]["eig"].update(preset="nope"), ["sweeps.eig.preset", "nope"]),
 ])
 def test_config_errors_name_the_key_and_the_file(tmp_path, edit, names):
     config = yaml.safe_load(TEST_CONFIG.read_text())
