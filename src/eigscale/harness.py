@@ -138,7 +138,6 @@ class ScalingMixin:
         if self._records_dir:
             self._records_dir.mkdir(parents=True, exist_ok=True)
         self._chunk = int(chunk)
-        self.scaler_summaries: dict[str, dict[str, Any]] = {}
         if not log.handlers:  # progress lines on stderr; lm-eval configures only its own logger
             handler = logging.StreamHandler()
             handler.setFormatter(logging.Formatter("[eigscale] %(message)s"))
@@ -206,7 +205,6 @@ class ScalingMixin:
         summary["resumed_questions"] = len(reqs) - len(todo)
         summary["thinking_tokens_per_question"] = {
             str(r.doc_id): rec.thinking_tokens for r, rec in zip(reqs, records, strict=True)}
-        self.scaler_summaries[task] = summary
         if self._records_dir:
             write_json_atomic(self._records_dir / f"summary_{task}.json", summary)
         texts = [done[r.doc_id]["response"] for r in reqs]

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TOKEN_KINDS = ("thinking", "candidate", "mc", "score_prompt", "score_cached", "answer")
-TIME_KINDS = ("reasoning", "sample", "score", "answer")
 
 
 @dataclass

@@ -56,8 +56,9 @@ def _where(files: Sequence[str]) -> str:
 
 
 def validate(config: Mapping[str, Any], schema_path: str | Path,
-             files: Sequence[str] = ()) -> None:
-    """Check `config` against the JSON schema; one error naming key, value and file."""
+             files: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """Check `config` against the JSON schema (one error naming key, value and file), then
+    expand and check its runs; returns them (see `runs`)."""
     import jsonschema
 
     schema = yaml.safe_load(Path(schema_path).read_text())
@@ -67,7 +68,7 @@ def validate(config: Mapping[str, Any], schema_path: str | Path,
         e = errors[0]
         key = ".".join(str(p) for p in e.path) or "<top level>"
         raise ConfigError(f"config error in {_where(files)}: key '{key}': {e.message}")
-    runs(config, files)  # presets, sweeps and scaler params are checked too
+    return runs(config, files)  # presets, sweeps and scaler params are checked too
 
 
 def _resolve(name: str, spec: Mapping[str, Any], presets: Mapping[str, Any],

@@ -2,9 +2,9 @@
 
 from eigscale import workflow_config as wc
 
-wc.validate(config, workflow.source_path("../schemas/config.schema.yaml"), workflow.configfiles)
-
-RUNS = wc.runs(config, workflow.configfiles)
+RUNS = wc.validate(
+    config, workflow.source_path("../schemas/config.schema.yaml"), workflow.configfiles
+)
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
 FIGURES = ["accuracy_vs_tokens", "eig_trajectories", "cost_breakdown"]
