@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
-from eigscale.engines.base import Engine, ScoreResult
+from eigscale.engines.base import Engine, EngineFailure, ScoreResult
 from eigscale.scalers import make_scaler
 
 from .conftest import QUESTIONS, chat_prompts
@@ -18,23 +19,32 @@ pytestmark = pytest.mark.engine
 class FaultyEngine(Engine):
     """A real engine behind a wrapper that injects faults (a test double of the failures
     themselves, not of the engine): NaN scores for requests whose prefix starts with one of
-    `nan_prompts`, and an exception on the score calls numbered in `raise_on_score`."""
+    `nan_prompts`, an exception on the score calls numbered in `raise_on_score`, a delay of
+    `slow_score[k]` seconds on score call k, and an exception on every generate call from
+    number `die_on_generate` on (an engine that died)."""
 
-    def __init__(self, inner: Engine, nan_prompts=(), raise_on_score=()) -> None:
+    def __init__(self, inner: Engine, nan_prompts=(), raise_on_score=(), slow_score=None,
+                 die_on_generate=0) -> None:
         self.inner = inner
         self.tokenizer, self.eos_token_ids = inner.tokenizer, inner.eos_token_ids
         self.counters = inner.counters
         self.nan_prompts = [tuple(p) for p in nan_prompts]
         self.raise_on_score = set(raise_on_score)
-        self.score_calls = 0
+        self.slow_score = dict(slow_score or {})
+        self.die_on_generate = die_on_generate
+        self.score_calls = self.generate_calls = 0
 
     def generate(self, requests):
+        self.generate_calls += 1
+        if self.die_on_generate and self.generate_calls >= self.die_on_generate:
+            raise RuntimeError("injected: engine process is gone")
         return self.inner.generate(requests)
 
     def score(self, requests):
         self.score_calls += 1
         if self.score_calls in self.raise_on_score:
             raise RuntimeError("injected engine failure")
+        time.sleep(self.slow_score.get(self.score_calls, 0))
         out = self.inner.score(requests)
         return [ScoreResult(float("nan"), r.prompt_tokens, r.cached_tokens)
                 if any(q.prefix[:len(p)] == p for p in self.nan_prompts) else r
@@ -96,6 +106,45 @@ def test_an_engine_error_fails_the_round_it_hit_and_the_run_completes(hf_engine,
                 [d.decision for d in clean.records[i].decisions]
     assert out.summary["failures"] == {"engine_error": len(hit)}
     assert out.summary["failed_questions"] == len(hit)
+
+
+def test_a_decision_over_time_stops_its_round_only(hf_engine, prompts, clean):
+    # questions deciding together share a round, and the limit applies to each one's share;
+    # decisions of one round carry the same round time, which groups them
+    rounds: dict[float, int] = {}
+    for r in clean.records:
+        for d in r.decisions:
+            rounds[d.seconds["total"]] = rounds.get(d.seconds["total"], 0) + 1
+    limit = max(1.0, round(3 * max(t / n for t, n in rounds.items()), 1))  # clean: within it
+    second_round = {i for i, r in enumerate(clean.records) if len(r.decisions) >= 2}
+    slow_call = 2 if second_round else 1
+    hit = second_round if second_round else set(range(len(prompts)))
+    faulty = FaultyEngine(hf_engine, slow_score={slow_call: limit * len(hit) + 1})
+    params = {**SMALL_EIG, "max_computation_time": limit}
+    out = make_scaler("expected_information_gain_reasoning", params).run(faulty, prompts, 512)
+    for i, rec in enumerate(out.records):
+        assert TAIL in out.texts[i] and out.texts[i].split(TAIL)[1].strip()  # still answered
+        if i in hit:
+            assert rec.failure == "time_exceeded" and rec.stop_reason == "failure"
+            last = rec.decisions[-1]
+            assert len(rec.decisions) == slow_call and last.failure == "time_exceeded"
+            assert last.decision == "stop" and last.eig is not None  # scored, then over time
+            assert "max_computation_time" in last.failure_message
+        else:
+            assert rec.failure is None and rec.thinking == clean.records[i].thinking
+    assert out.summary["failures"] == {"time_exceeded": len(hit)}
+
+
+def test_an_engine_that_dies_fails_the_run_with_the_phase_named(hf_engine, prompts):
+    for die_on, phase in ((1, "reasoning"), (2, "the forced answers")):
+        # die_on 2 with budget_forcing: the reasoning call succeeds, the answers call fails
+        faulty = FaultyEngine(hf_engine, die_on_generate=die_on)
+        sc = make_scaler("budget_forcing", {"thinking_format": "plain",
+                                            "max_tokens_thinking": 8})
+        with pytest.raises(EngineFailure, match=phase) as err:
+            sc.run(faulty, prompts, 64)
+        assert "engine process is gone" in str(err.value) and f"of {len(prompts)} " in str(
+            err.value)
 
 
 def test_same_seed_same_decisions(hf_engine, prompts, clean):

@@ -25,9 +25,11 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
+from eigscale.engines.base import EngineFailure
 from eigscale.harness import check_gen_kwargs, write_json_atomic
 from eigscale.params import ParamError
 from eigscale.tasks import TASKS_DIR
@@ -111,6 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         cli.execute(args)
         if args.output_path:
             _collect(Path(args.output_path), records, started)
+    except EngineFailure as e:
+        traceback.print_exc()
+        kept = (f"questions finished before it are kept in {records}; rerun the same command "
+                "to resume" if given else "nothing was kept (set eigscale_records=<folder> in "
+                "--model_args to make runs resumable)")
+        print(f"eigscale-eval: error: the engine died: {e}\n{kept}", file=sys.stderr)
+        return 1
     finally:
         if not given:
             shutil.rmtree(records, ignore_errors=True)

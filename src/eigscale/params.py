@@ -223,8 +223,9 @@ class EIGParams(ThinkingParams):
     """Nucleus sampling of candidates and MC continuations."""
 
     max_computation_time: float = param(30.0, float, 1.0, 300.0)
-    """Seconds one decision may take; a decision that took longer still uses the samples it
-    has and is recorded as `time_exceeded`."""
+    """Seconds one decision may take (questions deciding together share their round's time
+    equally). A slower decision stops that question's thinking, forces its answer and is
+    recorded as failure `time_exceeded`."""
 
     step_tokens: int = param(256, int, 0, 1_000_000)
     """Thinking tokens between early-stop decisions; 0 = decide only at natural ends

@@ -33,7 +33,6 @@ class Decision:
     engine_calls: int = 0
     tokens: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-    time_exceeded: bool = False
     failure: str | None = None  # kind of failure; the question then stops thinking
     failure_message: str | None = None
 
@@ -67,7 +66,9 @@ class QuestionRecord:
         """Inverse of to_dict (extra keys, such as a stored response, are ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
         rec = cls(**{k: v for k, v in data.items() if k in names and k != "decisions"})
-        rec.decisions = [Decision(**d) for d in data.get("decisions", [])]
+        fields = {f.name for f in dataclasses.fields(Decision)}
+        rec.decisions = [Decision(**{k: v for k, v in d.items() if k in fields})
+                         for d in data.get("decisions", [])]
         return rec
 
 
@@ -97,7 +98,6 @@ def summarise(records: list[QuestionRecord], seconds: dict[str, float],
         "success_rate": 1 - len(failed) / len(decisions) if decisions else None,
         "failures": dict(Counter(d.failure for d in failed)),
         "failed_questions": sum(1 for r in records if r.failure),
-        "time_exceeded": sum(1 for d in decisions if d.time_exceeded),
         "stop_reasons": dict(Counter(r.stop_reason for r in records)),
         "thinking_tokens": _stats([float(t) for t in thinking]),
         "tokens": {k: sum(r.tokens.get(k, 0) for r in records) for k in TOKEN_KINDS},

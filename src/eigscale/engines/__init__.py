@@ -8,6 +8,7 @@ from eigscale.engines.base import (
     Completion,
     Engine,
     EngineCounters,
+    EngineFailure,
     GenerateRequest,
     GenerateResult,
     ScoreRequest,
@@ -16,7 +17,7 @@ from eigscale.engines.base import (
 
 ENGINES = ("vllm", "hf")
 
-__all__ = ["ENGINES", "Completion", "Engine", "EngineCounters", "GenerateRequest",
+__all__ = ["ENGINES", "Completion", "Engine", "EngineCounters", "EngineFailure", "GenerateRequest",
            "GenerateResult", "ScoreRequest", "ScoreResult", "make_engine"]
 
 

@@ -18,6 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 
+class EngineFailure(RuntimeError):
+    """An engine call that no single question can absorb failed (main reasoning or forced
+    answers): the engine is taken as dead and the run stops. Raised by the scalers, with the
+    phase and the number of questions in the message and the engine's exception as cause."""
+
+
 @dataclass(frozen=True)
 class GenerateRequest:
     """Continue `prompt` with `n` samples of at most `max_tokens` new tokens.

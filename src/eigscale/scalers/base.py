@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from eigscale.engines.base import Engine
+from eigscale.engines.base import Engine, EngineFailure, GenerateRequest, GenerateResult
 from eigscale.params import Params
 from eigscale.records import QuestionRecord
 
@@ -50,6 +50,17 @@ def derive_seed(seed: int, uid: str, index: int, purpose: str) -> int:
     """Seed of one draw, a pure function of (run seed, question, decision, purpose)."""
     h = hashlib.blake2b(f"{seed}|{uid}|{index}|{purpose}".encode(), digest_size=4)
     return int.from_bytes(h.digest(), "little") & 0x7FFFFFFF
+
+
+def generate_or_fail(engine: Engine, requests: list[GenerateRequest],
+                     phase: str) -> list[GenerateResult]:
+    """engine.generate for a call every question depends on: a failure is the engine's, not a
+    question's, so it is raised as EngineFailure naming the phase."""
+    try:
+        return engine.generate(requests)
+    except Exception as e:
+        raise EngineFailure(f"{type(engine).__name__} failed during {phase} of "
+                            f"{len(requests)} question(s): {type(e).__name__}: {e}") from e
 
 
 @dataclass

@@ -17,8 +17,13 @@ Candidates are canonical answers (see `eigscale.answers`), scored as " " + answe
 the answer prompt: the EOS makes "4" and "42" distinct events rather than prefix and extension.
 They persist across a question's decisions (union, capped at beam_size by posterior).
 
-Any failure inside a decision (engine error, non-finite scores, no candidate) stops that
-question's thinking; its answer is forced like any other, and the failure is recorded.
+Any failure inside a decision (engine error, non-finite scores, no candidate, over time) stops
+that question's thinking; its answer is forced like any other, and the failure is recorded.
+
+Time limit: the questions deciding together share one round, so each is charged an equal
+share of the round's wall time; a round with k questions may take k * max_computation_time.
+When sampling alone has used that up, scoring is skipped and the round fails as
+`time_exceeded`; when scoring ends past it, the decisions keep their values but stop.
 """
 
 from __future__ import annotations
@@ -87,9 +92,11 @@ class EIGReasoning(ThinkingScaler):
             pend.append(_Pending(t, d, x_t, x_t + mild if t.event == "end" else x_t))
 
         seconds: dict[str, float] = {}
+        allowed = p.max_computation_time * len(pend)
         samples = self._sample(ctx, pend, seconds)
         if samples is not None:
             self._collect_samples(pend, samples)
+            self._check_time(pend, seconds["sample"], allowed, "sampling")
             scores = self._score(ctx, pend, seconds)
             if scores is not None:
                 for q in pend:
@@ -101,11 +108,20 @@ class EIGReasoning(ThinkingScaler):
                         q.t.record.add_tokens(score_prompt=q.d.tokens["score_prompt"],
                                               score_cached=q.d.tokens["score_cached"])
         seconds["total"] = time.perf_counter() - round_t0
+        self._check_time(pend, seconds["total"], allowed, "the decision")
         for q in pend:
             q.d.seconds = dict(seconds)
             q.d.engine_calls = eng.counters.calls - calls0
-            q.d.time_exceeded = seconds["total"] > p.max_computation_time
             self._act(ctx, q)
+
+    @staticmethod
+    def _check_time(pend: list[_Pending], used: float, allowed: float, what: str) -> None:
+        if used <= allowed:
+            return
+        for q in pend:
+            if not q.d.failure:
+                q.fail("time_exceeded", f"{what} took {used:.1f} s for {len(pend)} question(s);"
+                       f" max_computation_time allows {allowed:.1f} s")
 
     def _sample(self, ctx: RunContext, pend: list[_Pending],
                 seconds: dict[str, float]) -> list[GenerateResult] | None:

@@ -8,7 +8,15 @@ from collections.abc import Sequence
 from eigscale.engines.base import Engine, GenerateRequest
 from eigscale.params import NoneParams
 from eigscale.records import QuestionRecord, summarise
-from eigscale.scalers.base import GREEDY, Decoding, Scaler, ScalerOutput, derive_seed, question_uid
+from eigscale.scalers.base import (
+    GREEDY,
+    Decoding,
+    Scaler,
+    ScalerOutput,
+    derive_seed,
+    generate_or_fail,
+    question_uid,
+)
 
 
 class Plain(Scaler):
@@ -26,7 +34,7 @@ class Plain(Scaler):
                                 else None,
                                 stop=tuple(until))
                 for p, u in zip(prompts, uids, strict=True)]
-        outs = engine.generate(reqs)
+        outs = generate_or_fail(engine, reqs, "generation")
         records = []
         for i, (p, out) in enumerate(zip(prompts, outs, strict=True)):
             c = out.completions[0]

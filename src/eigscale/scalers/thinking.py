@@ -24,6 +24,7 @@ from eigscale.scalers.base import (
     ScalerOutput,
     Stopwatch,
     derive_seed,
+    generate_or_fail,
     question_uid,
 )
 
@@ -123,7 +124,7 @@ class ThinkingScaler(Scaler):
                                         top_p=ctx.decoding.top_p, seed=seed,
                                         stop=ctx.thinking_stops))
         with ctx.clock.time("reasoning"):
-            outs = ctx.engine.generate(reqs)
+            outs = generate_or_fail(ctx.engine, reqs, "reasoning")
         for t, out in zip(active, outs, strict=True):
             comp = out.completions[0]
             t.thinking += comp.token_ids
@@ -150,7 +151,7 @@ class ThinkingScaler(Scaler):
                                 max_tokens=self.params.max_answer_tokens, stop=tuple(until))
                 for t in ctx.thoughts]
         with ctx.clock.time("answer"):
-            outs = ctx.engine.generate(reqs) if reqs else []
+            outs = generate_or_fail(ctx.engine, reqs, "the forced answers") if reqs else []
         texts = []
         for t, out in zip(ctx.thoughts, outs, strict=True):
             ans = out.completions[0]
@@ -161,3 +162,4 @@ class ThinkingScaler(Scaler):
             texts.append(ctx.engine.decode(list(t.thinking) + list(ctx.tail) +
                                            list(ans.token_ids)))
         return texts
+
