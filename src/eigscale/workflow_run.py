@@ -14,6 +14,7 @@ import importlib.metadata as md
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -40,8 +41,24 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def eval_command(settings: dict[str, Any], model_dir: Path, out: Path, gpus: int) -> list[str]:
-    """The eigscale-eval command line for one run's settings."""
+def _host() -> dict[str, str | None]:
+    """Where the job ran: the node, the GPUs it was given, and its Slurm job if any."""
+    keys = ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", "SLURM_JOB_PARTITION")
+    return {"hostname": socket.gethostname(), **{k: os.environ.get(k) for k in keys}}
+
+
+def parallel_args(engine: str, gpus: int) -> dict[str, Any]:
+    """Model arguments that spread one engine over the job's `gpus` GPUs."""
+    if engine == "vllm" and gpus > 0:
+        return {"tensor_parallel_size": gpus}
+    if engine == "hf" and gpus > 1:
+        return {"parallelize": True}  # lm-eval's HFLM: layers split across the GPUs
+    return {}
+
+
+def eval_command(settings: dict[str, Any], model_dir: Path, out: Path,
+                 parallel: dict[str, Any]) -> list[str]:
+    """The eigscale-eval command line for one run's settings; `parallel` from parallel_args."""
     run, model, task, gen = (settings[k] for k in ("run", "model", "task", "generation"))
     model_args = {"pretrained": str(model_dir), "dtype": model["dtype"],
                   # finished questions are appended here; a rerun of a killed job resumes
@@ -50,8 +67,7 @@ def eval_command(settings: dict[str, Any], model_dir: Path, out: Path, gpus: int
     if model["engine"] == "vllm":
         model_args["max_model_len"] = model["max_model_len"]
         model_args["gpu_memory_utilization"] = model["gpu_memory_utilization"]
-        if gpus > 1:
-            model_args["tensor_parallel_size"] = gpus
+    model_args.update(parallel)
     gen_kwargs = {"max_gen_toks": gen["max_gen_toks"], "scale_func_name": run["scaler"]}
     if run["scaler"] != "none":
         gen_kwargs.update(thinking_format=model["thinking_format"], seed=gen["seed"])
@@ -68,13 +84,13 @@ def eval_command(settings: dict[str, Any], model_dir: Path, out: Path, gpus: int
 
 
 def evaluate_run(settings: dict[str, Any], model_dir: Path, outputs: dict[str, str],
-                 log: Path, gpus: int = 0) -> None:
+                 log: Path, parallel: dict[str, Any] | None = None) -> None:
     """Run one evaluation; fill outputs {results, samples, decisions, provenance}."""
     run_dir = Path(outputs["results"]).parent
     scratch = run_dir / ".scratch"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    cmd = eval_command(settings, model_dir, scratch, gpus)
+    cmd = eval_command(settings, model_dir, scratch, parallel or {})
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as f:
         f.write("$ " + " ".join(cmd) + "\n")
@@ -90,7 +106,7 @@ def evaluate_run(settings: dict[str, Any], model_dir: Path, outputs: dict[str, s
             raise RuntimeError(f"expected one {kind} file in {scratch}, found {files}; "
                                f"see {log}")
     provenance = {"settings": settings, "versions": _versions(), "git_commit": _git_commit(),
-                  "seed": settings["generation"]["seed"], "command": cmd}
+                  "seed": settings["generation"]["seed"], "command": cmd, "host": _host()}
     write_json_atomic(scratch / "provenance.json", provenance)
     for kind in ("results", "samples", "decisions"):
         os.replace(found[kind][0], outputs[kind])

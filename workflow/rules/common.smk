@@ -1,6 +1,7 @@
 # Helpers shared by the rules. The logic lives in eigscale.workflow_config (tested there).
 
 from eigscale import workflow_config as wc
+from eigscale import workflow_run as wr
 
 RUNS = wc.validate(
     config, workflow.source_path("../schemas/config.schema.yaml"), workflow.configfiles
@@ -44,3 +45,9 @@ def code_fingerprint(wildcards):
 
 def gpus(wildcards):
     return wc.model_settings(config, wildcards.model)["gpus"]
+
+
+def engine_parallel(wildcards):
+    """Engine arguments that spread the model over the job's GPUs (the `gpu` resource)."""
+    model = wc.model_settings(config, wildcards.model)
+    return wr.parallel_args(model["engine"], model["gpus"])

@@ -6,6 +6,9 @@ rule evaluate:
     params:
         settings=run_settings,
         fingerprint=code_fingerprint,
+        parallel=engine_parallel,
+    message:
+        "evaluate {wildcards.model}/{wildcards.task}/{wildcards.run} on {resources.gpu} GPU(s), engine args {params.parallel}"
     conda:
         "../envs/eigscale.yaml"
     log:

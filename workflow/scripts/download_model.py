@@ -1,8 +1,16 @@
 """Rule download_model: a model source into resources/models/{model} (eigscale.prepare)."""
 
+import contextlib
 import logging
+import traceback
 
 from eigscale.prepare import prepare_model
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
-prepare_model(snakemake.params.source, snakemake.params.dest)  # noqa: F821
+sm = snakemake  # noqa: F821
+with open(sm.log[0], "w") as log, contextlib.redirect_stderr(log):  # progress bars too
+    logging.basicConfig(stream=log, level=logging.INFO)
+    try:
+        print(prepare_model(sm.params.source, sm.params.dest), file=log)
+    except Exception:
+        traceback.print_exc(file=log)
+        raise

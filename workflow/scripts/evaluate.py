@@ -6,4 +6,4 @@ from eigscale.workflow_run import evaluate_run
 
 sm = snakemake  # noqa: F821
 evaluate_run(sm.params.settings, Path(sm.input.model).parent, dict(sm.output.items()),
-             Path(sm.log[0]), gpus=int(sm.resources.get("gpu", 0) or 0))
+             Path(sm.log[0]), parallel=sm.params.parallel)
