@@ -46,11 +46,15 @@ class GenerateRequest:
 @dataclass(frozen=True)
 class Completion:
     """One sample. `token_ids` and `text` exclude the end-of-sequence token and any stop string
-    (and the tokens that formed it). finish_reason: "stop" (EOS or a stop string) or "length"."""
+    (and the tokens that formed it). finish_reason: "stop" (EOS or a stop string) or "length".
+    raw_tokens: tokens generated up to the one that completed the stop (EOS or the stop
+    string's last token); len(token_ids) after "length". A call with a smaller max_tokens sees
+    the stop only if it allows raw_tokens (replay needs this to cut a trace exactly)."""
 
     token_ids: tuple[int, ...]
     text: str
     finish_reason: str
+    raw_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,7 @@ class Engine(ABC):
         ids = list(ids)
         for i, t in enumerate(ids):
             if t in self.eos_token_ids:
-                return Completion(tuple(ids[:i]), self.decode(ids[:i]), "stop")
+                return Completion(tuple(ids[:i]), self.decode(ids[:i]), "stop", i + 1)
         text = self.decode(ids)
         hits = [text.find(s) for s in stop if s and s in text]
         if hits:
@@ -150,8 +154,11 @@ class Engine(ABC):
             k = len(ids)
             while k > 0 and len(self.decode(ids[:k])) > cut:
                 k -= 1
-            return Completion(tuple(ids[:k]), self.decode(ids[:k]), "stop")
-        return Completion(tuple(ids), text, "stop" if ended else "length")
+            raw = k + 1  # and the shortest prefix whose text holds a whole stop string
+            while raw < len(ids) and not any(s and s in self.decode(ids[:raw]) for s in stop):
+                raw += 1
+            return Completion(tuple(ids[:k]), self.decode(ids[:k]), "stop", raw)
+        return Completion(tuple(ids), text, "stop" if ended else "length", len(ids))
 
     @contextmanager
     def _timed(self, kind: str):

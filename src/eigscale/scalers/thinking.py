@@ -14,7 +14,7 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from eigscale.engines.base import Engine, GenerateRequest
+from eigscale.engines.base import Engine, EngineCounters, GenerateRequest
 from eigscale.params import ThinkingParams
 from eigscale.records import QuestionRecord, summarise
 from eigscale.scalers.base import (
@@ -41,6 +41,10 @@ class Thought:
     active: bool = True
     event: str = ""  # after a round: "budget", "end" (natural end) or "step"
     rounds: int = 0
+    # what happened where, for replay (eigscale.replay): ("end", at, raw_end) for a natural end
+    # at `at` thinking tokens whose stop completed at raw_end; ("insert", at, n) for n tokens
+    # appended at `at`
+    trace: list[tuple[str, int, int]] = field(default_factory=list)
 
     def stop(self, reason: str) -> None:
         self.active = False
@@ -58,6 +62,8 @@ class RunContext:
     thinking_stops: tuple[str, ...]
     decoding: Decoding
     clock: Stopwatch
+    started: float  # perf_counter at the start of the run
+    before: EngineCounters  # the engine's counters at the start of the run
 
 
 class ThinkingScaler(Scaler):
@@ -76,6 +82,13 @@ class ThinkingScaler(Scaler):
 
     def run(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
             decoding: Decoding = GREEDY, until: Sequence[str] = ()) -> ScalerOutput:
+        ctx = self.think(engine, prompts, max_gen_toks, decoding)
+        texts = self.force_answers(ctx.engine, ctx.thoughts, ctx.tail, until, ctx.clock)
+        return self.finish(ctx, ctx.thoughts, texts)
+
+    def think(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
+              decoding: Decoding = GREEDY) -> RunContext:
+        """The thinking part of `run`: every question thinks until its policy stops it."""
         p = self.params
         t0 = time.perf_counter()
         before = engine.counters.snapshot()
@@ -91,7 +104,7 @@ class ThinkingScaler(Scaler):
             rec = QuestionRecord(index=i, uid=question_uid(prompt), prompt_tokens=len(full))
             thoughts.append(Thought(prompt=full, record=rec))
         stops = tuple(s for s in (p.thinking_end, p.until_thinking) if s)
-        ctx = RunContext(engine, thoughts, budget, tail, stops, decoding, Stopwatch())
+        ctx = RunContext(engine, thoughts, budget, tail, stops, decoding, Stopwatch(), t0, before)
         rounds = 0
         while active := [t for t in thoughts if t.active]:
             self._reason(ctx, active)
@@ -103,14 +116,18 @@ class ThinkingScaler(Scaler):
             log.info("%s round %d: %d/%d questions still thinking, %d thinking tokens, %.0f s",
                      self.name, rounds, sum(t.active for t in thoughts), len(thoughts),
                      sum(len(t.thinking) for t in thoughts), time.perf_counter() - t0)
-        texts = self._force_answers(ctx, until)
+        return ctx
+
+    def finish(self, ctx: RunContext, thoughts: Sequence[Thought],
+               texts: list[str]) -> ScalerOutput:
+        """Records and run summary of answered thoughts (ctx's, or replay's cuts of them)."""
         for t in thoughts:
             t.record.thinking_tokens = len(t.thinking)
             t.record.add_tokens(thinking=len(t.thinking))
-        ctx.clock.seconds["total"] = time.perf_counter() - t0
+        ctx.clock.seconds["total"] = time.perf_counter() - ctx.started
         summary = summarise([t.record for t in thoughts], ctx.clock.seconds,
-                            engine.counters.minus(before).to_dict())
-        summary.update(scaler=self.name, budget=budget, params=p.to_dict())
+                            ctx.engine.counters.minus(ctx.before).to_dict())
+        summary.update(scaler=self.name, budget=ctx.budget, params=self.params.to_dict())
         return ScalerOutput(texts, [t.record for t in thoughts], summary)
 
     def _reason(self, ctx: RunContext, active: list[Thought]) -> None:
@@ -133,6 +150,8 @@ class ThinkingScaler(Scaler):
                 t.event = "budget"
             elif comp.finish_reason == "stop":
                 t.event = "end"
+                t.trace.append(("end", len(t.thinking),
+                                len(t.thinking) - len(comp.token_ids) + comp.raw_tokens))
             else:
                 t.event = "step"
 
@@ -143,23 +162,27 @@ class ThinkingScaler(Scaler):
         if len(t.thinking) + len(ids) >= ctx.budget:
             t.stop("budget")
             return False
+        t.trace.append(("insert", len(t.thinking), len(ids)))
         t.thinking += ids
         return True
 
-    def _force_answers(self, ctx: RunContext, until: Sequence[str]) -> list[str]:
-        reqs = [GenerateRequest(t.prompt + tuple(t.thinking) + ctx.tail,
-                                max_tokens=self.params.max_answer_tokens, stop=tuple(until))
-                for t in ctx.thoughts]
-        with ctx.clock.time("answer"):
-            outs = generate_or_fail(ctx.engine, reqs, "the forced answers") if reqs else []
+    def force_answers(self, engine: Engine, thoughts: Sequence[Thought], tail: tuple[int, ...],
+                      until: Sequence[str], clock: Stopwatch) -> list[str]:
+        """One greedy call answers every thought: its thinking + tail, then max_answer_tokens.
+        Thoughts with identical tokens share one request (replay cuts often coincide)."""
+        unique: dict[tuple[int, ...], int] = {}
+        for t in thoughts:
+            unique.setdefault(t.prompt + tuple(t.thinking) + tail, len(unique))
+        reqs = [GenerateRequest(ids, max_tokens=self.params.max_answer_tokens, stop=tuple(until))
+                for ids in unique]
+        with clock.time("answer"):
+            outs = generate_or_fail(engine, reqs, "the forced answers") if reqs else []
         texts = []
-        for t, out in zip(ctx.thoughts, outs, strict=True):
-            ans = out.completions[0]
+        for t in thoughts:
+            ans = outs[unique[t.prompt + tuple(t.thinking) + tail]].completions[0]
             t.record.answer_tokens = len(ans.token_ids)
             t.record.add_tokens(answer=len(ans.token_ids))
-            t.record.thinking = ctx.engine.decode(t.thinking)
+            t.record.thinking = engine.decode(t.thinking)
             t.record.answer = ans.text
-            texts.append(ctx.engine.decode(list(t.thinking) + list(ctx.tail) +
-                                           list(ans.token_ids)))
+            texts.append(engine.decode(list(t.thinking) + list(tail) + list(ans.token_ids)))
         return texts
-

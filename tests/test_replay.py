@@ -1,0 +1,63 @@
+"""Replay sweeps equal live runs: same answers, thinking tokens, stop reasons and decisions."""
+
+from __future__ import annotations
+
+import pytest
+
+from eigscale.replay import ReplayError, check_replayable, replay
+from eigscale.scalers import make_scaler
+from eigscale.scalers.base import Decoding
+
+from .conftest import QUESTIONS, chat_prompts
+from .test_scalers import PLAIN, SMALL_EIG
+
+BF = "budget_forcing"
+EIG = "expected_information_gain_reasoning"
+
+
+def outcome(out):
+    return [(r.thinking_tokens, r.stop_reason, r.extensions, r.failure, r.answer,
+             [(d.kind, d.thinking_tokens, d.decision, d.continuation, d.candidates,
+               None if d.eig is None else round(d.eig, 6)) for d in r.decisions])
+            for r in out.records]
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("name,vary,values,base,n", [
+    # n_ignore=1: caps that cut before, at and after a natural end and its "Wait"
+    (BF, "max_tokens_thinking", [16, 48, 100], {**PLAIN, "thinking_n_ignore": 1}, 8),
+    (EIG, "lambda_cost", [0.0, 0.05, 0.3], {**SMALL_EIG, "max_tokens_thinking": 96}, 4),
+])
+def test_replay_equals_live(vllm_engine, name, vary, values, base, n):
+    prompts = chat_prompts(vllm_engine, QUESTIONS[:n])
+    scalers = [make_scaler(name, {**base, vary: v}) for v in values]
+    live = [s.run(vllm_engine, prompts, 512) for s in scalers]
+    replayed = replay(vllm_engine, scalers, prompts, 512)
+    for a, b in zip(live, replayed, strict=True):
+        assert outcome(b) == outcome(a)
+        assert b.texts == a.texts
+        # the tokens a live run would spend (how many of them the prefix cache served depends
+        # on what earlier runs left in it, so that count is not compared)
+        assert {k: v for k, v in b.summary["tokens"].items() if k != "score_cached"} == \
+            {k: v for k, v in a.summary["tokens"].items() if k != "score_cached"}
+        assert b.summary["replay"]["runs"] == len(values)
+    # the sweep is not trivial: its settings stop some question at different points
+    assert len({tuple(r.thinking_tokens for r in out.records) for out in live}) > 1
+
+
+def test_replay_refuses_what_changes_the_trace():
+    eig = [make_scaler(EIG, {**SMALL_EIG, "lambda_cost": v}) for v in (0.1, 0.2)]
+    assert check_replayable(eig) == "lambda_cost"
+    with pytest.raises(ReplayError, match="greedy"):
+        check_replayable(eig, Decoding(temperature=0.7))
+    mixed = [make_scaler(EIG, {**SMALL_EIG, "continuation_prompts": c})
+             for c in ("0:Wait", "0.5:Hmm|0:Wait")]
+    with pytest.raises(ReplayError, match="continuation_prompts"):
+        check_replayable(mixed)
+    with pytest.raises(ReplayError, match="beam_size"):
+        check_replayable([make_scaler(EIG, {**SMALL_EIG, "beam_size": b}) for b in (2, 4)])
+    with pytest.raises(ReplayError, match="one scaler"):
+        check_replayable([eig[0], make_scaler(BF, PLAIN)])
+    with pytest.raises(ReplayError, match="auto"):
+        check_replayable([make_scaler(BF, {**PLAIN, "max_tokens_thinking": v})
+                          for v in ("auto", 64)])
