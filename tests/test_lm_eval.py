@@ -26,6 +26,9 @@ GEN = {
         "step_tokens=32,beam_size=4,mc_samples=3,sample_length=16,debug=true"),
 }
 TAIL = "\n\nTherefore,\nthe final answer is"
+# every scaler through lm-eval's HFLM; on vLLM (a minute per engine start) the EIG scaler,
+# whose code path (generate + score) covers the others'
+CASES = [("hf", s) for s in GEN] + [("vllm", "expected_information_gain_reasoning")]
 
 
 def run_eval(args: list[str], tmp: Path, exe: str = "eigscale-eval",
@@ -44,26 +47,25 @@ def outputs(out_dir: Path) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def runs(model_dir, tmp_path_factory):
-    """Each (engine, scaler) evaluated once; the tests below read the files."""
+    """Each (engine, scaler) of CASES evaluated once; the tests below read the files."""
     done = {}
-    for engine in ("hf", "vllm"):
-        for scaler, gen in GEN.items():
-            tmp = tmp_path_factory.mktemp(f"{engine}-{scaler}")
-            model_args = f"pretrained={model_dir},dtype=float32"
-            if engine == "vllm":
-                model_args += ",max_model_len=2048"
-            t0 = time.time()
-            proc = run_eval(["--model", engine, "--model_args", model_args, "--tasks",
-                             "demo_arith", "--limit", str(LIMIT), "--apply_chat_template",
-                             "--batch_size", "auto", "--output_path", str(tmp / "out"),
-                             "--log_samples", "--gen_kwargs", gen], tmp)
-            assert proc.returncode == 0, proc.stderr[-3000:]
-            done[(engine, scaler)] = (outputs(tmp / "out"), proc, time.time() - t0)
+    for engine, scaler in CASES:
+        gen = GEN[scaler]
+        tmp = tmp_path_factory.mktemp(f"{engine}-{scaler}")
+        model_args = f"pretrained={model_dir},dtype=float32"
+        if engine == "vllm":
+            model_args += ",max_model_len=2048"
+        t0 = time.time()
+        proc = run_eval(["--model", engine, "--model_args", model_args, "--tasks",
+                         "demo_arith", "--limit", str(LIMIT), "--apply_chat_template",
+                         "--batch_size", "auto", "--output_path", str(tmp / "out"),
+                         "--log_samples", "--gen_kwargs", gen], tmp)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        done[(engine, scaler)] = (outputs(tmp / "out"), proc, time.time() - t0)
     return done
 
 
-@pytest.mark.parametrize("engine", ["hf", "vllm"])
-@pytest.mark.parametrize("scaler", list(GEN))
+@pytest.mark.parametrize("engine,scaler", CASES)
 def test_results_samples_and_decisions(runs, engine, scaler):
     files, proc, _ = runs[(engine, scaler)]
     results = json.loads(files["results"].read_text())

@@ -70,6 +70,22 @@ def test_provenance_is_recorded(workflow_run):
     assert re.fullmatch(r"[0-9a-f]{40}|unknown", prov["git_commit"])
 
 
+def test_replayed_sweep_is_one_job_and_its_runs_say_so(workflow_run):
+    import json
+
+    for run, cap in (("bf_32", 32), ("bf_64", 64)):
+        prov = json.loads((workflow_run / f"results/runs/smollm2/demo_arith/{run}/provenance.json")
+                          .read_text())
+        assert sorted(prov["replay"]["runs"]) == ["bf_32", "bf_64"]
+        results = json.loads((workflow_run / f"results/runs/smollm2/demo_arith/{run}/results.json")
+                             .read_text())
+        summary = results["eigscale"]["demo_arith"]
+        assert summary["replay"]["runs"] == 2 and summary["params"]["max_tokens_thinking"] == cap
+    logs = list((workflow_run / "results/logs/evaluate_replay").rglob("*.log"))
+    assert [p.name for p in logs] == ["bf.log"]
+    assert "replay of 2 runs" in logs[0].read_text()
+
+
 def _planned_jobs(proc: subprocess.CompletedProcess) -> tuple[dict[str, int], list[str]]:
     out = proc.stdout + proc.stderr
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
@@ -104,6 +120,8 @@ def test_lint_is_clean():
     (lambda c: c["tasks"]["demo_arith"].update(limit="ten"), ["tasks.demo_arith.limit", "ten"]),
     (lambda c: c["models"]["smollm2"].update(gpus=-1), ["models.smollm2.gpus", "-1"]),
     (lambda c: c["sweeps"]["eig"].update(preset="nope"), ["sweeps.eig.preset", "nope"]),
+    (lambda c: c["sweeps"]["eig"].update(vary="beam_size", values=[2, 4], replay=True),
+     ["sweeps.eig.replay", "beam_size", "replay: false"]),
 ])
 def test_config_errors_name_the_key_and_the_file(tmp_path, edit, names):
     config = yaml.safe_load(TEST_CONFIG.read_text())

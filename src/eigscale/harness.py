@@ -129,6 +129,8 @@ class ScalingMixin:
     _records_dir: Path | None = None
     _engine: Engine | None = None
     _chunk: int = 0
+    _replay: dict[str, ScalerJob] | None = None  # label -> job, for a replay sweep
+    _replay_run: str = ""
 
     def setup_scaling(self, records_dir: str | None, chunk: int = 0) -> None:
         """records_dir: where per-question records are appended as chunks finish (a rerun
@@ -143,6 +145,7 @@ class ScalingMixin:
             handler.setFormatter(logging.Formatter("[eigscale] %(message)s"))
             log.addHandler(handler)
             log.setLevel(logging.INFO)
+            log.propagate = False  # lm-eval may give the root logger a handler: print once
 
     def make_engine(self) -> Engine:
         raise NotImplementedError
@@ -165,48 +168,97 @@ class ScalingMixin:
                 out[i] = text
         return out
 
+    def setup_replay(self, runs: Mapping[str, Mapping[str, Any]]) -> None:
+        """Make this model answer the runs of a replay sweep ({label: gen_kwargs}) from one
+        trace per question (eigscale.replay): whichever run is evaluated first computes them
+        all; `use_run(label)` says which one the next generate_until belongs to. Records go
+        to <records>/<label>/. Raises ParamError (ReplayError) if they cannot be replayed."""
+        from eigscale.replay import check_replayable
+
+        jobs = {label: scaler_from_gen_kwargs(gk, self.max_gen_toks,  # type: ignore[attr-defined]
+                                              f"run {label}") for label, gk in runs.items()}
+        first = next(iter(jobs.values()))
+        check_replayable([j.scaler for j in jobs.values()], first.decoding)  # type: ignore[arg-type]
+        self._replay = jobs
+
+    def use_run(self, label: str) -> None:
+        if label not in (self._replay or {}):
+            raise KeyError(f"{label!r} is not a run of this replay sweep")
+        self._replay_run = label
+
+    def _paths(self, task: str, label: str) -> tuple[Path | None, Path | None]:
+        if not self._records_dir:
+            return None, None
+        folder = self._records_dir / label if label else self._records_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"decisions_{task}.jsonl", folder / f"chunks_{task}.jsonl"
+
     def _scale(self, task: str, reqs: list) -> list[str]:
         job = scaler_from_gen_kwargs(reqs[0].args[1], self.max_gen_toks)  # type: ignore[attr-defined]
+        jobs, label = {"": job}, ""
+        if self._replay:
+            jobs, label = self._replay, self._replay_run
+            if jobs[label].scaler.params != job.scaler.params:
+                raise ParamError(f"replay: the gen_kwargs evaluated are not run {label!r}'s")
         if self._engine is None:
             self._engine = self.make_engine()
-        store = chunks = None
-        if self._records_dir:
-            store = self._records_dir / f"decisions_{task}.jsonl"
-            chunks = self._records_dir / f"chunks_{task}.jsonl"
+        paths = {lb: self._paths(task, lb) for lb in jobs}
         wanted = {r.doc_id for r in reqs}
-        done = {row["doc_id"]: row for row in read_jsonl(store) if row["doc_id"] in wanted}
-        chunk_rows = read_jsonl(chunks)
-        todo = [r for r in reqs if r.doc_id not in done]
-        log.info("%s: %d questions through %s%s", task, len(reqs), job.scaler.name,
-                 f" ({len(done)} already done, resuming)" if done else "")
+        done = {lb: {row["doc_id"]: row for row in read_jsonl(store) if row["doc_id"] in wanted}
+                for lb, (store, _) in paths.items()}
+        chunk_rows = {lb: read_jsonl(chunks) for lb, (_, chunks) in paths.items()}
+        # a chunk is computed for every run of a replay sweep at once; what the run being
+        # evaluated lacks is recomputed (and appended to the others only where they lack it)
+        todo = [r for r in reqs if r.doc_id not in done[label]]
+        log.info("%s: %d questions through %s%s%s", task, len(reqs), job.scaler.name,
+                 f" (replay of {len(jobs)} runs)" if self._replay else "",
+                 f" ({len(reqs) - len(todo)} already done{'' if self._replay else ', resuming'})"
+                 if len(todo) < len(reqs) else "")
         room = max(1, self.max_length - job.max_gen_toks)  # type: ignore[attr-defined]
         size = self._chunk or max(1, len(todo))
         for k in range(0, len(todo), size):
             part = todo[k:k + size]
             prompts = [self.tok_encode(r.args[0])[-room:] for r in part]  # type: ignore[attr-defined]
-            result = job.scaler.run(self._engine, prompts, job.max_gen_toks, job.decoding,
-                                    job.until)
-            rows = [{"task": task, "doc_id": r.doc_id, "response": text, **rec.to_dict()}
-                    for r, rec, text in zip(part, result.records, result.texts, strict=True)]
-            info = {k: v for k, v in result.summary.items()
-                    if k in ("scaler", "budget", "params", "seconds", "engine")}
-            info["questions"] = len(part)
-            if store and chunks:
-                _append_jsonl(store, rows)
-                _append_jsonl(chunks, [info])
-            chunk_rows.append(info)
-            done.update((row["doc_id"], row) for row in rows)
-            log.info("%s: %d/%d questions done", task, len(done), len(reqs))
+            if self._replay:
+                from eigscale.replay import replay
+
+                results = dict(zip(jobs, replay(self._engine, [j.scaler for j in jobs.values()],
+                                                prompts, job.max_gen_toks, job.decoding,
+                                                job.until), strict=True))
+            else:
+                results = {"": job.scaler.run(self._engine, prompts, job.max_gen_toks,
+                                              job.decoding, job.until)}
+            for lb, result in results.items():
+                rows = [{"task": task, "doc_id": r.doc_id, "response": text, **rec.to_dict()}
+                        for r, rec, text in zip(part, result.records, result.texts, strict=True)
+                        if r.doc_id not in done[lb]]
+                if not rows:  # this run had the whole chunk already (an interrupted append)
+                    continue
+                info = {k: v for k, v in result.summary.items()
+                        if k in ("scaler", "budget", "params", "seconds", "engine", "replay")}
+                info["questions"] = len(rows)
+                store, chunks = paths[lb]
+                if store and chunks:
+                    _append_jsonl(store, rows)
+                    _append_jsonl(chunks, [info])
+                chunk_rows[lb].append(info)
+                done[lb].update((row["doc_id"], row) for row in rows)
+            log.info("%s: %d/%d questions done", task, len(done[label]), len(reqs))
+        return self._finish(task, reqs, done[label], chunk_rows[label], len(reqs) - len(todo),
+                            paths[label][0])
+
+    def _finish(self, task: str, reqs: list, done: dict, chunk_rows: list[dict], resumed: int,
+                store: Path | None) -> list[str]:
         records = [QuestionRecord.from_dict(done[r.doc_id]) for r in reqs]
         summary = summarise(records, _add_up(c["seconds"] for c in chunk_rows),
                             _add_up(c["engine"] for c in chunk_rows))
-        summary.update({k: chunk_rows[-1][k] for k in ("scaler", "budget", "params")
+        summary.update({k: chunk_rows[-1][k] for k in ("scaler", "budget", "params", "replay")
                         if k in chunk_rows[-1]})
-        summary["resumed_questions"] = len(reqs) - len(todo)
+        summary["resumed_questions"] = resumed
         summary["thinking_tokens_per_question"] = {
             str(r.doc_id): rec.thinking_tokens for r, rec in zip(reqs, records, strict=True)}
-        if self._records_dir:
-            write_json_atomic(self._records_dir / f"summary_{task}.json", summary)
+        if store:
+            write_json_atomic(store.parent / f"summary_{task}.json", summary)
         texts = [done[r.doc_id]["response"] for r in reqs]
         for r, text in zip(reqs, texts, strict=True):
             self.cache_hook.add_partial("generate_until", r.args, text)  # type: ignore[attr-defined]

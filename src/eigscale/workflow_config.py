@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from eigscale.params import ParamError
+from eigscale.replay import check_replayable
 from eigscale.scalers import make_scaler
 
 # The seed's evaluation scripts, as presets (its eval_eig*.sh names are aliases).
@@ -45,6 +46,9 @@ SCALER_FILES = {  # the package modules each scaler's results depend on, beyond 
 SHARED_FILES = ["engines", "harness.py", "lm_eval_models.py", "evaluate.py", "params.py",
                 "answers.py", "grading.py", "records.py", "scalers/base.py",
                 "scalers/__init__.py", "tasks"]
+
+
+REPLAY_FILES = ["replay.py", "sweep_eval.py"]
 
 
 class ConfigError(ValueError):
@@ -101,7 +105,7 @@ def runs(config: Mapping[str, Any], files: Sequence[str] = ()) -> dict[str, dict
     out: dict[str, dict[str, Any]] = {}
     for name, spec in (config.get("runs") or {}).items():
         out[name] = {**_resolve(f"runs.{name}", spec, presets, files),
-                     "sweep": None, "vary": None, "value": None}
+                     "sweep": None, "vary": None, "value": None, "replay": False}
     for sweep, spec in (config.get("sweeps") or {}).items():
         base = _resolve(f"sweeps.{sweep}", spec, presets, files)
         for value in spec["values"]:
@@ -111,14 +115,32 @@ def runs(config: Mapping[str, Any], files: Sequence[str] = ()) -> dict[str, dict
                                   f"sweep '{sweep}' is defined twice")
             out[name] = {"scaler": base["scaler"],
                          "params": {**base["params"], spec["vary"]: value},
-                         "sweep": sweep, "vary": spec["vary"], "value": value}
+                         "sweep": sweep, "vary": spec["vary"], "value": value,
+                         "replay": bool(spec.get("replay", False))}
     if not out:
         raise ConfigError(f"config error in {_where(files)}: no runs and no sweeps defined")
+    scalers = {}
     for name, run in out.items():
         try:
-            make_scaler(run["scaler"], run["params"], source=f"{_where(files)}: run '{name}'")
+            scalers[name] = make_scaler(run["scaler"], run["params"],
+                                        source=f"{_where(files)}: run '{name}'")
         except ParamError as e:
             raise ConfigError(str(e)) from e
+    for sweep, members in replay_sweeps(out).items():
+        try:
+            check_replayable([scalers[m] for m in members],
+                             source=f"{_where(files)}: key 'sweeps.{sweep}.replay'")
+        except ParamError as e:
+            raise ConfigError(str(e)) from e
+    return out
+
+
+def replay_sweeps(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """{sweep: its run names} of the sweeps with `replay: true` (one job each)."""
+    out: dict[str, list[str]] = {}
+    for name, run in runs.items():
+        if run.get("replay"):
+            out.setdefault(run["sweep"], []).append(name)
     return out
 
 
@@ -140,11 +162,11 @@ def generation_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return {**GENERATION_DEFAULTS, **(config.get("generation") or {})}
 
 
-def fingerprint(scaler: str) -> str:
+def fingerprint(scaler: str, replay: bool = False) -> str:
     """Hash of the package code a scaler's results depend on: edit it and its runs rerun."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for rel in sorted(SHARED_FILES + SCALER_FILES[scaler]):
+    for rel in sorted(SHARED_FILES + SCALER_FILES[scaler] + (REPLAY_FILES if replay else [])):
         path = root / rel
         for f in sorted(path.rglob("*") if path.is_dir() else [path]):
             if f.suffix in (".py", ".yaml") and "__pycache__" not in f.parts:

@@ -56,31 +56,75 @@ def parallel_args(engine: str, gpus: int) -> dict[str, Any]:
     return {}
 
 
+def model_args(settings: dict[str, Any], model_dir: Path, records: Path,
+               parallel: dict[str, Any]) -> dict[str, Any]:
+    """lm-eval model_args of one run: the model, and where finished questions are appended
+    (a rerun of a killed job resumes from there)."""
+    model, gen = settings["model"], settings["generation"]
+    args = {"pretrained": str(model_dir), "dtype": model["dtype"],
+            "eigscale_records": str(records), "eigscale_chunk": gen["checkpoint_every"]}
+    if model["engine"] == "vllm":
+        args["max_model_len"] = model["max_model_len"]
+        args["gpu_memory_utilization"] = model["gpu_memory_utilization"]
+    return {**args, **parallel}
+
+
+def gen_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
+    """lm-eval gen_kwargs of one run: its scaler and parameters."""
+    run, model, gen = settings["run"], settings["model"], settings["generation"]
+    out = {"max_gen_toks": gen["max_gen_toks"], "scale_func_name": run["scaler"]}
+    if run["scaler"] != "none":
+        out.update(thinking_format=model["thinking_format"], seed=gen["seed"])
+    return {**out, **run["params"]}
+
+
 def eval_command(settings: dict[str, Any], model_dir: Path, out: Path,
                  parallel: dict[str, Any]) -> list[str]:
     """The eigscale-eval command line for one run's settings; `parallel` from parallel_args."""
-    run, model, task, gen = (settings[k] for k in ("run", "model", "task", "generation"))
-    model_args = {"pretrained": str(model_dir), "dtype": model["dtype"],
-                  # finished questions are appended here; a rerun of a killed job resumes
-                  "eigscale_records": str(out.parent / ".partial"),
-                  "eigscale_chunk": gen["checkpoint_every"]}
-    if model["engine"] == "vllm":
-        model_args["max_model_len"] = model["max_model_len"]
-        model_args["gpu_memory_utilization"] = model["gpu_memory_utilization"]
-    model_args.update(parallel)
-    gen_kwargs = {"max_gen_toks": gen["max_gen_toks"], "scale_func_name": run["scaler"]}
-    if run["scaler"] != "none":
-        gen_kwargs.update(thinking_format=model["thinking_format"], seed=gen["seed"])
-    gen_kwargs.update(run["params"])
-    cmd = [sys.executable, "-m", "eigscale.evaluate", "--model", model["engine"],
-           "--model_args", ",".join(f"{k}={v}" for k, v in model_args.items()),
+    task, gen = settings["task"], settings["generation"]
+    margs = model_args(settings, model_dir, out.parent / ".partial", parallel)
+    cmd = [sys.executable, "-m", "eigscale.evaluate", "--model", settings["model"]["engine"],
+           "--model_args", ",".join(f"{k}={v}" for k, v in margs.items()),
            "--tasks", task["name"], "--batch_size", "auto", "--output_path", str(out),
-           "--log_samples", "--seed", str(gen["seed"]), "--gen_kwargs", json.dumps(gen_kwargs)]
+           "--log_samples", "--seed", str(gen["seed"]),
+           "--gen_kwargs", json.dumps(gen_kwargs(settings))]
     if task.get("limit"):
         cmd += ["--limit", str(task["limit"])]
     if gen["apply_chat_template"]:
         cmd.append("--apply_chat_template")
     return cmd
+
+
+def _run_logged(cmd: list[str], log: Path, what: str) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as f:
+        f.write("$ " + " ".join(cmd) + "\n")
+        f.flush()
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}); see {log}")
+
+
+def _place(found_in: Path, outputs: dict[str, str], provenance: dict[str, Any],
+           log: Path) -> None:
+    """Move one run's lm-eval files from found_in to their fixed names, with provenance."""
+    found = {kind: sorted(found_in.rglob(f"{kind}_*.json*")) for kind in
+             ("results", "samples", "decisions")}
+    for kind, files in found.items():
+        if len(files) != 1:
+            raise RuntimeError(f"expected one {kind} file in {found_in}, found {files}; "
+                               f"see {log}")
+    write_json_atomic(found_in / "provenance.json", provenance)
+    for kind in ("results", "samples", "decisions"):
+        Path(outputs[kind]).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(found[kind][0], outputs[kind])
+    os.replace(found_in / "provenance.json", outputs["provenance"])
+
+
+def _provenance(settings: dict[str, Any], cmd: list[str]) -> dict[str, Any]:
+    return {"settings": settings, "versions": _versions(), "git_commit": _git_commit(),
+            "seed": settings["generation"]["seed"], "command": cmd, "host": _host()}
 
 
 def evaluate_run(settings: dict[str, Any], model_dir: Path, outputs: dict[str, str],
@@ -91,25 +135,46 @@ def evaluate_run(settings: dict[str, Any], model_dir: Path, outputs: dict[str, s
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     cmd = eval_command(settings, model_dir, scratch, parallel or {})
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as f:
-        f.write("$ " + " ".join(cmd) + "\n")
-        f.flush()
-        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    if proc.returncode != 0:
-        raise RuntimeError(f"eigscale-eval failed (exit {proc.returncode}); see {log}")
-    found = {kind: sorted(scratch.rglob(f"{kind}_*.json*")) for kind in
-             ("results", "samples", "decisions")}
-    for kind, files in found.items():
-        if len(files) != 1:
-            raise RuntimeError(f"expected one {kind} file in {scratch}, found {files}; "
-                               f"see {log}")
-    provenance = {"settings": settings, "versions": _versions(), "git_commit": _git_commit(),
-                  "seed": settings["generation"]["seed"], "command": cmd, "host": _host()}
-    write_json_atomic(scratch / "provenance.json", provenance)
-    for kind in ("results", "samples", "decisions"):
-        os.replace(found[kind][0], outputs[kind])
-    os.replace(scratch / "provenance.json", outputs["provenance"])
+    _run_logged(cmd, log, "eigscale-eval")
+    _place(scratch, outputs, _provenance(settings, cmd), log)
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.rmtree(run_dir / ".partial", ignore_errors=True)
+
+
+def replay_spec(settings: dict[str, dict[str, Any]], model_dir: Path, work: Path,
+                parallel: dict[str, Any]) -> dict[str, Any]:
+    """The eigscale-sweep spec of a replay sweep ({run: settings}, as for evaluate_run)."""
+    first = next(iter(settings.values()))
+    margs = model_args(first, model_dir, work / ".partial", parallel)
+    margs.pop("eigscale_records")  # eigscale-sweep sets it from "records"
+    gen = first["generation"]
+    return {"model": first["model"]["engine"], "model_args": margs,
+            "task": first["task"]["name"], "limit": first["task"].get("limit"),
+            "apply_chat_template": gen["apply_chat_template"], "seed": gen["seed"],
+            "records": str(work / ".partial"), "output": str(work / "out"),
+            "runs": {name: gen_kwargs(s) for name, s in settings.items()}}
+
+
+def evaluate_replay(settings: dict[str, dict[str, Any]], model_dir: Path, out_dir: Path,
+                    log: Path, parallel: dict[str, Any] | None = None) -> None:
+    """Run a replay sweep; fill out_dir/<run>/{results.json, samples.jsonl, decisions.jsonl,
+    provenance.json} for every run. Built in a sibling folder, renamed into place at the end;
+    the records checkpoint (<out_dir>.work/.partial) survives a killed job."""
+    work = out_dir.with_name(out_dir.name + ".work")
+    shutil.rmtree(work / "out", ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    spec = replay_spec(settings, model_dir, work, parallel or {})
+    write_json_atomic(work / "spec.json", spec)
+    cmd = [sys.executable, "-m", "eigscale.sweep_eval", str(work / "spec.json")]
+    _run_logged(cmd, log, "eigscale-sweep")
+    staged = work / "staged"
+    shutil.rmtree(staged, ignore_errors=True)
+    for name, s in settings.items():
+        files = {kind.split(".")[0]: str(staged / name / kind) for kind in RUN_FILES}
+        _place(work / "out" / name, files, {**_provenance(s, cmd), "replay": spec}, log)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(staged, out_dir)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+RUN_FILES = ("results.json", "samples.jsonl", "decisions.jsonl", "provenance.json")

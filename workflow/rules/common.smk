@@ -1,5 +1,7 @@
 # Helpers shared by the rules. The logic lives in eigscale.workflow_config (tested there).
 
+import re
+
 from eigscale import workflow_config as wc
 from eigscale import workflow_run as wr
 
@@ -10,12 +12,20 @@ MODELS = list(config["models"])
 TASKS = list(config["tasks"])
 FIGURES = ["accuracy_vs_tokens", "eig_trajectories", "cost_breakdown"]
 RUN_FILES = ["results.json", "samples.jsonl", "decisions.jsonl", "provenance.json"]
+# sweeps with `replay: true`: one job answers all their runs from one trace per question
+REPLAY = wc.replay_sweeps(RUNS)
+LIVE = [r for r in RUNS if not RUNS[r]["replay"]]
+
+
+def alternatives(names):
+    """A wildcard constraint matching exactly these names (nothing, if there are none)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
 wildcard_constraints:
-    model="|".join(MODELS),
-    task="|".join(TASKS),
-    run="|".join(RUNS),
+    model=alternatives(MODELS),
+    task=alternatives(TASKS),
+    run=alternatives(RUNS),
 
 
 def run_dir(model, task, run):
@@ -27,20 +37,42 @@ def all_run_outputs(name):
     return [f"{run_dir(m, t, r)}/{name}" for m in MODELS for t in TASKS for r in RUNS]
 
 
-def run_settings(wildcards):
-    """Everything the evaluate job's result depends on: a change reruns that job alone."""
+def settings_of(model, task, run):
+    """Everything a run's result depends on: a change reruns its job alone."""
     return wc.canonical(
         {
-            "run": RUNS[wildcards.run],
-            "model": wc.model_settings(config, wildcards.model),
-            "task": {"name": wildcards.task, **(config["tasks"][wildcards.task] or {})},
+            "run": RUNS[run],
+            "model": wc.model_settings(config, model),
+            "task": {"name": task, **(config["tasks"][task] or {})},
             "generation": wc.generation_settings(config),
         }
     )
 
 
+def run_settings(wildcards):
+    return settings_of(wildcards.model, wildcards.task, wildcards.run)
+
+
 def code_fingerprint(wildcards):
     return wc.fingerprint(RUNS[wildcards.run]["scaler"])
+
+
+def replay_settings(wildcards):
+    """{run: settings} of every run of a replay sweep."""
+    return {
+        run: settings_of(wildcards.model, wildcards.task, run)
+        for run in REPLAY[wildcards.sweep]
+    }
+
+
+def replay_fingerprint(wildcards):
+    return wc.fingerprint(RUNS[REPLAY[wildcards.sweep][0]]["scaler"], replay=True)
+
+
+def replay_dir(wildcards):
+    """The replay job's folder holding a replayed run's files."""
+    sweep = RUNS[wildcards.run]["sweep"]
+    return f"results/replays/{wildcards.model}/{wildcards.task}/{sweep}"
 
 
 def gpus(wildcards):

@@ -1,4 +1,6 @@
 rule evaluate:
+    wildcard_constraints:
+        run=alternatives(LIVE),
     input:
         model="resources/models/{model}/config.json",
     output:
@@ -20,3 +22,48 @@ rule evaluate:
         gpu=gpus,
     script:
         "../scripts/evaluate.py"
+
+
+rule evaluate_replay:
+    wildcard_constraints:
+        sweep=alternatives(REPLAY),
+    input:
+        model="resources/models/{model}/config.json",
+    output:
+        directory("results/replays/{model}/{task}/{sweep}"),
+    params:
+        settings=replay_settings,
+        fingerprint=replay_fingerprint,
+        parallel=engine_parallel,
+    message:
+        "replay sweep {wildcards.model}/{wildcards.task}/{wildcards.sweep} on {resources.gpu} GPU(s), engine args {params.parallel}"
+    conda:
+        "../envs/eigscale.yaml"
+    log:
+        "results/logs/evaluate_replay/{model}/{task}/{sweep}.log",
+    benchmark:
+        "results/benchmarks/evaluate_replay/{model}/{task}/{sweep}.tsv"
+    threads: 1
+    resources:
+        gpu=gpus,
+    script:
+        "../scripts/evaluate_replay.py"
+
+
+localrules:
+    replayed_run,
+
+
+rule replayed_run:
+    wildcard_constraints:
+        run=alternatives([r for members in REPLAY.values() for r in members]),
+    input:
+        replay_dir,
+    output:
+        **{f.split(".")[0]: f"results/runs/{{model}}/{{task}}/{{run}}/{f}" for f in RUN_FILES},
+    conda:
+        "../envs/eigscale.yaml"
+    log:
+        "results/logs/replayed_run/{model}/{task}/{run}.log",
+    script:
+        "../scripts/replayed_run.py"

@@ -1,0 +1,248 @@
+"""eigscale benchmarks on this machine: the real SmolLM2 model on vLLM, demo_arith questions.
+
+    .venv/bin/python bench/run.py [--quick] [--only NAME ...]
+
+Each benchmark writes results/bench/<name>.json; all of them together write
+results/bench/table.md (the README's performance table) and print it. Not tests: numbers, no
+thresholds asserted. One vLLM engine for the whole process (engine start excluded from timings).
+
+- calls:     engine calls per EIG decision round for 1, 4 and 16 questions (default parameters)
+- overhead:  wall time outside engine calls / total wall time, 16 questions
+- prefix:    cached / scored prompt tokens in EIG scoring, from vLLM's own counters
+- lockstep:  16 questions in lockstep vs a loop over them one at a time (same decisions?)
+- tokens:    tokens by kind per decision and per question (the price of each EIG parameter)
+- replay:    a sweep of 5 caps + 5 lambdas by replay vs one live EIG run vs 10 live runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "results" / "bench"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# default EIG parameters but for the thinking format (SmolLM2 has no thinking section of its
+# own) and a thinking cap that keeps a benchmark within minutes on 2 CPU cores
+EIG = {"thinking_format": "plain", "max_tokens_thinking": 256}
+CAPS = [32, 64, 128, 192, 256]
+LAMBDAS = [0.01, 0.05, 0.1, 0.3, 1.0]
+SWEEP_EIG = {**EIG, "step_tokens": 64}  # decisions every 64 tokens, so lambda matters
+
+
+def questions(n: int) -> list[str]:
+    from eigscale.tasks.demo_data import make_docs
+
+    return [d["question"] for d in make_docs(n)]
+
+
+def prompts(engine, n: int) -> list[list[int]]:
+    return [engine.encode(engine.tokenizer.apply_chat_template(
+        [{"role": "user", "content": q}], add_generation_prompt=True, tokenize=False))
+        for q in questions(n)]
+
+
+def eig_run(engine, n: int, params: dict[str, Any], max_gen_toks: int = 512):
+    from eigscale.scalers import make_scaler
+
+    t0 = time.perf_counter()
+    out = make_scaler("expected_information_gain_reasoning", params).run(
+        engine, prompts(engine, n), max_gen_toks)
+    return out, time.perf_counter() - t0
+
+
+def decisions_of(out) -> list[list[tuple]]:
+    return [[(d.kind, d.thinking_tokens, d.decision, tuple(d.candidates)) for d in r.decisions]
+            for r in out.records]
+
+
+def rounds(out) -> dict[float, int]:
+    """Engine calls of each decision round (decisions of one round share its timings)."""
+    seen: dict[float, int] = {}
+    for r in out.records:
+        for d in r.decisions:
+            seen[d.seconds.get("total", 0.0)] = d.engine_calls
+    return seen
+
+
+# -- benchmarks -----------------------------------------------------------------------------
+def bench_calls(engine, ctx: dict) -> dict:
+    rows = []
+    for n in (1, 4, 16):
+        out, wall = eig_run(engine, n, EIG)
+        ctx[f"eig_{n}"] = (out, wall)
+        calls = list(rounds(out).values())
+        rows.append({"questions": n, "decision_rounds": len(calls),
+                     "calls_per_round_max": max(calls, default=0),
+                     "calls_per_round_mean": sum(calls) / len(calls) if calls else None,
+                     "decisions": out.summary["decisions"], "seconds": wall})
+    return {"params": EIG, "rows": rows}
+
+
+def bench_overhead(engine, ctx: dict) -> dict:
+    out, wall = ctx.get("eig_16") or eig_run(engine, 16, EIG)
+    inside = out.summary["engine"]["seconds"]
+    return {"questions": 16, "wall_seconds": wall, "engine_seconds": inside,
+            "overhead_fraction": (wall - inside) / wall,
+            "scaler_seconds": out.summary["seconds"]}
+
+
+def bench_prefix(engine, ctx: dict) -> dict:
+    out, _ = ctx.get("eig_16") or eig_run(engine, 16, EIG)
+    t = out.summary["tokens"]
+    return {"questions": 16, "score_prompt_tokens": t["score_prompt"],
+            "score_cached_tokens": t["score_cached"],
+            "cached_fraction": t["score_cached"] / t["score_prompt"] if t["score_prompt"] else None,
+            "rescored_requests": out.summary["engine"].get("rescored", 0)}
+
+
+def bench_lockstep(engine, ctx: dict) -> dict:
+    from eigscale.scalers import make_scaler
+
+    together, t_lock = ctx.get("eig_16") or eig_run(engine, 16, EIG)
+    sc = make_scaler("expected_information_gain_reasoning", EIG)
+    t0 = time.perf_counter()
+    alone = [sc.run(engine, [p], 512) for p in prompts(engine, 16)]
+    t_loop = time.perf_counter() - t0
+    same = decisions_of(together) == [decisions_of(o)[0] for o in alone]
+    answers = together.texts == [o.texts[0] for o in alone]
+    return {"questions": 16, "lockstep_seconds": t_lock, "loop_seconds": t_loop,
+            "speedup": t_loop / t_lock, "same_decisions": same, "same_answers": answers}
+
+
+def bench_tokens(engine, ctx: dict) -> dict:
+    out, _ = ctx.get("eig_16") or eig_run(engine, 16, EIG)
+    t, s = out.summary["tokens"], out.summary
+    per = {"thinking": t["thinking"], "candidate": t["candidate"], "mc": t["mc"],
+           "score_prefill": t["score_prompt"] - t["score_cached"], "answer": t["answer"]}
+    return {"questions": s["questions"], "decisions": s["decisions"],
+            "per_decision": {k: v / max(1, s["decisions"]) for k, v in per.items()
+                             if k in ("candidate", "mc", "score_prefill")},
+            "per_question": {k: v / s["questions"] for k, v in per.items()},
+            "params": EIG}
+
+
+def bench_replay(engine, ctx: dict) -> dict:
+    from eigscale.replay import replay
+    from eigscale.scalers import make_scaler
+
+    ps = prompts(engine, 16)
+    bf = [make_scaler("budget_forcing", {"thinking_format": "plain", "max_tokens_thinking": c})
+          for c in CAPS]
+    eig = [make_scaler("expected_information_gain_reasoning", {**SWEEP_EIG, "lambda_cost": lam})
+           for lam in LAMBDAS]
+    t0 = time.perf_counter()
+    replayed = replay(engine, bf, ps, 512) + replay(engine, eig, ps, 512)
+    t_replay = time.perf_counter() - t0
+    live_seconds, live = {}, []
+    for sc in bf + eig:
+        t1 = time.perf_counter()
+        live.append(sc.run(engine, ps, 512))
+        live_seconds[f"{sc.name}:{_label(sc)}"] = time.perf_counter() - t1
+    t_live = sum(live_seconds.values())
+    one = live_seconds["expected_information_gain_reasoning:lambda=0.05"]
+    worst = max(v for k, v in live_seconds.items() if k.startswith("expected"))
+    equal = all(a.texts == b.texts and decisions_of(a) == decisions_of(b)
+                for a, b in zip(live, replayed, strict=True))
+    return {"questions": 16, "caps": CAPS, "lambdas": LAMBDAS, "eig_params": SWEEP_EIG,
+            "replay_seconds": t_replay, "live_seconds_total": t_live,
+            "live_seconds": live_seconds, "one_live_eig_seconds": one,
+            "ratio_to_one_live_eig": t_replay / one,
+            "ratio_to_costliest_live_eig": t_replay / worst,
+            "ratio_separate_runs_to_one_live_eig": t_live / one,
+            "speedup_vs_separate_runs": t_live / t_replay, "replay_equals_live": equal}
+
+
+def _label(sc) -> str:
+    return (f"cap={sc.params.max_tokens_thinking}" if sc.name == "budget_forcing"
+            else f"lambda={sc.params.lambda_cost}")
+
+
+BENCHES = {"calls": bench_calls, "overhead": bench_overhead, "prefix": bench_prefix,
+           "lockstep": bench_lockstep, "tokens": bench_tokens, "replay": bench_replay}
+
+
+# -- the table ------------------------------------------------------------------------------
+def table(res: dict[str, dict]) -> str:
+    rows = ["| measure | target | measured |", "|---|---|---|"]
+    if "calls" in res:
+        per = ", ".join(f"{r['questions']} q: {r['calls_per_round_max']} "
+                        f"({r['decision_rounds']} rounds)" for r in res["calls"]["rows"])
+        rows.append(f"| engine calls per decision round | constant, <= 4 | {per} |")
+    if "overhead" in res:
+        o = res["overhead"]
+        rows.append(f"| orchestration overhead, 16 q | <= 10% | {o['overhead_fraction']:.1%} "
+                    f"({o['wall_seconds'] - o['engine_seconds']:.1f} of "
+                    f"{o['wall_seconds']:.1f} s) |")
+    if "prefix" in res:
+        p = res["prefix"]
+        rows.append(f"| cached / scored prompt tokens (vLLM counters) | >= 90% | "
+                    f"{p['cached_fraction']:.1%} ({p['score_cached_tokens']} of "
+                    f"{p['score_prompt_tokens']}) |")
+    if "lockstep" in res:
+        lk = res["lockstep"]
+        rows.append(f"| lockstep vs per-question loop, 16 q | >= 5x, same decisions | "
+                    f"{lk['speedup']:.1f}x ({lk['loop_seconds']:.0f} s vs "
+                    f"{lk['lockstep_seconds']:.0f} s), same decisions: "
+                    f"{lk['same_decisions']}, same answers: {lk['same_answers']} |")
+    if "tokens" in res:
+        tk = res["tokens"]
+        pd_ = ", ".join(f"{k} {v:.0f}" for k, v in tk["per_decision"].items())
+        pq = ", ".join(f"{k} {v:.0f}" for k, v in tk["per_question"].items())
+        rows.append(f"| tokens per decision | (reported) | {pd_} |")
+        rows.append(f"| tokens per question | (reported) | {pq} |")
+    if "replay" in res:
+        r = res["replay"]
+        rows.append(f"| 5 caps + 5 lambdas by replay / one live EIG run (lambda 0.05) | <= 1.5x "
+                    f"| {r['ratio_to_one_live_eig']:.2f}x ({r['replay_seconds']:.0f} s vs "
+                    f"{r['one_live_eig_seconds']:.0f} s); vs the costliest live EIG run "
+                    f"{r['ratio_to_costliest_live_eig']:.2f}x |")
+        rows.append(f"| 10 separate live runs / one live EIG run | (~10x) | "
+                    f"{r['ratio_separate_runs_to_one_live_eig']:.2f}x; replay is "
+                    f"{r['speedup_vs_separate_runs']:.1f}x faster, equal to live: "
+                    f"{r['replay_equals_live']} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", nargs="*", choices=list(BENCHES), help="run only these")
+    args = ap.parse_args(argv)
+    from eigscale.engines import make_engine
+    from eigscale.prepare import SMOLLM2, prepare_model
+
+    model = prepare_model(SMOLLM2, REPO / "resources" / "models" / "smollm2")
+    engine = make_engine("vllm", str(model), max_model_len=2048)
+    OUT.mkdir(parents=True, exist_ok=True)
+    machine = {"python": platform.python_version(), "cpus": os.cpu_count(),
+               "machine": platform.machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    ctx: dict[str, Any] = {}
+    results = {}
+    try:
+        for name in args.only or BENCHES:
+            t0 = time.perf_counter()
+            print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+            results[name] = {**BENCHES[name](engine, ctx), "machine": machine}
+            tmp = OUT / f".{name}.json.tmp"
+            tmp.write_text(json.dumps(results[name], indent=2, default=str))
+            tmp.replace(OUT / f"{name}.json")
+            print(f"[bench] {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr,
+                  flush=True)
+    finally:
+        engine.close()
+    text = table(results)
+    (OUT / "table.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""`eigscale-sweep SPEC.json`: a replay sweep through lm-eval.
+
+One model load and one reasoning trace per question (eigscale.replay), then, for each run of
+the sweep, a full lm-eval evaluation (its metrics computed by lm-eval from that run's answers)
+written as `eigscale-eval` writes one: `<output>/<run>/.../results_<stamp>.json` (summary under
+"eigscale"), `samples_<task>_<stamp>.jsonl` and `decisions_<task>_<stamp>.jsonl`.
+
+SPEC (JSON):
+    model          "vllm" | "hf"
+    model_args     lm-eval model_args as an object (pretrained, dtype, ...)
+    task           one task name (eigscale's tasks are on the include path)
+    limit          questions (null: all)
+    apply_chat_template, seed
+    records        folder for resumable per-run records (<records>/<run>/)
+    output         output folder
+    runs           {run: gen_kwargs}: the sweep, which must be replayable
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from eigscale.evaluate import _collect
+from eigscale.harness import check_gen_kwargs, scaler_from_gen_kwargs
+from eigscale.params import ParamError
+from eigscale.replay import check_replayable
+from eigscale.tasks import TASKS_DIR
+
+
+def check_spec(spec: dict[str, Any]) -> None:
+    """Every run's gen_kwargs valid and the sweep replayable: before any model loads."""
+    runs = spec["runs"]
+    for label, gen_kwargs in runs.items():
+        check_gen_kwargs(gen_kwargs, f"run {label}")
+    jobs = [scaler_from_gen_kwargs(gk, 256, f"run {label}") for label, gk in runs.items()]
+    check_replayable([j.scaler for j in jobs], jobs[0].decoding,  # type: ignore[misc]
+                     f"sweep of {', '.join(runs)}")
+
+
+def run_sweep(spec: dict[str, Any]) -> None:
+    from lm_eval import simple_evaluate
+    from lm_eval.api.registry import get_model
+    from lm_eval.loggers import EvaluationTracker
+    from lm_eval.tasks import TaskManager
+
+    from eigscale.lm_eval_models import MODEL_ALIASES, register_vllm
+
+    name = MODEL_ALIASES.get(spec["model"], spec["model"])
+    if name == "vllm_eig":
+        register_vllm()
+    records, output = Path(spec["records"]), Path(spec["output"])
+    lm = get_model(name).create_from_arg_obj({**spec["model_args"],
+                                               "eigscale_records": str(records)},
+                                              # what lm-eval's CLI passes by default; HFLM
+                                              # falls back to the CPU when there is no CUDA
+                                              {"batch_size": "auto", "device": "cuda:0"})
+    lm.setup_replay(spec["runs"])
+    tasks = TaskManager(include_path=str(TASKS_DIR))
+    seed = spec.get("seed", 1234)
+    for label, gen_kwargs in spec["runs"].items():
+        lm.use_run(label)
+        started = time.time() - 1
+        tracker = EvaluationTracker(output_path=str(output / label))
+        results = simple_evaluate(model=lm, tasks=[spec["task"]], limit=spec.get("limit"),
+                                  log_samples=True, gen_kwargs=dict(gen_kwargs),
+                                  evaluation_tracker=tracker,
+                                  apply_chat_template=spec.get("apply_chat_template", False),
+                                  task_manager=tasks, random_seed=seed, numpy_random_seed=seed,
+                                  torch_random_seed=seed, fewshot_random_seed=seed)
+        samples = results.pop("samples")
+        tracker.save_results_aggregated(results=results, samples=samples)
+        for task in results["configs"]:
+            tracker.save_results_samples(task_name=task, samples=samples[task])
+        _collect(output / label, records / label, started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 1 or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    path = Path(argv[0])
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        check_spec(spec)
+    except ParamError as e:
+        print(f"eigscale-sweep: error in {path}: {e}", file=sys.stderr)
+        return 2
+    run_sweep(spec)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
