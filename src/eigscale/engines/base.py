@@ -92,6 +92,8 @@ class EngineCounters:
     cached_tokens: int = 0
     decode_tokens: int = 0
     seconds: float = 0.0
+    backend_seconds: float = 0.0  # inside the backend's own calls (vLLM's LLM.generate); the
+    # rest of `seconds` is the adapter's Python (request building, trimming). vLLM only.
     rescored: int = 0  # score requests recomputed without the cache (vLLM, see its engine)
 
     def snapshot(self) -> EngineCounters:
@@ -126,6 +128,9 @@ class Engine(ABC):
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
         """Teacher-forced suffix log-probs in one batched pass. Requests that share a prefix
         must reuse its computation (KV cache), not recompute it."""
+
+    def reset_cache(self) -> None:  # noqa: B027 (a no-op unless the engine caches across calls)
+        """Forget cached prefixes (benchmarks start each measurement from a cold cache)."""
 
     # -- shared helpers -----------------------------------------------------------------
     def encode(self, text: str) -> list[int]:

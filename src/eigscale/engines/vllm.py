@@ -9,6 +9,7 @@ long reasoning prefix reuses the prefix's KV blocks. With it off, vLLM 0.32 also
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,8 +76,15 @@ class VLLMEngine(Engine):
         return cls(LLM(model=model_path, **kwargs))
 
     def _run(self, prompts: list[tuple[int, ...]], params: list) -> list:
-        return self.llm.generate([{"prompt_token_ids": list(p)} for p in prompts], params,
-                                 use_tqdm=False)
+        t0 = time.perf_counter()
+        try:
+            return self.llm.generate([{"prompt_token_ids": list(p)} for p in prompts], params,
+                                     use_tqdm=False)
+        finally:
+            self.counters.backend_seconds += time.perf_counter() - t0
+
+    def reset_cache(self) -> None:
+        self.llm.reset_prefix_cache()
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         from vllm import SamplingParams
