@@ -90,3 +90,4 @@ def test_vllm_and_hf_candidate_scores_agree(hf_engine, vllm_engine):
     hf = [r.logprob for r in hf_engine.score(reqs)]
     vl = [r.logprob for r in vllm_engine.score(reqs)]
     assert hf == pytest.approx(vl, abs=1e-2)
+

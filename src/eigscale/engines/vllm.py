@@ -41,6 +41,9 @@ def llm_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+MEMO_LIMIT = 500_000  # remembered log-probs before the memo starts over
+
+
 class VLLMEngine(Engine):
     """vllm.LLM with prefix caching; `tensor_parallel_size` = number of GPUs."""
 
@@ -58,6 +61,9 @@ class VLLMEngine(Engine):
         elif isinstance(extra, list):
             eos.update(extra)
         self.eos_token_ids = frozenset(e for e in eos if e is not None)
+        # log P(token | prefix + tokens before it) of continuations computed or sampled so far,
+        # by (prefix, continuation up to the token): see score
+        self._memo: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}
 
     @classmethod
     def load(cls, model_path: str, dtype: str = "float32", max_model_len: int = 4096,
@@ -85,6 +91,7 @@ class VLLMEngine(Engine):
 
     def reset_cache(self) -> None:
         self.llm.reset_prefix_cache()
+        self._memo.clear()
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         from vllm import SamplingParams
@@ -93,11 +100,16 @@ class VLLMEngine(Engine):
             params = [SamplingParams(n=r.n, max_tokens=r.max_tokens, temperature=r.temperature,
                                      top_p=r.top_p, seed=r.seed, stop=list(r.stop) or None,
                                      skip_special_tokens=False,
-                                     spaces_between_special_tokens=False)
+                                     spaces_between_special_tokens=False,
+                                     logprobs=0 if r.temperature > 0 else None)
                       for r in requests]
             outs = self._run([r.prompt for r in requests], params)
             results = []
             for r, out in zip(requests, outs, strict=True):
+                for c in out.outputs:  # the sampled tokens' raw (model) log-probs
+                    for i, (step, t) in enumerate(zip(c.logprobs or (), c.token_ids,
+                                                          strict=False)):
+                        self._memo[(r.prompt, tuple(c.token_ids[:i + 1]))] = step[t].logprob
                 comps = tuple(self.trim(c.token_ids, r.stop, c.finish_reason == "stop")
                               for c in sorted(out.outputs, key=lambda c: c.index))
                 cached = (out.num_cached_tokens or 0)
@@ -116,39 +128,65 @@ class VLLMEngine(Engine):
             # identical requests (e.g. an empty MC sample) are scored once: a duplicate would
             # be served wholly from the cache, where vLLM has no prompt logprobs to give
             uniq = list(dict.fromkeys(requests))
-            done = dict(zip(uniq, self._score_unique(uniq, read_cache=True), strict=True))
+            found = self._score_unique(uniq, read_cache=True)
+            # A request's first suffix tokens can sit in a KV block that another request
+            # filled (a sampled candidate " 12" and the scored " 1" share the token " 1";
+            # MC contexts of one round recur in the next): vLLM computed them there, not
+            # here. Their log-probs come from there: every suffix log-prob this engine has
+            # computed or sampled (raw log-probs) is remembered by (prefix, suffix so far).
+            memo = self._memo
+            if len(memo) > MEMO_LIMIT:
+                memo.clear()
+            for r, (lps, _) in zip(uniq, found, strict=True):
+                for i, lp in enumerate(lps):
+                    if lp is not None:
+                        memo[(r.prefix, r.suffix[:i + 1])] = lp
+            known = memo
+            done: dict[ScoreRequest, ScoreResult | None] = {}
+            for r, (lps, cached) in zip(uniq, found, strict=True):
+                lps = [known.get((r.prefix, r.suffix[:i + 1])) if lp is None else lp
+                       for i, lp in enumerate(lps)]
+                done[r] = None if None in lps else ScoreResult(
+                    float(sum(lps)), prompt_tokens=len(r.prefix) + len(r.suffix),
+                    cached_tokens=cached)
             missed = [r for r, res in done.items() if res is None]
-            if missed:  # the suffix itself was cached: recompute those without the cache
+            if missed:  # nowhere computed (the whole request was cached): recompute it
                 self.counters.rescored += len(missed)
-                done.update(zip(missed, self._score_unique(missed, read_cache=False),
-                                strict=True))
+                for r, (lps, cached) in zip(missed, self._score_unique(missed, read_cache=False),
+                                            strict=True):
+                    done[r] = ScoreResult(float(sum(lps)),  # type: ignore[arg-type]
+                                          prompt_tokens=len(r.prefix) + len(r.suffix),
+                                          cached_tokens=cached)
             results = [done[r] for r in requests]
             for res in results:
-                self.counters.prompt_tokens += res.prompt_tokens
-                self.counters.cached_tokens += res.cached_tokens
-            return results
+                self.counters.prompt_tokens += res.prompt_tokens  # type: ignore[union-attr]
+                self.counters.cached_tokens += res.cached_tokens  # type: ignore[union-attr]
+            return results  # type: ignore[return-value]
 
     def _score_unique(self, requests: list[ScoreRequest],
-                      read_cache: bool) -> list[ScoreResult | None]:
+                      read_cache: bool) -> list[tuple[list[float | None], int]]:
+        """Per request: the suffix tokens' log-probs (None where vLLM computed none) and the
+        number of prompt tokens served from the cache."""
         from vllm import SamplingParams
 
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0,
                                 detokenize=False, skip_reading_prefix_cache=not read_cache)
         outs = self._run([r.prefix + r.suffix for r in requests], [params] * len(requests))
-        results: list[ScoreResult | None] = []
+        results = []
         for r, out in zip(requests, outs, strict=True):
-            full = r.prefix + r.suffix
             cached = out.num_cached_tokens or 0
-            # prompt_logprobs is [None] + one entry per *computed* prompt position after the
-            # first: with k cached tokens, entries cover positions k+1 .. len-1. Align from
-            # the end; the suffix is covered only if k < len(prefix).
-            plp = out.prompt_logprobs
-            if cached >= len(r.prefix) or len(plp) - 1 < len(r.suffix):
-                results.append(None)
-                continue
-            tail = plp[len(plp) - len(r.suffix):]
-            lp = sum(entry[tok].logprob for entry, tok in zip(tail, r.suffix, strict=True))
-            results.append(ScoreResult(float(lp), prompt_tokens=len(full), cached_tokens=cached))
+            # prompt_logprobs is [None] + one entry per prompt token after the first *computed*
+            # position: with k cached tokens, entries for tokens k+1 .. len-1 (token k's
+            # log-prob needs the logits of position k-1, which were not computed). Align from
+            # the end.
+            plp = out.prompt_logprobs or []
+            full = len(r.prefix) + len(r.suffix)
+            have = max(0, min(len(r.suffix), len(plp) - 1, full - 1 - cached))
+            tail = plp[len(plp) - have:] if have else []
+            lps: list[float | None] = [None] * (len(r.suffix) - have)
+            lps += [entry[tok].logprob for entry, tok in
+                    zip(tail, r.suffix[len(r.suffix) - have:], strict=True)]
+            results.append((lps, cached))
         return results
 
     def close(self) -> None:
