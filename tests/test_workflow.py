@@ -89,7 +89,7 @@ def test_replayed_sweep_is_one_job_and_its_runs_say_so(workflow_run):
 def _planned_jobs(proc: subprocess.CompletedProcess) -> tuple[dict[str, int], list[str]]:
     out = proc.stdout + proc.stderr
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
-    runs = re.findall(r"wildcards: model=\w+, task=\w+, run=([\w.]+)", out)
+    runs = re.findall(r"evaluate \w+/\w+/([\w.]+) on \d+ GPU", out)  # the rule message
     return {k: int(v) for k, v in stats.items() if k != "total"}, runs
 
 
