@@ -43,7 +43,7 @@ def site_profile(folder: Path) -> Path:
     return folder
 
 
-def test_config(tmp_path: Path, model_dir: Path, **model: object) -> Path:
+def slurm_config(tmp_path: Path, model_dir: Path, **model: object) -> Path:
     config = yaml.safe_load((REPO / ".test" / "slurm.yaml").read_text())
     # the model converted once per test session, linked rather than converted again
     config["models"]["smollm2"].update(source=f"local:{model_dir}", **model)
@@ -51,8 +51,6 @@ def test_config(tmp_path: Path, model_dir: Path, **model: object) -> Path:
     path.write_text(yaml.safe_dump(config))
     return path
 
-
-test_config.__test__ = False  # a helper, not a test
 
 
 def snakemake(workdir: Path, *args: str, limit: int = 1200) -> subprocess.CompletedProcess:
@@ -82,7 +80,7 @@ def test_every_evaluation_is_a_gpu_job_on_slurm(slurm, tmp_path, model_dir):
     work = tmp_path / "work"
     profile = site_profile(tmp_path / "profile")
     proc = snakemake(work, "--profile", str(profile), "--configfile",
-                     str(test_config(tmp_path, model_dir)))
+                     str(slurm_config(tmp_path, model_dir)))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
 
@@ -115,7 +113,7 @@ def test_every_evaluation_is_a_gpu_job_on_slurm(slurm, tmp_path, model_dir):
 ])
 def test_profile_requests_the_models_gpus(tmp_path, model_dir, engine, gpus, args):
     profile = site_profile(tmp_path / "profile")
-    config = test_config(tmp_path, model_dir, engine=engine, gpus=gpus)
+    config = slurm_config(tmp_path, model_dir, engine=engine, gpus=gpus)
     proc = snakemake(tmp_path / "work", "-n", "--profile", str(profile), "--configfile",
                      str(config), limit=300)
     out = proc.stdout + proc.stderr

@@ -94,11 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"eigscale-eval: error: {e}", file=sys.stderr)
         return 2
 
-    from eigscale.lm_eval_models import MODEL_ALIASES, register_vllm
+    from eigscale.lm_eval_models import resolve_model
 
-    args.model = MODEL_ALIASES.get(args.model, args.model)
-    if args.model == "vllm_eig":
-        register_vllm()
+    args.model = resolve_model(args.model)
     include = args.include_path
     include = [include] if isinstance(include, str) else list(include or [])
     args.include_path = [str(TASKS_DIR), *include]

@@ -85,3 +85,11 @@ def register_vllm() -> type:
             return VLLMEngine(self.model)
 
     return VLLMEig
+
+
+def resolve_model(name: str) -> str:
+    """lm-eval's model name for `name` (vllm/hf -> vllm_eig/hf_eig), registered and ready."""
+    name = MODEL_ALIASES.get(name, name)
+    if name == "vllm_eig":
+        register_vllm()
+    return name

@@ -87,9 +87,8 @@ def replay(engine: Engine, scalers: Sequence[ThinkingScaler], prompts: Sequence[
     flat = [c for per_scaler in cuts for c in per_scaler]
     texts = tracer.force_answers(engine, flat, ctx.tail, until, ctx.clock)
     seconds = time.perf_counter() - t0
-    outs = []
+    outs, n = [], len(prompts)
     for k, s in enumerate(scalers):
-        n = len(prompts)
         ctx.budget = int(s.params.max_tokens_thinking) if vary == "max_tokens_thinking" \
             else ctx.budget
         out = s.finish(ctx, cuts[k], texts[k * n:(k + 1) * n])

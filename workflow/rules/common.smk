@@ -11,7 +11,7 @@ RUNS = wc.validate(
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
 FIGURES = ["accuracy_vs_tokens", "eig_trajectories", "cost_breakdown"]
-RUN_FILES = ["results.json", "samples.jsonl", "decisions.jsonl", "provenance.json"]
+RUN_FILES = wr.RUN_FILES
 # sweeps with `replay: true`: one job answers all their runs from one trace per question
 REPLAY = wc.replay_sweeps(RUNS)
 LIVE = [r for r in RUNS if not RUNS[r]["replay"]]

@@ -128,40 +128,40 @@ class VLLMEngine(Engine):
             # identical requests (e.g. an empty MC sample) are scored once: a duplicate would
             # be served wholly from the cache, where vLLM has no prompt logprobs to give
             uniq = list(dict.fromkeys(requests))
-            found = self._score_unique(uniq, read_cache=True)
-            # A request's first suffix tokens can sit in a KV block that another request
-            # filled (a sampled candidate " 12" and the scored " 1" share the token " 1";
-            # MC contexts of one round recur in the next): vLLM computed them there, not
-            # here. Their log-probs come from there: every suffix log-prob this engine has
-            # computed or sampled (raw log-probs) is remembered by (prefix, suffix so far).
-            memo = self._memo
-            if len(memo) > MEMO_LIMIT:
-                memo.clear()
-            for r, (lps, _) in zip(uniq, found, strict=True):
-                for i, lp in enumerate(lps):
-                    if lp is not None:
-                        memo[(r.prefix, r.suffix[:i + 1])] = lp
-            known = memo
-            done: dict[ScoreRequest, ScoreResult | None] = {}
-            for r, (lps, cached) in zip(uniq, found, strict=True):
-                lps = [known.get((r.prefix, r.suffix[:i + 1])) if lp is None else lp
-                       for i, lp in enumerate(lps)]
-                done[r] = None if None in lps else ScoreResult(
-                    float(sum(lps)), prompt_tokens=len(r.prefix) + len(r.suffix),
-                    cached_tokens=cached)
-            missed = [r for r, res in done.items() if res is None]
+            found = dict(zip(uniq, self._score_unique(uniq, read_cache=True), strict=True))
+            self._remember(found)
+            missed = [r for r, (lps, _) in found.items() if None in self._filled(r, lps)]
             if missed:  # nowhere computed (the whole request was cached): recompute it
                 self.counters.rescored += len(missed)
-                for r, (lps, cached) in zip(missed, self._score_unique(missed, read_cache=False),
-                                            strict=True):
-                    done[r] = ScoreResult(float(sum(lps)),  # type: ignore[arg-type]
-                                          prompt_tokens=len(r.prefix) + len(r.suffix),
-                                          cached_tokens=cached)
-            results = [done[r] for r in requests]
-            for res in results:
-                self.counters.prompt_tokens += res.prompt_tokens  # type: ignore[union-attr]
-                self.counters.cached_tokens += res.cached_tokens  # type: ignore[union-attr]
-            return results  # type: ignore[return-value]
+                found.update(zip(missed, self._score_unique(missed, read_cache=False),
+                                 strict=True))
+            results = []
+            for r in requests:
+                lps, cached = found[r]
+                results.append(ScoreResult(float(sum(self._filled(r, lps))),  # type: ignore[arg-type]
+                                           prompt_tokens=len(r.prefix) + len(r.suffix),
+                                           cached_tokens=cached))
+                self.counters.prompt_tokens += results[-1].prompt_tokens
+                self.counters.cached_tokens += cached
+            return results
+
+    def _remember(self, found: dict[ScoreRequest, tuple[list[float | None], int]]) -> None:
+        """A request's first suffix tokens can sit in a KV block that another request filled
+        (a sampled candidate " 12" and the scored " 1" share the token " 1"; MC contexts of
+        one round recur in the next): vLLM computed them there, not here, and gives no
+        log-probs for them. So every suffix log-prob computed (here) or sampled (generate,
+        raw log-probs) is remembered by (prefix, suffix up to the token)."""
+        if len(self._memo) > MEMO_LIMIT:
+            self._memo.clear()
+        for r, (lps, _) in found.items():
+            for i, lp in enumerate(lps):
+                if lp is not None:
+                    self._memo[(r.prefix, r.suffix[:i + 1])] = lp
+
+    def _filled(self, r: ScoreRequest, lps: list[float | None]) -> list[float | None]:
+        """lps with the tokens vLLM skipped taken from the memo (None where unknown)."""
+        return [self._memo.get((r.prefix, r.suffix[:i + 1])) if lp is None else lp
+                for i, lp in enumerate(lps)]
 
     def _score_unique(self, requests: list[ScoreRequest],
                       read_cache: bool) -> list[tuple[list[float | None], int]]:
