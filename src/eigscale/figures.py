@@ -44,6 +44,7 @@ def accuracy_vs_tokens(runs: pd.DataFrame) -> plt.Figure:
     groups = list(runs.groupby(["model", "task"]))
     fig, axes = _panels(max(1, len(groups)))
     for ax, ((model, task), df) in zip(axes, groups, strict=False):
+        labels = []
         for (scaler, sweep), part in df.groupby(["scaler", df["sweep"].fillna("")]):
             part = part.sort_values("thinking_mean")
             label = LABELS[scaler] + (f" ({sweep} sweep)" if sweep else f" ({part['run'].iloc[0]})")
@@ -52,18 +53,39 @@ def accuracy_vs_tokens(runs: pd.DataFrame) -> plt.Figure:
                         capsize=3, lw=1.5, color=COLORS[scaler],
                         ls="-" if sweep else "none", label=label)
             if sweep:
-                for _, r in part.iterrows():
-                    ax.annotate(f"{r['value']:g}" if isinstance(r["value"], float)
-                                else str(r["value"]), (r["thinking_mean"], 100 * r["accuracy"]),
-                                textcoords="offset points", xytext=(4, 4), fontsize=7,
-                                color=COLORS[scaler])
+                labels += [(r["thinking_mean"], 100 * r["accuracy"],
+                            f"{r['value']:g}" if isinstance(r["value"], float)
+                            else str(r["value"]), COLORS[scaler]) for _, r in part.iterrows()]
         ax.set_title(f"{task} ({model})")
         ax.set_xlabel("mean thinking tokens per question")
         ax.set_ylabel("accuracy (%)")
         ax.set_xlim(left=-2)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+        _label_points(ax, labels)
     fig.suptitle("Accuracy against thinking compute (labels: swept value)", y=1.02)
     return fig
+
+
+# where a point's label may go (offset points), nearest first
+LABEL_OFFSETS = [(4, 4), (4, -10), (-4, 4), (-4, -10), (4, 14), (4, -20), (-4, 14), (-4, -20)]
+
+
+def _label_points(ax: plt.Axes, labels: list[tuple[float, float, str, str]]) -> None:
+    """Label each (x, y) with its text at the first offset where it covers no label placed
+    before: sweep points of similar cost and accuracy would otherwise print over each other.
+    When every offset collides, the nearest one is used."""
+    renderer = ax.figure.canvas.get_renderer()
+    placed = []
+    for x, y, text, color in labels:
+        for offset in [*LABEL_OFFSETS, None]:
+            note = ax.annotate(text, (x, y), textcoords="offset points",
+                               xytext=offset or LABEL_OFFSETS[0], fontsize=7, color=color,
+                               ha="right" if offset and offset[0] < 0 else "left")
+            box = note.get_window_extent(renderer)
+            if offset is None or not any(box.overlaps(b) for b in placed):
+                break
+            note.remove()
+        placed.append(box)
 
 
 def eig_trajectories(runs: pd.DataFrame, questions: pd.DataFrame, per_run: int = 3
