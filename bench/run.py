@@ -8,8 +8,11 @@ thresholds asserted. One vLLM engine for the whole process (engine start exclude
 
 - calls:     engine calls per EIG decision round for 1, 4 and 16 questions (default parameters)
 - overhead:  wall time outside engine calls / total wall time, 16 questions
-- prefix:    cached / scored prompt tokens in EIG scoring, from vLLM's own counters
-- lockstep:  16 questions in lockstep vs a loop over them one at a time (same decisions?)
+- prefix:    cached / scored prompt tokens in EIG scoring, from vLLM's own counters, against
+             the most a KV-block cache can hold; also with 4-shot (multi-turn) prompts
+- lockstep:  16 questions in lockstep vs a loop over them one at a time, and vs a loop with one
+             engine call per sample and per score (the public fork's pattern); same decisions?
+- ceiling:   what vLLM itself gains on this machine from batching 16 questions' requests
 - tokens:    tokens by kind per decision and per question (the price of each EIG parameter)
 - replay:    a sweep of 5 caps + 5 lambdas by replay vs one live EIG run vs 10 live runs
 """
@@ -37,26 +40,79 @@ LAMBDAS = [0.01, 0.05, 0.1, 0.3, 1.0]
 SWEEP_EIG = {**EIG, "step_tokens": 64}  # decisions every 64 tokens, so lambda matters
 
 
-def questions(n: int) -> list[str]:
+FEWSHOT = 4  # examples before each question in the few-shot prefix measurement
+
+
+def prompts(engine, n: int, shots: int = 0) -> list[list[int]]:
+    """n demo_arith questions as chat prompts; with `shots`, the first `shots` problems of the
+    set (question, answer) come first as earlier turns, as lm-eval's --fewshot_as_multiturn."""
     from eigscale.tasks.demo_data import make_docs
 
-    return [d["question"] for d in make_docs(n)]
-
-
-def prompts(engine, n: int) -> list[list[int]]:
+    docs = make_docs(n + shots)
+    turns = [m for d in docs[:shots] for m in ({"role": "user", "content": d["question"]},
+                                               {"role": "assistant", "content": d["answer"]})]
     return [engine.encode(engine.tokenizer.apply_chat_template(
-        [{"role": "user", "content": q}], add_generation_prompt=True, tokenize=False))
-        for q in questions(n)]
+        [*turns, {"role": "user", "content": d["question"]}], add_generation_prompt=True,
+        tokenize=False)) for d in docs[shots:]]
 
 
-def eig_run(engine, n: int, params: dict[str, Any], max_gen_toks: int = 512):
+def eig_run(engine, n: int, params: dict[str, Any], max_gen_toks: int = 512, shots: int = 0):
     from eigscale.scalers import make_scaler
 
     engine.reset_cache()  # no prefix left over from an earlier measurement
     t0 = time.perf_counter()
     out = make_scaler("expected_information_gain_reasoning", params).run(
-        engine, prompts(engine, n), max_gen_toks)
+        engine, prompts(engine, n, shots), max_gen_toks)
     return out, time.perf_counter() - t0
+
+
+class Delegate:
+    """An engine seen through a wrapper: everything but what the subclass overrides."""
+
+    def __init__(self, engine) -> None:
+        self.inner = engine
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+class RecordScores(Delegate):
+    """Keeps the (prefix, suffix) lengths of every score request."""
+
+    def __init__(self, engine) -> None:
+        super().__init__(engine)
+        self.lengths: list[tuple[int, int]] = []
+
+    def score(self, requests):
+        self.lengths += [(len(r.prefix), len(r.suffix)) for r in requests]
+        return self.inner.score(requests)
+
+
+class OneCallPerRequest(Delegate):
+    """For comparison only: every sample and every score its own engine call, as the public
+    EIG fork did. A request for n seeded samples becomes n calls for one sample with seeds
+    seed, seed+1, ... (how vLLM seeds the samples of one request), so the samples are the same."""
+
+    def generate(self, requests):
+        from dataclasses import replace
+
+        from eigscale.engines.base import GenerateResult
+
+        out = []
+        for r in requests:
+            parts = [self.inner.generate([replace(r, n=1, seed=None if r.seed is None
+                                                  else r.seed + j)])[0] for j in range(r.n)]
+            out.append(GenerateResult(tuple(c for p in parts for c in p.completions),
+                                      prompt_tokens=parts[0].prompt_tokens,
+                                      cached_tokens=parts[0].cached_tokens))
+        return out
+
+    def score(self, requests):
+        return [self.inner.score([r])[0] for r in requests]
+
+
+def block_size(engine) -> int:
+    return engine.llm.llm_engine.vllm_config.cache_config.block_size
 
 
 def decisions_of(out) -> list[list[tuple]]:
@@ -99,27 +155,84 @@ def bench_overhead(engine, ctx: dict) -> dict:
 
 
 def bench_prefix(engine, ctx: dict) -> dict:
-    out, _ = ctx.get("eig_16") or eig_run(engine, 16, EIG)
-    t = out.summary["tokens"]
-    return {"questions": 16, "score_prompt_tokens": t["score_prompt"],
-            "score_cached_tokens": t["score_cached"],
-            "cached_fraction": t["score_cached"] / t["score_prompt"] if t["score_prompt"] else None,
-            "rescored_requests": out.summary["engine"].get("rescored", 0)}
+    """Reuse in scoring, zero- and few-shot. A block cache can only hold a prompt's full KV
+    blocks: `full_block_fraction` is the share of scored tokens in full blocks of the shared
+    prefix (context + answer prompt), the most it could ever serve; the partial last block and
+    the candidate are computed by every request."""
+    rows = []
+    for shots in (0, FEWSHOT):
+        rec = RecordScores(engine)
+        out, wall = eig_run(rec, 16, EIG, shots=shots)
+        t, b = out.summary["tokens"], block_size(engine)
+        full = sum(b * (p // b) for p, _ in rec.lengths)
+        rows.append({"shots": shots, "score_prompt_tokens": t["score_prompt"],
+                     "score_cached_tokens": t["score_cached"],
+                     "cached_fraction": t["score_cached"] / max(1, t["score_prompt"]),
+                     "score_requests": len(rec.lengths),
+                     "mean_request_tokens": sum(p + s for p, s in rec.lengths)
+                     / max(1, len(rec.lengths)),
+                     "full_block_fraction": full / max(1, sum(p + s for p, s in rec.lengths)),
+                     "block_size": b, "seconds": wall,
+                     "filled_queries": out.summary["engine"].get("filled", 0)})
+    return {"questions": 16, "fewshot": FEWSHOT, "rows": rows}
 
 
 def bench_lockstep(engine, ctx: dict) -> dict:
+    """16 questions together vs one at a time (each question's calls still batched), and vs
+    one at a time with one engine call per sample and per score; seconds by phase."""
     from eigscale.scalers import make_scaler
 
     together, t_lock = ctx.get("eig_16") or eig_run(engine, 16, EIG)
     sc = make_scaler("expected_information_gain_reasoning", EIG)
-    engine.reset_cache()
-    t0 = time.perf_counter()
-    alone = [sc.run(engine, [p], 512) for p in prompts(engine, 16)]
-    t_loop = time.perf_counter() - t0
-    same = decisions_of(together) == [decisions_of(o)[0] for o in alone]
-    answers = together.texts == [o.texts[0] for o in alone]
-    return {"questions": 16, "lockstep_seconds": t_lock, "loop_seconds": t_loop,
-            "speedup": t_loop / t_lock, "same_decisions": same, "same_answers": answers}
+    res: dict[str, Any] = {"questions": 16, "lockstep_seconds": t_lock,
+                           "phases": {"lockstep": phases(together.summary["seconds"])}}
+    for name, eng in (("loop", engine), ("unbatched", OneCallPerRequest(engine))):
+        engine.reset_cache()
+        t0 = time.perf_counter()
+        alone = [sc.run(eng, [p], 512) for p in prompts(engine, 16)]
+        res[f"{name}_seconds"] = time.perf_counter() - t0
+        res[f"{name}_speedup"] = res[f"{name}_seconds"] / t_lock
+        res["phases"][name] = phases({k: sum(o.summary["seconds"].get(k, 0.0) for o in alone)
+                                      for k in PHASES})
+        res[f"{name}_same_decisions"] = (decisions_of(together)
+                                         == [decisions_of(o)[0] for o in alone])
+        res[f"{name}_same_answers"] = together.texts == [o.texts[0] for o in alone]
+    return res
+
+
+PHASES = ("reasoning", "sample", "score", "answer")
+
+
+def phases(seconds: dict[str, float]) -> dict[str, float]:
+    return {k: round(seconds.get(k, 0.0), 2) for k in PHASES}
+
+
+def bench_ceiling(engine, ctx: dict) -> dict:
+    """vLLM alone: the requests of 16 questions in one call vs one question's per call, for
+    the shapes of an EIG run (greedy reasoning: 1 sequence per question; MC forecast: 5
+    seeded samples of 64 tokens per question). The most lockstep can gain on this machine."""
+    from eigscale.engines.base import GenerateRequest
+
+    ps = [tuple(p) for p in prompts(engine, 16)]
+    shapes = {"greedy_128": [GenerateRequest(p, 128) for p in ps],
+              "sampled_5x64": [GenerateRequest(p, 64, n=5, temperature=1.0, top_p=0.9, seed=i)
+                               for i, p in enumerate(ps)]}
+    rows = []
+    for name, reqs in shapes.items():
+        engine.reset_cache()
+        t0 = time.perf_counter()
+        batched = engine.generate(reqs)
+        t_batch = time.perf_counter() - t0
+        engine.reset_cache()
+        t0 = time.perf_counter()
+        alone = [engine.generate([r])[0] for r in reqs]
+        t_alone = time.perf_counter() - t0
+        tokens = sum(len(c.token_ids) for r in batched for c in r.completions)
+        rows.append({"shape": name, "batched_seconds": t_batch, "alone_seconds": t_alone,
+                     "tokens": tokens, "speedup": t_alone / t_batch,
+                     "same_tokens": [r.completions for r in batched]
+                     == [r.completions for r in alone]})
+    return {"questions": 16, "rows": rows}
 
 
 def bench_tokens(engine, ctx: dict) -> dict:
@@ -173,7 +286,8 @@ def _label(sc) -> str:
 
 
 BENCHES = {"calls": bench_calls, "overhead": bench_overhead, "prefix": bench_prefix,
-           "lockstep": bench_lockstep, "tokens": bench_tokens, "replay": bench_replay}
+           "lockstep": bench_lockstep, "ceiling": bench_ceiling, "tokens": bench_tokens,
+           "replay": bench_replay}
 
 
 # -- the table ------------------------------------------------------------------------------
@@ -188,17 +302,32 @@ def table(res: dict[str, dict]) -> str:
         rows.append(f"| wall time outside vLLM's generate calls, 16 q | <= 10% | "
                     f"{o['overhead_fraction']:.1%} ({o['wall_seconds'] - o['vllm_seconds']:.1f}"
                     f" of {o['wall_seconds']:.1f} s; adapter {o['adapter_seconds']:.1f} s) |")
-    if "prefix" in res:
-        p = res["prefix"]
-        rows.append(f"| cached / scored prompt tokens (vLLM counters) | >= 90% | "
+    for p in res.get("prefix", {}).get("rows", []):
+        kind = f"{p['shots']}-shot prompts" if p["shots"] else "zero-shot"
+        rows.append(f"| cached / scored prompt tokens (vLLM counters), {kind} | >= 90% | "
                     f"{p['cached_fraction']:.1%} ({p['score_cached_tokens']} of "
-                    f"{p['score_prompt_tokens']}) |")
+                    f"{p['score_prompt_tokens']}; {p['mean_request_tokens']:.0f} tokens per "
+                    f"request, {p['full_block_fraction']:.1%} in full "
+                    f"{p['block_size']}-token blocks of the shared prefix) |")
     if "lockstep" in res:
         lk = res["lockstep"]
-        rows.append(f"| lockstep vs per-question loop, 16 q | >= 5x, same decisions | "
-                    f"{lk['speedup']:.1f}x ({lk['loop_seconds']:.0f} s vs "
-                    f"{lk['lockstep_seconds']:.0f} s), same decisions: "
-                    f"{lk['same_decisions']}, same answers: {lk['same_answers']} |")
+        for name, what in (("loop", "per-question loop"),
+                           ("unbatched", "per-question loop, one call per sample and score")):
+            if f"{name}_speedup" in lk:
+                rows.append(f"| lockstep vs {what}, 16 q | >= 5x, same decisions | "
+                            f"{lk[f'{name}_speedup']:.1f}x ({lk[f'{name}_seconds']:.0f} s vs "
+                            f"{lk['lockstep_seconds']:.0f} s), same decisions: "
+                            f"{lk[f'{name}_same_decisions']}, same answers: "
+                            f"{lk[f'{name}_same_answers']} |")
+        if "phases" in lk:
+            ph = lk["phases"]
+            per = ", ".join(f"{k} {ph['loop'][k]:.0f} s / {ph['lockstep'][k]:.0f} s"
+                            for k in PHASES)
+            rows.append(f"| seconds by phase, loop / lockstep | (reported) | {per} |")
+    for c in res.get("ceiling", {}).get("rows", []):
+        rows.append(f"| vLLM alone, 16 questions' requests in one call vs one per call: "
+                    f"{c['shape']} | (ceiling) | {c['speedup']:.1f}x ({c['alone_seconds']:.0f} s"
+                    f" vs {c['batched_seconds']:.0f} s) |")
     if "tokens" in res:
         tk = res["tokens"]
         pd_ = ", ".join(f"{k} {v:.0f}" for k, v in tk["per_decision"].items())

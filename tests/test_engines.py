@@ -74,6 +74,27 @@ def test_scores_are_log_probabilities_that_reuse_the_prefix(engine):
     assert cached > 0.65 * scored
 
 
+def test_vllm_scores_after_a_wholly_cached_block_aligned_prefix(vllm_engine):
+    # candidates sampled from x_t + answer prompt leave all of it in the KV cache; when its
+    # length is a multiple of the block size, vLLM computes no logits at its last position
+    reqs = _candidate_requests(vllm_engine)
+    block = vllm_engine.llm.llm_engine.vllm_config.cache_config.block_size
+    n = block * (len(reqs[0].prefix) // block)
+    aligned = [ScoreRequest(r.prefix[:n], r.suffix) for r in reqs]
+    cold = []
+    for r in aligned:  # each alone on an empty cache: every position computed
+        vllm_engine.reset_cache()
+        cold.append(vllm_engine.score([r])[0].logprob)
+    vllm_engine.reset_cache()
+    vllm_engine.generate([GenerateRequest(aligned[0].prefix, 1)])
+    before = vllm_engine.counters.snapshot()
+    warm = vllm_engine.score(aligned)
+    used = vllm_engine.counters.minus(before)
+    assert used.filled == 1  # one next-token query for the four first suffix tokens
+    assert [s.logprob for s in warm] == pytest.approx(cold, abs=1e-3)
+    assert used.cached_tokens > 0.85 * used.prompt_tokens  # nothing recomputed from scratch
+
+
 def test_hf_scores_equal_a_plain_full_forward(hf_engine):
     model = hf_engine.model
     for r, s in zip(reqs := _candidate_requests(hf_engine), hf_engine.score(reqs), strict=True):

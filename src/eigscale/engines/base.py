@@ -94,7 +94,7 @@ class EngineCounters:
     seconds: float = 0.0
     backend_seconds: float = 0.0  # inside the backend's own calls (vLLM's LLM.generate); the
     # rest of `seconds` is the adapter's Python (request building, trimming). vLLM only.
-    rescored: int = 0  # score requests recomputed without the cache (vLLM, see its engine)
+    filled: int = 0  # next-token queries for suffix log-probs a cache hit left out (vLLM)
 
     def snapshot(self) -> EngineCounters:
         return EngineCounters(**vars(self))

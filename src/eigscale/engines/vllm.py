@@ -128,22 +128,64 @@ class VLLMEngine(Engine):
             # identical requests (e.g. an empty MC sample) are scored once: a duplicate would
             # be served wholly from the cache, where vLLM has no prompt logprobs to give
             uniq = list(dict.fromkeys(requests))
-            found = dict(zip(uniq, self._score_unique(uniq, read_cache=True), strict=True))
+            found = dict(zip(uniq, self._score_unique(uniq), strict=True))
             self._remember(found)
-            missed = [r for r, (lps, _) in found.items() if None in self._filled(r, lps)]
-            if missed:  # nowhere computed (the whole request was cached): recompute it
-                self.counters.rescored += len(missed)
-                found.update(zip(missed, self._score_unique(missed, read_cache=False),
-                                 strict=True))
+            missed = {r: [i for i, lp in enumerate(self._filled(r, lps)) if lp is None]
+                      for r, (lps, _) in found.items()}
+            extra = self._fill_missing({r: m for r, m in missed.items() if m})
             results = []
             for r in requests:
-                lps, cached = found[r]
-                results.append(ScoreResult(float(sum(self._filled(r, lps))),  # type: ignore[arg-type]
-                                           prompt_tokens=len(r.prefix) + len(r.suffix),
-                                           cached_tokens=cached))
+                lps = self._filled(r, found[r][0])
+                if None in lps:
+                    raise RuntimeError(f"vLLM gave no log-prob for suffix token "
+                                       f"{lps.index(None)} of a score request")
+                computed, cached = extra.pop(r, (0, 0))  # a next-token query's, counted once
+                results.append(ScoreResult(float(sum(lps)),  # type: ignore[arg-type]
+                                           prompt_tokens=len(r.prefix) + len(r.suffix) + computed,
+                                           cached_tokens=found[r][1] + cached))
                 self.counters.prompt_tokens += results[-1].prompt_tokens
-                self.counters.cached_tokens += cached
+                self.counters.cached_tokens += results[-1].cached_tokens
             return results
+
+    def _fill_missing(self, missed: dict[ScoreRequest, list[int]]
+                      ) -> dict[ScoreRequest, tuple[int, int]]:
+        """Log-probs of the suffix tokens nobody computed (missed: request -> positions).
+
+        A request whose prefix ends on a KV block boundary finds all of it cached (the
+        candidate samples drawn from that very prefix filled it), so vLLM computes no logits at
+        its last position: the first suffix token gets no log-prob; likewise the token after
+        any cached block inside the suffix. One greedy next-token step per distinct position,
+        asking vLLM for exactly the wanted tokens (`logprob_token_ids`, raw log-probs),
+        recomputes at most a block instead of the whole request. Returns, per request that
+        asked first for a position, the query's prompt and cached tokens."""
+        from vllm import SamplingParams
+
+        wanted: dict[tuple[int, ...], dict[int, ScoreRequest]] = {}
+        for r, positions in missed.items():
+            for i in positions:
+                wanted.setdefault(r.prefix + r.suffix[:i], {}).setdefault(r.suffix[i], r)
+        if not wanted:
+            return {}
+        self.counters.filled += len(wanted)
+        queries = list(wanted)
+        outs = self._run(queries, [SamplingParams(max_tokens=1, temperature=0.0,
+                                                  detokenize=False,
+                                                  logprob_token_ids=sorted(wanted[q]))
+                                   for q in queries])
+        got: dict[tuple[tuple[int, ...], int], float] = {}
+        used: dict[ScoreRequest, tuple[int, int]] = {}
+        for q, out in zip(queries, outs, strict=True):
+            step = (out.outputs[0].logprobs or [{}])[0]
+            got.update({(q, tok): step[tok].logprob for tok in wanted[q] if tok in step})
+            first = next(iter(wanted[q].values()))
+            computed, cached = used.get(first, (0, 0))
+            used[first] = (computed + len(q), cached + (out.num_cached_tokens or 0))
+        for r, positions in missed.items():
+            for i in positions:
+                lp = got.get((r.prefix + r.suffix[:i], r.suffix[i]))
+                if lp is not None:
+                    self._memo[(r.prefix, r.suffix[:i + 1])] = lp
+        return used
 
     def _remember(self, found: dict[ScoreRequest, tuple[list[float | None], int]]) -> None:
         """A request's first suffix tokens can sit in a KV block that another request filled
@@ -163,14 +205,14 @@ class VLLMEngine(Engine):
         return [self._memo.get((r.prefix, r.suffix[:i + 1])) if lp is None else lp
                 for i, lp in enumerate(lps)]
 
-    def _score_unique(self, requests: list[ScoreRequest],
-                      read_cache: bool) -> list[tuple[list[float | None], int]]:
+    def _score_unique(self, requests: list[ScoreRequest]
+                      ) -> list[tuple[list[float | None], int]]:
         """Per request: the suffix tokens' log-probs (None where vLLM computed none) and the
         number of prompt tokens served from the cache."""
         from vllm import SamplingParams
 
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0,
-                                detokenize=False, skip_reading_prefix_cache=not read_cache)
+                                detokenize=False, skip_reading_prefix_cache=False)
         outs = self._run([r.prefix + r.suffix for r in requests], [params] * len(requests))
         results = []
         for r, out in zip(requests, outs, strict=True):
