@@ -52,21 +52,21 @@ class FaultyEngine(Engine):
 
 
 @pytest.fixture(scope="module")
-def prompts(hf_engine):
-    return chat_prompts(hf_engine, QUESTIONS[:4])
+def prompts(vllm_engine):
+    return chat_prompts(vllm_engine, QUESTIONS[:4])
 
 
 @pytest.fixture(scope="module")
-def clean(hf_engine, prompts):
+def clean(vllm_engine, prompts):
     return make_scaler("expected_information_gain_reasoning", SMALL_EIG).run(
-        hf_engine, prompts, 512)
+        vllm_engine, prompts, 512)
 
 
-def test_nan_scores_fail_only_that_question(hf_engine, prompts, clean):
+def test_nan_scores_fail_only_that_question(vllm_engine, prompts, clean):
     # a question that decided once in the clean run too: the batches after the fault are then
     # the same as in the clean run, so everything else must be identical to the token
     victim = next(i for i, r in enumerate(clean.records) if len(r.decisions) == 1)
-    faulty = FaultyEngine(hf_engine, nan_prompts=[prompts[victim]])
+    faulty = FaultyEngine(vllm_engine, nan_prompts=[prompts[victim]])
     out = make_scaler("expected_information_gain_reasoning", SMALL_EIG).run(faulty, prompts, 512)
     bad = out.records[victim]
     assert bad.failure == "nonfinite_scores" and bad.stop_reason == "failure"
@@ -83,14 +83,14 @@ def test_nan_scores_fail_only_that_question(hf_engine, prompts, clean):
     assert out.summary["success_rate"] < 1
 
 
-def test_an_engine_error_fails_the_round_it_hit_and_the_run_completes(hf_engine, prompts,
+def test_an_engine_error_fails_the_round_it_hit_and_the_run_completes(vllm_engine, prompts,
                                                                         clean):
     # fail the second decision round if the clean run had one (questions that stopped in the
     # first must then be untouched), else the first (every question in it must fail)
     second_round = {i for i, r in enumerate(clean.records) if len(r.decisions) >= 2}
     failing_call = 2 if second_round else 1
     hit = second_round if second_round else set(range(len(prompts)))
-    faulty = FaultyEngine(hf_engine, raise_on_score={failing_call})
+    faulty = FaultyEngine(vllm_engine, raise_on_score={failing_call})
     out = make_scaler("expected_information_gain_reasoning", SMALL_EIG).run(faulty, prompts, 512)
     for i, rec in enumerate(out.records):
         assert TAIL in out.texts[i] and out.texts[i].split(TAIL)[1].strip()  # still answered
@@ -108,7 +108,7 @@ def test_an_engine_error_fails_the_round_it_hit_and_the_run_completes(hf_engine,
     assert out.summary["failed_questions"] == len(hit)
 
 
-def test_a_decision_over_time_stops_its_round_only(hf_engine, prompts, clean):
+def test_a_decision_over_time_stops_its_round_only(vllm_engine, prompts, clean):
     # questions deciding together share a round, and the limit applies to each one's share;
     # decisions of one round carry the same round time, which groups them
     rounds: dict[float, int] = {}
@@ -119,7 +119,7 @@ def test_a_decision_over_time_stops_its_round_only(hf_engine, prompts, clean):
     second_round = {i for i, r in enumerate(clean.records) if len(r.decisions) >= 2}
     slow_call = 2 if second_round else 1
     hit = second_round if second_round else set(range(len(prompts)))
-    faulty = FaultyEngine(hf_engine, slow_score={slow_call: limit * len(hit) + 1})
+    faulty = FaultyEngine(vllm_engine, slow_score={slow_call: limit * len(hit) + 1})
     params = {**SMALL_EIG, "max_computation_time": limit}
     out = make_scaler("expected_information_gain_reasoning", params).run(faulty, prompts, 512)
     for i, rec in enumerate(out.records):
@@ -135,10 +135,10 @@ def test_a_decision_over_time_stops_its_round_only(hf_engine, prompts, clean):
     assert out.summary["failures"] == {"time_exceeded": len(hit)}
 
 
-def test_an_engine_that_dies_fails_the_run_with_the_phase_named(hf_engine, prompts):
+def test_an_engine_that_dies_fails_the_run_with_the_phase_named(vllm_engine, prompts):
     for die_on, phase in ((1, "reasoning"), (2, "the forced answers")):
         # die_on 2 with budget_forcing: the reasoning call succeeds, the answers call fails
-        faulty = FaultyEngine(hf_engine, die_on_generate=die_on)
+        faulty = FaultyEngine(vllm_engine, die_on_generate=die_on)
         sc = make_scaler("budget_forcing", {"thinking_format": "plain",
                                             "max_tokens_thinking": 8})
         with pytest.raises(EngineFailure, match=phase) as err:
@@ -147,9 +147,9 @@ def test_an_engine_that_dies_fails_the_run_with_the_phase_named(hf_engine, promp
             err.value)
 
 
-def test_same_seed_same_decisions(hf_engine, prompts, clean):
+def test_same_seed_same_decisions(vllm_engine, prompts, clean):
     again = make_scaler("expected_information_gain_reasoning", SMALL_EIG).run(
-        hf_engine, prompts, 512)
+        vllm_engine, prompts, 512)
     assert again.texts == clean.texts
     for a, b in zip(again.records, clean.records, strict=True):
         assert [d.candidates for d in a.decisions] == [d.candidates for d in b.decisions]
@@ -157,6 +157,6 @@ def test_same_seed_same_decisions(hf_engine, prompts, clean):
         for x, y in zip(a.decisions, b.decisions, strict=True):
             assert math.isclose(x.eig, y.eig, abs_tol=1e-6)
     other = make_scaler("expected_information_gain_reasoning", {**SMALL_EIG, "seed": 99}).run(
-        hf_engine, prompts, 512)
+        vllm_engine, prompts, 512)
     assert [d.candidates for r in other.records for d in r.decisions] != \
         [d.candidates for r in clean.records for d in r.decisions]

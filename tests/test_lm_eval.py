@@ -26,9 +26,10 @@ GEN = {
         "step_tokens=32,beam_size=4,mc_samples=3,sample_length=16,debug=true"),
 }
 TAIL = "\n\nTherefore,\nthe final answer is"
-# every scaler through lm-eval's HFLM; on vLLM (a minute per engine start) the EIG scaler,
-# whose code path (generate + score) covers the others'
-CASES = [("hf", s) for s in GEN] + [("vllm", "expected_information_gain_reasoning")]
+# through lm-eval's HFLM no scaler and budget forcing; on vLLM (a minute per engine start) the
+# EIG scaler, whose code path (generate + score) covers the others'. EIG through HFLM runs in
+# test_resume.
+CASES = [("hf", "none"), ("hf", "budget_forcing"), ("vllm", "expected_information_gain_reasoning")]
 
 
 def run_eval(args: list[str], tmp: Path, exe: str = "eigscale-eval",

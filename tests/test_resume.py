@@ -17,7 +17,7 @@ from .test_lm_eval import BIN
 pytestmark = pytest.mark.engine
 
 GEN = ("max_gen_toks=160,thinking_format=plain,scale_func_name=expected_information_gain_reasoning,"
-       "max_tokens_thinking=64,step_tokens=32,beam_size=4,mc_samples=3,sample_length=16")
+       "max_tokens_thinking=64,step_tokens=32,beam_size=3,mc_samples=2,sample_length=8")
 
 
 def command(model_dir: Path, work: Path) -> list[str]:

@@ -80,7 +80,9 @@ def test_eig_on_four_questions_records_finite_decisions(engine):
     assert s["tokens"]["score_cached"] > 0
 
 
-def test_decision_round_costs_do_not_grow_with_batch_size(engine):
+def test_decision_round_costs_do_not_grow_with_batch_size(vllm_engine):
+    # the scaler's batching, not the engine's: one engine is enough
+    engine = vllm_engine
     runs = {}
     for n in (1, 8):
         before = engine.counters.calls
@@ -96,12 +98,12 @@ def test_decision_round_costs_do_not_grow_with_batch_size(engine):
     assert runs[1][0] <= runs[8][0]
 
 
-def test_lockstep_decisions_do_not_depend_on_the_batch(hf_engine):
+def test_lockstep_decisions_do_not_depend_on_the_batch(vllm_engine):
     # the same question alone and among others: same seeds, same decisions
-    p = chat_prompts(hf_engine, QUESTIONS[:3])
+    p = chat_prompts(vllm_engine, QUESTIONS[:3])
     sc = make_scaler("expected_information_gain_reasoning", SMALL_EIG)
-    alone = sc.run(hf_engine, p[2:], 512).records[0]
-    mixed = sc.run(hf_engine, p, 512).records[2]
+    alone = sc.run(vllm_engine, p[2:], 512).records[0]
+    mixed = sc.run(vllm_engine, p, 512).records[2]
     assert [d.candidates for d in alone.decisions] == [d.candidates for d in mixed.decisions]
     assert [d.decision for d in alone.decisions] == [d.decision for d in mixed.decisions]
     for a, b in zip(alone.decisions, mixed.decisions, strict=True):

@@ -79,8 +79,11 @@ def slurm(tmp_path_factory):
 def test_every_evaluation_is_a_gpu_job_on_slurm(slurm, tmp_path, model_dir):
     work = tmp_path / "work"
     profile = site_profile(tmp_path / "profile")
+    # the first status check after 5 s, not the profile's 40 (a cluster on localhost answers
+    # at once; on a real one, squeue's load matters): a command-line option, not a profile edit
     proc = snakemake(work, "--profile", str(profile), "--configfile",
-                     str(slurm_config(tmp_path, model_dir)))
+                     str(slurm_config(tmp_path, model_dir)),
+                     "--slurm-init-seconds-before-status-checks", "5")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
 

@@ -40,7 +40,7 @@ def workflow_run(tmp_path_factory, model_dir):
 
 def test_metrics_table(workflow_run):
     runs = pd.read_csv(workflow_run / "results/metrics/runs.csv")
-    assert sorted(runs["run"]) == ["baseline", "bf_32", "bf_64", "eig", "eig_0.5"]
+    assert sorted(runs["run"]) == ["baseline", "bf_32", "bf_64", "eig"]
     assert runs["accuracy"].between(0, 1).all() and runs["accuracy_stderr"].notna().all()
     assert (runs["questions"] == 4).all()
     eig = runs[runs["scaler"] == "expected_information_gain_reasoning"]
@@ -49,7 +49,7 @@ def test_metrics_table(workflow_run):
     assert (bf["thinking_mean"] <= bf["max_tokens_thinking"]).all()
     assert bf.loc["bf_32", "thinking_mean"] <= bf.loc["bf_64", "thinking_mean"]
     questions = pd.read_csv(workflow_run / "results/metrics/questions.csv")
-    assert len(questions) == 5 * 4
+    assert len(questions) == 4 * 4
     assert set(questions["correct"].dropna().unique()) <= {0, 1}
 
 
@@ -119,8 +119,9 @@ def test_lint_is_clean():
     (lambda c: c.update(extra_key=1), ["extra_key"]),
     (lambda c: c["tasks"]["demo_arith"].update(limit="ten"), ["tasks.demo_arith.limit", "ten"]),
     (lambda c: c["models"]["smollm2"].update(gpus=-1), ["models.smollm2.gpus", "-1"]),
-    (lambda c: c["sweeps"]["eig"].update(preset="nope"), ["sweeps.eig.preset", "nope"]),
-    (lambda c: c["sweeps"]["eig"].update(vary="beam_size", values=[2, 4], replay=True),
+    (lambda c: c["sweeps"]["bf"].update(preset="nope"), ["sweeps.bf.preset", "nope"]),
+    (lambda c: c["sweeps"].update(eig={"preset": "small_eig", "vary": "beam_size",
+                                       "values": [2, 4], "replay": True}),
      ["sweeps.eig.replay", "beam_size", "replay: false"]),
 ])
 def test_config_errors_name_the_key_and_the_file(tmp_path, edit, names):

@@ -89,9 +89,8 @@ def replay(engine: Engine, scalers: Sequence[ThinkingScaler], prompts: Sequence[
     seconds = time.perf_counter() - t0
     outs, n = [], len(prompts)
     for k, s in enumerate(scalers):
-        ctx.budget = int(s.params.max_tokens_thinking) if vary == "max_tokens_thinking" \
-            else ctx.budget
-        out = s.finish(ctx, cuts[k], texts[k * n:(k + 1) * n])
+        budget = int(s.params.max_tokens_thinking) if vary == "max_tokens_thinking" else None
+        out = s.finish(ctx, cuts[k], texts[k * n:(k + 1) * n], budget)
         out.summary["replay"] = {"runs": len(scalers), "trace_params": tracer.params.to_dict(),
                                  "seconds": seconds}
         outs.append(out)

@@ -139,16 +139,19 @@ class VLLMEngine(Engine):
                 if None in lps:
                     raise RuntimeError(f"vLLM gave no log-prob for suffix token "
                                        f"{lps.index(None)} of a score request")
-                computed, cached = extra.pop(r, (0, 0))  # a next-token query's, counted once
+                # a next-token query's recomputed tokens count against the request that
+                # asked first, as tokens not served from the cache: prompt_tokens stays the
+                # request's own length whatever the cache held
+                recomputed = extra.pop(r, 0)
                 results.append(ScoreResult(float(sum(lps)),  # type: ignore[arg-type]
-                                           prompt_tokens=len(r.prefix) + len(r.suffix) + computed,
-                                           cached_tokens=found[r][1] + cached))
+                                           prompt_tokens=len(r.prefix) + len(r.suffix),
+                                           cached_tokens=max(0, found[r][1] - recomputed)))
                 self.counters.prompt_tokens += results[-1].prompt_tokens
                 self.counters.cached_tokens += results[-1].cached_tokens
             return results
 
     def _fill_missing(self, missed: dict[ScoreRequest, list[int]]
-                      ) -> dict[ScoreRequest, tuple[int, int]]:
+                      ) -> dict[ScoreRequest, int]:
         """Log-probs of the suffix tokens nobody computed (missed: request -> positions).
 
         A request whose prefix ends on a KV block boundary finds all of it cached (the
@@ -157,7 +160,7 @@ class VLLMEngine(Engine):
         any cached block inside the suffix. One greedy next-token step per distinct position,
         asking vLLM for exactly the wanted tokens (`logprob_token_ids`, raw log-probs),
         recomputes at most a block instead of the whole request. Returns, per request that
-        asked first for a position, the query's prompt and cached tokens."""
+        asked first for a position, the tokens its queries recomputed."""
         from vllm import SamplingParams
 
         wanted: dict[tuple[int, ...], dict[int, ScoreRequest]] = {}
@@ -173,13 +176,12 @@ class VLLMEngine(Engine):
                                                   logprob_token_ids=sorted(wanted[q]))
                                    for q in queries])
         got: dict[tuple[tuple[int, ...], int], float] = {}
-        used: dict[ScoreRequest, tuple[int, int]] = {}
+        used: dict[ScoreRequest, int] = {}
         for q, out in zip(queries, outs, strict=True):
             step = (out.outputs[0].logprobs or [{}])[0]
             got.update({(q, tok): step[tok].logprob for tok in wanted[q] if tok in step})
             first = next(iter(wanted[q].values()))
-            computed, cached = used.get(first, (0, 0))
-            used[first] = (computed + len(q), cached + (out.num_cached_tokens or 0))
+            used[first] = used.get(first, 0) + len(q) - (out.num_cached_tokens or 0)
         for r, positions in missed.items():
             for i in positions:
                 lp = got.get((r.prefix + r.suffix[:i], r.suffix[i]))

@@ -118,16 +118,18 @@ class ThinkingScaler(Scaler):
                      sum(len(t.thinking) for t in thoughts), time.perf_counter() - t0)
         return ctx
 
-    def finish(self, ctx: RunContext, thoughts: Sequence[Thought],
-               texts: list[str]) -> ScalerOutput:
-        """Records and run summary of answered thoughts (ctx's, or replay's cuts of them)."""
+    def finish(self, ctx: RunContext, thoughts: Sequence[Thought], texts: list[str],
+               budget: int | None = None) -> ScalerOutput:
+        """Records and run summary of answered thoughts (ctx's, or replay's cuts of them, with
+        the thinking budget of the run they stand for)."""
         for t in thoughts:
             t.record.thinking_tokens = len(t.thinking)
             t.record.add_tokens(thinking=len(t.thinking))
         ctx.clock.seconds["total"] = time.perf_counter() - ctx.started
         summary = summarise([t.record for t in thoughts], ctx.clock.seconds,
                             ctx.engine.counters.minus(ctx.before).to_dict())
-        summary.update(scaler=self.name, budget=ctx.budget, params=self.params.to_dict())
+        summary.update(scaler=self.name, budget=ctx.budget if budget is None else budget,
+                       params=self.params.to_dict())
         return ScalerOutput(texts, [t.record for t in thoughts], summary)
 
     def _reason(self, ctx: RunContext, active: list[Thought]) -> None:
