@@ -31,9 +31,20 @@ def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.Comp
 
 
 @pytest.fixture(scope="module")
-def workflow_run(tmp_path_factory, model_dir):
+def config_file(tmp_path_factory, model_dir) -> Path:
+    """.test/config.yaml with the model converted once per test session linked in (`local:`)
+    rather than converted again from the package (the same conversion, tested on its own)."""
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["models"]["smollm2"]["source"] = f"local:{model_dir}"
+    path = tmp_path_factory.mktemp("config") / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory, config_file):
     work = tmp_path_factory.mktemp("workflow")
-    proc = snakemake(work, "--configfile", str(TEST_CONFIG), "--cores", "2")
+    proc = snakemake(work, "--configfile", str(config_file), "--cores", "2")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return work
 
@@ -93,9 +104,9 @@ def _planned_jobs(proc: subprocess.CompletedProcess) -> tuple[dict[str, int], li
     return {k: int(v) for k, v in stats.items() if k != "total"}, runs
 
 
-def test_editing_one_run_reruns_only_that_run(workflow_run, tmp_path):
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    assert _planned_jobs(snakemake(workflow_run, "-n", "--configfile", str(TEST_CONFIG)))[0] \
+def test_editing_one_run_reruns_only_that_run(workflow_run, config_file, tmp_path):
+    config = yaml.safe_load(config_file.read_text())
+    assert _planned_jobs(snakemake(workflow_run, "-n", "--configfile", str(config_file)))[0] \
         == {}, "a finished workflow should have nothing to do"
     config["runs"]["eig"]["params"]["lambda_cost"] = 0.07
     edited = tmp_path / "edited.yaml"
