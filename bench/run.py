@@ -136,10 +136,13 @@ def bench_calls(engine, ctx: dict) -> dict:
         out, wall = eig_run(engine, n, EIG)
         ctx[f"eig_{n}"] = (out, wall)
         calls = list(rounds(out).values())
+        eng = out.summary["engine"]
         rows.append({"questions": n, "decision_rounds": len(calls),
                      "calls_per_round_max": max(calls, default=0),
                      "calls_per_round_mean": sum(calls) / len(calls) if calls else None,
-                     "decisions": out.summary["decisions"], "seconds": wall})
+                     "decisions": out.summary["decisions"], "seconds": wall,
+                     # the whole run's: engine calls and the vLLM calls they made
+                     "engine_calls": eng["calls"], "vllm_calls": eng.get("backend_calls")})
     return {"params": EIG, "rows": rows}
 
 
@@ -297,6 +300,10 @@ def table(res: dict[str, dict]) -> str:
         per = ", ".join(f"{r['questions']} q: {r['calls_per_round_max']} "
                         f"({r['decision_rounds']} rounds)" for r in res["calls"]["rows"])
         rows.append(f"| engine calls per decision round | constant, <= 4 | {per} |")
+        if all(r.get("vllm_calls") is not None for r in res["calls"]["rows"]):
+            whole = ", ".join(f"{r['questions']} q: {r['engine_calls']} / {r['vllm_calls']}"
+                              for r in res["calls"]["rows"])
+            rows.append(f"| engine calls / vLLM calls in the whole run | (reported) | {whole} |")
     if "overhead" in res:
         o = res["overhead"]
         rows.append(f"| wall time outside vLLM's generate calls, 16 q | <= 10% | "

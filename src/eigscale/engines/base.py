@@ -94,6 +94,7 @@ class EngineCounters:
     seconds: float = 0.0
     backend_seconds: float = 0.0  # inside the backend's own calls (vLLM's LLM.generate); the
     # rest of `seconds` is the adapter's Python (request building, trimming). vLLM only.
+    backend_calls: int = 0  # the backend's own calls (vLLM: a score may make two, see filled)
     filled: int = 0  # next-token queries for suffix log-probs a cache hit left out (vLLM)
 
     def snapshot(self) -> EngineCounters:

@@ -83,6 +83,7 @@ class VLLMEngine(Engine):
 
     def _run(self, prompts: list[tuple[int, ...]], params: list) -> list:
         t0 = time.perf_counter()
+        self.counters.backend_calls += 1
         try:
             return self.llm.generate([{"prompt_token_ids": list(p)} for p in prompts], params,
                                      use_tqdm=False)
