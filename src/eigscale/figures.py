@@ -80,7 +80,10 @@ def _label_points(ax: plt.Axes, labels: list[tuple[float, float, str, str]]) -> 
         for offset in [*LABEL_OFFSETS, None]:
             note = ax.annotate(text, (x, y), textcoords="offset points",
                                xytext=offset or LABEL_OFFSETS[0], fontsize=7, color=color,
-                               ha="right" if offset and offset[0] < 0 else "left")
+                               ha="right" if offset and offset[0] < 0 else "left",
+                               # readable where a curve or an error bar passes behind it
+                               bbox={"boxstyle": "square,pad=0.1", "fc": "white",
+                                     "ec": "none", "alpha": 0.8})
             box = note.get_window_extent(renderer)
             if offset is None or not any(box.overlaps(b) for b in placed):
                 break
