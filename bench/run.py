@@ -111,10 +111,6 @@ class OneCallPerRequest(Delegate):
         return [self.inner.score([r])[0] for r in requests]
 
 
-def block_size(engine) -> int:
-    return engine.llm.llm_engine.vllm_config.cache_config.block_size
-
-
 def decisions_of(out) -> list[list[tuple]]:
     return [[(d.kind, d.thinking_tokens, d.decision, tuple(d.candidates)) for d in r.decisions]
             for r in out.records]
@@ -166,7 +162,7 @@ def bench_prefix(engine, ctx: dict) -> dict:
     for shots in (0, FEWSHOT):
         rec = RecordScores(engine)
         out, wall = eig_run(rec, 16, EIG, shots=shots)
-        t, b = out.summary["tokens"], block_size(engine)
+        t, b = out.summary["tokens"], engine.block_size
         full = sum(b * (p // b) for p, _ in rec.lengths)
         rows.append({"shots": shots, "score_prompt_tokens": t["score_prompt"],
                      "score_cached_tokens": t["score_cached"],

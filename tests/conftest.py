@@ -60,3 +60,15 @@ def chat_prompts(engine, questions=QUESTIONS) -> list[list[int]]:
     return [engine.encode(engine.tokenizer.apply_chat_template(
         [{"role": "user", "content": q}], add_generation_prompt=True, tokenize=False))
         for q in questions]
+
+
+def linked_config(config: Path, model_dir: Path, dest: Path, **model: object) -> Path:
+    """A workflow config's copy at `dest` whose model `smollm2` links the model converted once
+    per test session (`local:`) rather than converting it again, with `model` keys updated."""
+    import yaml
+
+    data = yaml.safe_load(config.read_text())
+    data["models"]["smollm2"].update(source=f"local:{model_dir}", **model)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(yaml.safe_dump(data))
+    return dest

@@ -78,7 +78,7 @@ def test_vllm_scores_after_a_wholly_cached_block_aligned_prefix(vllm_engine):
     # candidates sampled from x_t + answer prompt leave all of it in the KV cache; when its
     # length is a multiple of the block size, vLLM computes no logits at its last position
     reqs = _candidate_requests(vllm_engine)
-    block = vllm_engine.llm.llm_engine.vllm_config.cache_config.block_size
+    block = vllm_engine.block_size
     n = block * (len(reqs[0].prefix) // block)
     aligned = [ScoreRequest(r.prefix[:n], r.suffix) for r in reqs]
     cold = []

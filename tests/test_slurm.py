@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from .conftest import linked_config
 from .localhost_slurm import LocalSlurm, SlurmUnavailable
 from .test_workflow import REPO, SNAKEMAKE
 
@@ -44,13 +45,8 @@ def site_profile(folder: Path) -> Path:
 
 
 def slurm_config(tmp_path: Path, model_dir: Path, **model: object) -> Path:
-    config = yaml.safe_load((REPO / ".test" / "slurm.yaml").read_text())
-    # the model converted once per test session, linked rather than converted again
-    config["models"]["smollm2"].update(source=f"local:{model_dir}", **model)
-    path = tmp_path / "slurm_config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
+    return linked_config(REPO / ".test" / "slurm.yaml", model_dir,
+                         tmp_path / "slurm_config.yaml", **model)
 
 
 def snakemake(workdir: Path, *args: str, limit: int = 1200) -> subprocess.CompletedProcess:

@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from .conftest import linked_config
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 TEST_CONFIG = REPO / ".test" / "config.yaml"
@@ -32,13 +34,9 @@ def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.Comp
 
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory, model_dir) -> Path:
-    """.test/config.yaml with the model converted once per test session linked in (`local:`)
-    rather than converted again from the package (the same conversion, tested on its own)."""
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    config["models"]["smollm2"]["source"] = f"local:{model_dir}"
-    path = tmp_path_factory.mktemp("config") / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    """.test/config.yaml with the session's converted model linked in (the conversion from the
+    package is the same code, tested on its own)."""
+    return linked_config(TEST_CONFIG, model_dir, tmp_path_factory.mktemp("config") / "config.yaml")
 
 
 @pytest.fixture(scope="module")

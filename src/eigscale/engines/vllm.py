@@ -81,6 +81,11 @@ class VLLMEngine(Engine):
                                    **({"block_size": block_size} if block_size else {})))
         return cls(LLM(model=model_path, **kwargs))
 
+    @property
+    def block_size(self) -> int:
+        """Tokens per KV-cache block: the granularity of prefix caching."""
+        return self.llm.llm_engine.vllm_config.cache_config.block_size
+
     def _run(self, prompts: list[tuple[int, ...]], params: list) -> list:
         t0 = time.perf_counter()
         self.counters.backend_calls += 1
