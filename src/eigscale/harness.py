@@ -19,12 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from eigscale.engines.base import Engine
-from eigscale.params import ParamError, ThinkingParams
+from eigscale.params import ParamError
 from eigscale.records import QuestionRecord, summarise
 from eigscale.scalers import SCALERS, Decoding, Scaler, make_scaler
 
 SWITCH = "scale_func_name"
-LM_EVAL_KEYS = ("until", "max_gen_toks", "do_sample", "temperature", "top_p")
+# lm-eval's own generation keys (lm_eval.models.utils.normalize_gen_kwargs gives them their
+# meaning: aliases of max_gen_toks, do_sample=False -> greedy whatever the temperature)
+LM_EVAL_KEYS = ("until", "max_gen_toks", "max_new_tokens", "max_tokens",
+                "max_completion_tokens", "do_sample", "temperature", "top_p")
 log = logging.getLogger("eigscale")
 
 
@@ -47,36 +50,31 @@ def all_scaler_keys() -> set[str]:
 
 def scaler_from_gen_kwargs(gen_kwargs: Mapping[str, Any], default_max_gen_toks: int,
                            source: str = "--gen_kwargs") -> ScalerJob:
-    """Validate and split gen_kwargs. Raises ParamError naming any unknown key."""
+    """Split gen_kwargs into lm-eval's keys (normalised by lm-eval itself) and the scaler's
+    (validated by `make_scaler`, the one place that checks scaler names and parameters: a
+    ParamError names any unknown key)."""
+    from lm_eval.models.utils import normalize_gen_kwargs
+
     kw = dict(gen_kwargs)
     name = kw.pop(SWITCH)
-    if name not in SCALERS:
-        raise ParamError(f"{source}: unknown {SWITCH} {name!r}; valid: {', '.join(SCALERS)}")
-    cls = SCALERS[name]
-    until = kw.pop("until", None) or []
-    until = [until] if isinstance(until, str) else list(until)
-    max_gen_toks = int(kw.pop("max_gen_toks", default_max_gen_toks))
-    do_sample = bool(kw.pop("do_sample", False))
-    if "temperature" in cls.params_class.names():
-        # EIG: temperature/top_p are its own sampling knobs (the seed's); the main reasoning
-        # decodes greedily, like the greedy baselines it is compared with
-        if do_sample:
+    cls = SCALERS.get(name)
+    own = set(cls.params_class.names()) if cls else set()
+    # EIG's temperature/top_p are its own sampling knobs (the seed's): not lm-eval's
+    lm = {k: kw.pop(k) for k in list(kw) if k in LM_EVAL_KEYS and k not in own}
+    norm = normalize_gen_kwargs(lm, default_max_gen_toks)
+    scaler = make_scaler(name, kw, source=source)
+    if "temperature" in own:
+        # the main reasoning decodes greedily, like the greedy baselines it is compared with
+        if lm.get("do_sample"):
             warnings.warn(f"{source}: do_sample is ignored by {name}: its main reasoning is "
                           "greedy; temperature/top_p set its candidate and MC sampling",
                           stacklevel=2)
         decoding = Decoding()
     else:
-        temperature = float(kw.pop("temperature", 1.0 if do_sample else 0.0))
-        decoding = Decoding(temperature=temperature if do_sample or temperature > 0 else 0.0,
-                            top_p=float(kw.pop("top_p", 1.0)))
-    valid = ", ".join([*LM_EVAL_KEYS, SWITCH, *cls.params_class.names()]
-                      + (["thinking_format"] if issubclass(cls.params_class, ThinkingParams)
-                         else []))
-    unknown = sorted(k for k in kw if k not in cls.params_class.names() and k != "thinking_format")
-    if unknown:
-        raise ParamError(f"{source}: unknown key(s) {', '.join(map(repr, unknown))} for "
-                         f"{SWITCH}={name}; valid: {valid}")
-    return ScalerJob(make_scaler(name, kw, source=source), until, max_gen_toks, decoding)
+        temperature = float(norm.get("temperature", 0.0))
+        decoding = Decoding(temperature=temperature,
+                            top_p=float(norm.get("top_p", 1.0)) if temperature > 0 else 1.0)
+    return ScalerJob(scaler, list(norm["until"]), int(norm["max_gen_toks"]), decoding)
 
 
 def check_gen_kwargs(gen_kwargs: Mapping[str, Any] | None, source: str = "--gen_kwargs") -> None:
@@ -214,20 +212,34 @@ class ScalingMixin:
                  f" (replay of {len(jobs)} runs)" if self._replay else "",
                  f" ({len(reqs) - len(todo)} already done{'' if self._replay else ', resuming'})"
                  if len(todo) < len(reqs) else "")
-        room = max(1, self.max_length - job.max_gen_toks)  # type: ignore[attr-defined]
+        # whole prompts, never cut; the budget is derived once for the whole task (every
+        # chunk and every run gets the same), before any engine call
+        prompts = {r.doc_id: self.tok_encode(r.args[0]) for r in reqs}  # type: ignore[attr-defined]
+        plans = {lb: j.scaler.plan(self._engine, list(prompts.values()), j.max_gen_toks,
+                                   [f"{task} doc {d}" for d in prompts])
+                 for lb, j in jobs.items()}
+        gen_budget = min(p.gen_budget for p in plans.values())
+        if plans[label].derived:
+            plan = plans[label]
+            log.warning("%s: max_gen_toks=%d does not fit max_model_len=%d after the longest "
+                        "prompt (%d tokens, %s): the generation budget is %d (recorded under "
+                        "lengths)", task, plan.max_gen_toks, plan.max_model_len,
+                        plan.longest_prompt, plan.longest_prompt_id, plan.gen_budget)
         size = self._chunk or max(1, len(todo))
         for k in range(0, len(todo), size):
             part = todo[k:k + size]
-            prompts = [self.tok_encode(r.args[0])[-room:] for r in part]  # type: ignore[attr-defined]
+            batch = [prompts[r.doc_id] for r in part]
             if self._replay:
                 from eigscale.replay import replay
 
                 results = dict(zip(jobs, replay(self._engine, [j.scaler for j in jobs.values()],
-                                                prompts, job.max_gen_toks, job.decoding,
+                                                batch, gen_budget, job.decoding,
                                                 job.until), strict=True))
             else:
-                results = {"": job.scaler.run(self._engine, prompts, job.max_gen_toks,
+                results = {"": job.scaler.run(self._engine, batch, gen_budget,
                                               job.decoding, job.until)}
+            for lb, result in results.items():
+                result.summary["lengths"] = plans[lb].to_dict()
             for lb, result in results.items():
                 rows = [{"task": task, "doc_id": r.doc_id, "response": text, **rec.to_dict()}
                         for r, rec, text in zip(part, result.records, result.texts, strict=True)
@@ -235,7 +247,8 @@ class ScalingMixin:
                 if not rows:  # this run had the whole chunk already (an interrupted append)
                     continue
                 info = {k: v for k, v in result.summary.items()
-                        if k in ("scaler", "budget", "params", "seconds", "engine", "replay")}
+                        if k in ("scaler", "budget", "params", "seconds", "engine", "replay",
+                                 "lengths")}
                 info["questions"] = len(rows)
                 store, chunks = paths[lb]
                 if store and chunks:
@@ -252,7 +265,8 @@ class ScalingMixin:
         records = [QuestionRecord.from_dict(done[r.doc_id]) for r in reqs]
         summary = summarise(records, _add_up(c["seconds"] for c in chunk_rows),
                             _add_up(c["engine"] for c in chunk_rows))
-        summary.update({k: chunk_rows[-1][k] for k in ("scaler", "budget", "params", "replay")
+        summary.update({k: chunk_rows[-1][k] for k in ("scaler", "budget", "params", "replay",
+                                                        "lengths")
                         if k in chunk_rows[-1]})
         summary["resumed_questions"] = resumed
         summary["thinking_tokens_per_question"] = {

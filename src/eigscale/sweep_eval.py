@@ -85,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     spec = json.loads(path.read_text(encoding="utf-8"))
     try:
         check_spec(spec)
+        run_sweep(spec)  # a LengthError is found once the prompts are known
     except ParamError as e:
         print(f"eigscale-sweep: error in {path}: {e}", file=sys.stderr)
         return 2
-    run_sweep(spec)
     return 0
 
 

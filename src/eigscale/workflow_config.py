@@ -37,13 +37,16 @@ MODEL_DEFAULTS = {"engine": "vllm", "dtype": "auto", "max_model_len": 4096,
 GENERATION_DEFAULTS = {"max_gen_toks": 1024, "apply_chat_template": True, "seed": 1234,
                        "checkpoint_every": 64}
 
+# generation keys that change how a job runs, never what it computes
+RESULT_NEUTRAL = ("checkpoint_every",)
+
 SCALER_FILES = {  # the package modules each scaler's results depend on, beyond the shared ones
     "none": ["scalers/plain.py"],
     "budget_forcing": ["scalers/budget_forcing.py", "scalers/thinking.py"],
     "expected_information_gain_reasoning": ["scalers/eig_reasoning.py", "scalers/thinking.py",
                                             "eig.py"],
 }
-SHARED_FILES = ["engines", "harness.py", "lm_eval_models.py", "evaluate.py", "params.py",
+SHARED_FILES = ["engines", "harness.py", "lengths.py", "lm_eval_models.py", "evaluate.py", "params.py",
                 "answers.py", "grading.py", "records.py", "scalers/base.py",
                 "scalers/__init__.py", "tasks"]
 
@@ -126,6 +129,7 @@ def runs(config: Mapping[str, Any], files: Sequence[str] = ()) -> dict[str, dict
                                         source=f"{_where(files)}: run '{name}'")
         except ParamError as e:
             raise ConfigError(str(e)) from e
+    check_lengths(config, out, scalers, files)
     for sweep, members in replay_sweeps(out).items():
         try:
             check_replayable([scalers[m] for m in members],
@@ -133,6 +137,31 @@ def runs(config: Mapping[str, Any], files: Sequence[str] = ()) -> dict[str, dict
         except ParamError as e:
             raise ConfigError(str(e)) from e
     return out
+
+
+def check_lengths(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]],
+                  scalers: Mapping[str, Any], files: Sequence[str] = ()) -> None:
+    """What can be checked of the lengths before any prompt is known (eigscale.lengths checks
+    the rest, per question, before the first engine call): max_gen_toks at most each model's
+    max_model_len (equal is the paper's setting: the budget is then derived from the longest
+    prompt), and an explicit thinking budget plus the forced answer's least room inside it."""
+    gen = generation_settings(config)
+    for model in config["models"]:
+        limit = model_settings(config, model)["max_model_len"]
+        if gen["max_gen_toks"] > limit:
+            raise ConfigError(
+                f"config error in {_where(files)}: key 'generation.max_gen_toks': "
+                f"{gen['max_gen_toks']} exceeds models.{model}.max_model_len={limit}; the "
+                "prompt must fit too (max_gen_toks == max_model_len derives the budget from "
+                "the longest prompt, as s1 does)")
+        for name, scaler in scalers.items():
+            p = scaler.params
+            budget = getattr(p, "max_tokens_thinking", "auto")
+            if budget != "auto" and budget + p.min_answer_tokens >= limit:
+                raise ConfigError(
+                    f"config error in {_where(files)}: run '{name}': max_tokens_thinking="
+                    f"{budget} + min_answer_tokens={p.min_answer_tokens} leaves no room for a "
+                    f"prompt in models.{model}.max_model_len={limit}")
 
 
 def replay_sweeps(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
@@ -160,6 +189,17 @@ def model_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
 
 def generation_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return {**GENERATION_DEFAULTS, **(config.get("generation") or {})}
+
+
+def settings_of(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]], model: str,
+                task: str, run: str) -> dict[str, Any]:
+    """Everything one evaluation's result depends on (a change reruns its job alone), in
+    canonical key order. Settings that cannot change a result (checkpoint_every) are left out:
+    changing them must not rerun anything."""
+    gen = {k: v for k, v in generation_settings(config).items() if k not in RESULT_NEUTRAL}
+    return canonical({"run": runs[run], "model": model_settings(config, model),
+                      "task": {"name": task, **(config["tasks"][task] or {})},
+                      "generation": gen})
 
 
 def fingerprint(scaler: str, replay: bool = False) -> str:

@@ -58,12 +58,12 @@ def parallel_args(engine: str, gpus: int) -> dict[str, Any]:
 
 
 def model_args(settings: dict[str, Any], model_dir: Path, records: Path,
-               parallel: dict[str, Any]) -> dict[str, Any]:
+               parallel: dict[str, Any], chunk: int = 0) -> dict[str, Any]:
     """lm-eval model_args of one run: the model, and where finished questions are appended
-    (a rerun of a killed job resumes from there)."""
-    model, gen = settings["model"], settings["generation"]
+    every `chunk` questions (a rerun of a killed job resumes from there)."""
+    model = settings["model"]
     args = {"pretrained": str(model_dir), "dtype": model["dtype"],
-            "eigscale_records": str(records), "eigscale_chunk": gen["checkpoint_every"]}
+            "eigscale_records": str(records), "eigscale_chunk": chunk}
     if model["engine"] == "vllm":
         args["max_model_len"] = model["max_model_len"]
         args["gpu_memory_utilization"] = model["gpu_memory_utilization"]
@@ -80,10 +80,10 @@ def gen_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def eval_command(settings: dict[str, Any], model_dir: Path, out: Path,
-                 parallel: dict[str, Any]) -> list[str]:
+                 parallel: dict[str, Any], chunk: int = 0) -> list[str]:
     """The eigscale-eval command line for one run's settings; `parallel` from parallel_args."""
     task, gen = settings["task"], settings["generation"]
-    margs = model_args(settings, model_dir, out.parent / ".partial", parallel)
+    margs = model_args(settings, model_dir, out.parent / ".partial", parallel, chunk)
     cmd = [sys.executable, "-m", "eigscale.evaluate", "--model", settings["model"]["engine"],
            "--model_args", ",".join(f"{k}={v}" for k, v in margs.items()),
            "--tasks", task["name"], "--batch_size", "auto", "--output_path", str(out),
@@ -123,19 +123,53 @@ def _place(found_in: Path, outputs: dict[str, str], provenance: dict[str, Any],
     os.replace(found_in / "provenance.json", outputs["provenance"])
 
 
+def check_provenance(provenance: Path, expected: Any, what: str) -> None:
+    """Refuse a run's files made with other settings than the config's (a stale result must
+    never be reported as the current config's)."""
+    made = json.loads(provenance.read_text(encoding="utf-8")).get("settings")
+    if made != expected:
+        diff = _diff(made or {}, expected)
+        raise RuntimeError(f"{what}: {provenance} was made with other settings than the "
+                           f"config's ({'; '.join(diff[:5])}); delete that run's folder and "
+                           "rerun the workflow")
+
+
+def _diff(a: Any, b: Any, at: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b))
+                for d in _diff(a.get(k), b.get(k), f"{at}.{k}" if at else k)]
+    return [] if a == b else [f"{at}: made with {a!r}, config has {b!r}"]
+
+
 def _provenance(settings: dict[str, Any], cmd: list[str]) -> dict[str, Any]:
     return {"settings": settings, "versions": _versions(), "git_commit": _git_commit(),
             "seed": settings["generation"]["seed"], "command": cmd, "host": _host()}
 
 
+def claim_checkpoints(partial: Path, settings: Any) -> None:
+    """Keep the checkpoints in `partial` only if they were made with these settings (a killed
+    job's questions are then not recomputed); anything else there is stale and removed."""
+    stamp = partial / "settings.json"
+    if partial.exists():
+        try:
+            same = json.loads(stamp.read_text(encoding="utf-8")) == settings
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            shutil.rmtree(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(stamp, settings)
+
+
 def evaluate_run(settings: dict[str, Any], model_dir: Path, outputs: dict[str, str],
-                 log: Path, parallel: dict[str, Any] | None = None) -> None:
+                 log: Path, parallel: dict[str, Any] | None = None, chunk: int = 0) -> None:
     """Run one evaluation; fill outputs {results, samples, decisions, provenance}."""
     run_dir = Path(outputs["results"]).parent
     scratch = run_dir / ".scratch"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    cmd = eval_command(settings, model_dir, scratch, parallel or {})
+    claim_checkpoints(run_dir / ".partial", settings)
+    cmd = eval_command(settings, model_dir, scratch, parallel or {}, chunk)
     _run_logged(cmd, log, "eigscale-eval")
     _place(scratch, outputs, _provenance(settings, cmd), log)
     shutil.rmtree(scratch, ignore_errors=True)
@@ -143,10 +177,10 @@ def evaluate_run(settings: dict[str, Any], model_dir: Path, outputs: dict[str, s
 
 
 def replay_spec(settings: dict[str, dict[str, Any]], model_dir: Path, work: Path,
-                parallel: dict[str, Any]) -> dict[str, Any]:
+                parallel: dict[str, Any], chunk: int = 0) -> dict[str, Any]:
     """The eigscale-sweep spec of a replay sweep ({run: settings}, as for evaluate_run)."""
     first = next(iter(settings.values()))
-    margs = model_args(first, model_dir, work / ".partial", parallel)
+    margs = model_args(first, model_dir, work / ".partial", parallel, chunk)
     margs.pop("eigscale_records")  # eigscale-sweep sets it from "records"
     gen = first["generation"]
     return {"model": first["model"]["engine"], "model_args": margs,
@@ -157,14 +191,15 @@ def replay_spec(settings: dict[str, dict[str, Any]], model_dir: Path, work: Path
 
 
 def evaluate_replay(settings: dict[str, dict[str, Any]], model_dir: Path, out_dir: Path,
-                    log: Path, parallel: dict[str, Any] | None = None) -> None:
+                    log: Path, parallel: dict[str, Any] | None = None, chunk: int = 0) -> None:
     """Run a replay sweep; fill out_dir/<run>/{results.json, samples.jsonl, decisions.jsonl,
     provenance.json} for every run. Built in a sibling folder, renamed into place at the end;
     the records checkpoint (<out_dir>.work/.partial) survives a killed job."""
     work = out_dir.with_name(out_dir.name + ".work")
     shutil.rmtree(work / "out", ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    spec = replay_spec(settings, model_dir, work, parallel or {})
+    claim_checkpoints(work / ".partial", settings)
+    spec = replay_spec(settings, model_dir, work, parallel or {}, chunk)
     write_json_atomic(work / "spec.json", spec)
     cmd = [sys.executable, "-m", "eigscale.sweep_eval", str(work / "spec.json")]
     _run_logged(cmd, log, "eigscale-sweep")

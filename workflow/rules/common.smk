@@ -39,14 +39,7 @@ def all_run_outputs(name):
 
 def settings_of(model, task, run):
     """Everything a run's result depends on: a change reruns its job alone."""
-    return wc.canonical(
-        {
-            "run": RUNS[run],
-            "model": wc.model_settings(config, model),
-            "task": {"name": task, **(config["tasks"][task] or {})},
-            "generation": wc.generation_settings(config),
-        }
-    )
+    return wc.settings_of(config, RUNS, model, task, run)
 
 
 def run_settings(wildcards):

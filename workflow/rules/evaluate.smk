@@ -61,6 +61,10 @@ rule replayed_run:
         replay_dir,
     output:
         **{f.split(".")[0]: f"results/runs/{{model}}/{{task}}/{{run}}/{f}" for f in RUN_FILES},
+    params:
+        # the run's own settings: a change reruns this rule, and so the replay it needs
+        settings=run_settings,
+        fingerprint=code_fingerprint,
     conda:
         "../envs/eigscale.yaml"
     log:

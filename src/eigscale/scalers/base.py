@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from eigscale.engines.base import Engine, EngineFailure, GenerateRequest, GenerateResult
+from eigscale.lengths import LengthPlan, plan_lengths
 from eigscale.params import Params
 from eigscale.records import QuestionRecord
 
@@ -90,12 +91,23 @@ class Scaler(ABC):
             raise TypeError(f"{self.name} takes {self.params_class.__name__}, "
                             f"not {type(self.params).__name__}")
 
+    def plan(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
+             labels: Sequence[str] | None = None) -> LengthPlan:
+        """The lengths a run of these prompts would use (eigscale.lengths), or LengthError
+        naming the question (`labels[i]`, default "prompt i") that cannot fit. `run` plans
+        itself; callers plan first to fail before any engine call, or to give every chunk of
+        a task the budget derived from the whole task."""
+        return plan_lengths([len(p) for p in prompts], engine.max_model_len, max_gen_toks,
+                            labels)
+
     @abstractmethod
     def run(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
             decoding: Decoding = GREEDY, until: Sequence[str] = ()) -> ScalerOutput:
         """Respond to every prompt (token ids, chat template already applied).
 
-        max_gen_toks bounds what is generated per prompt (lm-eval's max_gen_toks); `until`
-        are the task's stop strings, applied to the final answer. Returns texts, per-question
-        records and the run summary.
+        max_gen_toks bounds what is generated per prompt (lm-eval's max_gen_toks; less when
+        the longest prompt leaves less room, see `plan`); `until` are the task's stop strings,
+        applied to the final answer. Prompts are never cut: one that cannot fit raises
+        LengthError before any engine call. Returns texts, per-question records and the run
+        summary (with the length plan under "lengths").
         """

@@ -22,8 +22,13 @@ that question's thinking; its answer is forced like any other, and the failure i
 
 Time limit: the questions deciding together share one round, so each is charged an equal
 share of the round's wall time; a round with k questions may take k * max_computation_time.
-When sampling alone has used that up, scoring is skipped and the round fails as
-`time_exceeded`; when scoring ends past it, the decisions keep their values but stop.
+When sampling alone has used that up, the forecasts are not scored: those questions fail as
+`time_exceeded` and stop. When scoring ends past it, the decisions were computed: they stand
+(continue or stop by their EIG) and the overrun is recorded (`Decision.over_time`, counted
+in the summary), as the seed's "use what was computed" asks.
+
+A question whose decision requests cannot fit the model's context (its prefix + a forecast +
+the answer prompt + a candidate) fails as `context_overflow` before the batched call, alone.
 """
 
 from __future__ import annotations
@@ -93,6 +98,7 @@ class EIGReasoning(ThinkingScaler):
 
         seconds: dict[str, float] = {}
         allowed = p.max_computation_time * len(pend)
+        self._check_fits(ctx, pend)
         samples = self._sample(ctx, pend, seconds)
         if samples is not None:
             self._collect_samples(pend, samples)
@@ -108,7 +114,9 @@ class EIGReasoning(ThinkingScaler):
                         q.t.record.add_tokens(score_prompt=q.d.tokens["score_prompt"],
                                               score_cached=q.d.tokens["score_cached"])
         seconds["total"] = time.perf_counter() - round_t0
-        self._check_time(pend, seconds["total"], allowed, "the decision")
+        for q in pend:
+            if seconds["total"] > allowed and not q.d.failure:
+                q.d.over_time = seconds["total"] - allowed
         for q in pend:
             q.d.seconds = dict(seconds)
             q.d.engine_calls = eng.counters.calls - calls0
@@ -116,17 +124,33 @@ class EIGReasoning(ThinkingScaler):
 
     @staticmethod
     def _check_time(pend: list[_Pending], used: float, allowed: float, what: str) -> None:
+        """Fail the questions whose forecasts cannot be scored in time."""
         if used <= allowed:
             return
         for q in pend:
             if not q.d.failure:
                 q.fail("time_exceeded", f"{what} took {used:.1f} s for {len(pend)} question(s);"
-                       f" max_computation_time allows {allowed:.1f} s")
+                       f" max_computation_time allows {allowed:.1f} s: the forecasts were not "
+                       "scored")
+
+    def _check_fits(self, ctx: RunContext, pend: list[_Pending]) -> None:
+        """Fail, alone, a question whose longest decision request would not fit the context
+        (a request that cannot succeed must not fail the batched call of the whole round)."""
+        p, limit = self.params, ctx.engine.max_model_len
+        for q in pend:
+            longest = max(len(q.now), len(q.forecast_from) + p.sample_length) + len(ctx.tail) \
+                + p.max_answer_tokens + 1
+            if longest > limit:
+                q.fail("context_overflow", f"a decision at {len(q.t.thinking)} thinking tokens "
+                       f"needs {longest} tokens of context; max_model_len is {limit}")
 
     def _sample(self, ctx: RunContext, pend: list[_Pending],
                 seconds: dict[str, float]) -> list[GenerateResult] | None:
         p = self.params
         reqs = []
+        pend = [q for q in pend if not q.d.failure]
+        if not pend:
+            return None
         for q in pend:
             uid, k = q.t.record.uid, q.d.index
             reqs.append(GenerateRequest(q.now + ctx.tail, max_tokens=p.max_answer_tokens,
@@ -148,7 +172,8 @@ class EIGReasoning(ThinkingScaler):
             seconds["sample"] = time.perf_counter() - t0
 
     def _collect_samples(self, pend: list[_Pending], samples: list[GenerateResult]) -> None:
-        for i, q in enumerate(pend):
+        """samples: two results (candidates, forecasts) per question that was sampled."""
+        for i, q in enumerate(q for q in pend if not q.d.failure):
             cands, mc = samples[2 * i], samples[2 * i + 1]
             q.d.tokens["candidate"] = sum(len(c.token_ids) for c in cands.completions)
             q.d.tokens["mc"] = sum(len(c.token_ids) for c in mc.completions)

@@ -27,8 +27,9 @@ class Plain(Scaler):
             decoding: Decoding = GREEDY, until: Sequence[str] = ()) -> ScalerOutput:
         t0 = time.perf_counter()
         before = engine.counters.snapshot()
+        plan = self.plan(engine, prompts, max_gen_toks)
         uids = [question_uid(p) for p in prompts]
-        reqs = [GenerateRequest(tuple(p), max_tokens=max_gen_toks,
+        reqs = [GenerateRequest(tuple(p), max_tokens=plan.gen_budget,
                                 temperature=decoding.temperature, top_p=decoding.top_p,
                                 seed=derive_seed(0, u, 0, "plain") if decoding.temperature
                                 else None,
@@ -40,10 +41,11 @@ class Plain(Scaler):
             c = out.completions[0]
             rec = QuestionRecord(index=i, uid=uids[i], prompt_tokens=len(p),
                                  answer_tokens=len(c.token_ids), stop_reason="plain",
+                                 answer_finish=c.finish_reason,
                                  answer=c.text)
             rec.add_tokens(answer=len(c.token_ids))
             records.append(rec)
         seconds = {"answer": time.perf_counter() - t0, "total": time.perf_counter() - t0}
         summary = summarise(records, seconds, engine.counters.minus(before).to_dict())
-        summary.update(scaler=self.name, params=self.params.to_dict())
+        summary.update(scaler=self.name, params=self.params.to_dict(), lengths=plan.to_dict())
         return ScalerOutput([o.completions[0].text for o in outs], records, summary)

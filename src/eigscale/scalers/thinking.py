@@ -1,9 +1,12 @@
 """The loop every thinking scaler shares: reason in lockstep, let a policy react, force answers.
 
 Per round: one engine call continues every active question's thinking until it reaches its
-step limit, its budget, or a natural end (the model writes an end-of-thinking string or EOS).
-The subclass policy (`on_events`) then stops, extends or continues each question. When all have
-stopped, one more call forces every answer: thinking_end + "\\n" + answer_prompt, greedy.
+step limit, its budget, or a natural end (the model writes an end-of-thinking string or EOS; a
+string that straddles two rounds counts where it starts). The subclass policy (`on_events`)
+then stops, extends or continues each question. When all have stopped, one more call forces
+every answer, greedy, as s1 does: after a cut (budget, early stop, failure) thinking_end +
+"\n" + answer_prompt; after the model's own end, thinking_end alone. The answer gets the rest
+of the generation budget (eigscale.lengths).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from eigscale.engines.base import Engine, EngineCounters, GenerateRequest
+from eigscale.lengths import LengthPlan, answer_room, plan_lengths
 from eigscale.params import ThinkingParams
 from eigscale.records import QuestionRecord, summarise
 from eigscale.scalers.base import (
@@ -35,7 +39,7 @@ log = logging.getLogger("eigscale.progress")
 class Thought:
     """One question's state while it thinks."""
 
-    prompt: tuple[int, ...]  # the caller's prompt + thinking_start
+    prompt: tuple[int, ...]  # the caller's prompt + thinking_start (unless it ends with it)
     record: QuestionRecord
     thinking: list[int] = field(default_factory=list)
     active: bool = True
@@ -45,6 +49,9 @@ class Thought:
     # at `at` thinking tokens whose stop completed at raw_end; ("insert", at, n) for n tokens
     # appended at `at`
     trace: list[tuple[str, int, int]] = field(default_factory=list)
+    # natural end at `at` -> the tokens cut off there (the delimiter): a replayed cap that falls
+    # inside the delimiter keeps its first tokens, as a live run with that cap does
+    end_tokens: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     def stop(self, reason: str) -> None:
         self.active = False
@@ -58,7 +65,9 @@ class RunContext:
     engine: Engine
     thoughts: list[Thought]
     budget: int
-    tail: tuple[int, ...]  # thinking_end + "\n" + answer_prompt, as tokens
+    tail: tuple[int, ...]  # thinking_end + "\n" + answer_prompt, as tokens: forces an answer
+    end_tail: tuple[int, ...]  # thinking_end alone: closes thinking the model ended itself
+    plan: LengthPlan
     thinking_stops: tuple[str, ...]
     decoding: Decoding
     clock: Stopwatch
@@ -83,8 +92,32 @@ class ThinkingScaler(Scaler):
     def run(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
             decoding: Decoding = GREEDY, until: Sequence[str] = ()) -> ScalerOutput:
         ctx = self.think(engine, prompts, max_gen_toks, decoding)
-        texts = self.force_answers(ctx.engine, ctx.thoughts, ctx.tail, until, ctx.clock)
+        texts = self.force_answers(ctx.engine, ctx.thoughts, ctx, until)
         return self.finish(ctx, ctx.thoughts, texts)
+
+    def thinking_prompts(self, engine: Engine, prompts: Sequence[Sequence[int]]
+                         ) -> list[tuple[int, ...]]:
+        """Each prompt with thinking_start appended, unless the prompt (e.g. a reasoning
+        model's chat template, "...<think>\n") already ends with it: thinking opens once."""
+        start_text = self.params.thinking_start
+        start = tuple(engine.encode(start_text))
+        window = len(start) + 4
+        out = []
+        for prompt in prompts:
+            prompt = tuple(prompt)
+            ends = bool(start_text.strip()) and engine.decode(prompt[-window:]).rstrip() \
+                .endswith(start_text.rstrip())
+            out.append(prompt if ends else prompt + start)
+        return out
+
+    def plan(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
+             labels: Sequence[str] | None = None) -> LengthPlan:
+        p = self.params
+        tail = engine.encode(p.thinking_end + "\n" + p.answer_prompt)
+        return plan_lengths([len(x) for x in self.thinking_prompts(engine, prompts)],
+                            engine.max_model_len, max_gen_toks, labels, tail=len(tail),
+                            min_answer=p.min_answer_tokens,
+                            max_tokens_thinking=p.max_tokens_thinking)
 
     def think(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
               decoding: Decoding = GREEDY) -> RunContext:
@@ -92,19 +125,17 @@ class ThinkingScaler(Scaler):
         p = self.params
         t0 = time.perf_counter()
         before = engine.counters.snapshot()
-        start = tuple(engine.encode(p.thinking_start))
+        plan = self.plan(engine, prompts, max_gen_toks)
         tail = tuple(engine.encode(p.thinking_end + "\n" + p.answer_prompt))
-        if p.max_tokens_thinking == "auto":  # s1: leave room for the answer
-            budget = max(1, max_gen_toks - len(tail) - p.max_answer_tokens)
-        else:
-            budget = int(p.max_tokens_thinking)
+        end_tail = tuple(engine.encode(p.thinking_end))
         thoughts = []
-        for i, prompt in enumerate(prompts):
-            full = tuple(prompt) + start
+        for i, (prompt, full) in enumerate(zip(prompts, self.thinking_prompts(engine, prompts),
+                                               strict=True)):
             rec = QuestionRecord(index=i, uid=question_uid(prompt), prompt_tokens=len(full))
             thoughts.append(Thought(prompt=full, record=rec))
         stops = tuple(s for s in (p.thinking_end, p.until_thinking) if s)
-        ctx = RunContext(engine, thoughts, budget, tail, stops, decoding, Stopwatch(), t0, before)
+        ctx = RunContext(engine, thoughts, int(plan.thinking_budget or 1), tail, end_tail, plan,
+                         stops, decoding, Stopwatch(), t0, before)
         rounds = 0
         while active := [t for t in thoughts if t.active]:
             self._reason(ctx, active)
@@ -129,7 +160,7 @@ class ThinkingScaler(Scaler):
         summary = summarise([t.record for t in thoughts], ctx.clock.seconds,
                             ctx.engine.counters.minus(ctx.before).to_dict())
         summary.update(scaler=self.name, budget=ctx.budget if budget is None else budget,
-                       params=self.params.to_dict())
+                       params=self.params.to_dict(), lengths=ctx.plan.to_dict())
         return ScalerOutput(texts, [t.record for t in thoughts], summary)
 
     def _reason(self, ctx: RunContext, active: list[Thought]) -> None:
@@ -146,16 +177,45 @@ class ThinkingScaler(Scaler):
             outs = generate_or_fail(ctx.engine, reqs, "reasoning")
         for t, out in zip(active, outs, strict=True):
             comp = out.completions[0]
+            old = len(t.thinking)
             t.thinking += comp.token_ids
             t.rounds += 1
-            if len(t.thinking) >= ctx.budget:
+            eos = ctx.engine.eos_token_ids
+            straddle = self._straddling_end(
+                ctx, t, old, comp.token_ids + tuple(i for i in comp.stop_ids if i not in eos))
+            if straddle is not None:
+                cut, raw_end = straddle
+                t.end_tokens[cut] = tuple(t.thinking[cut:raw_end])
+                del t.thinking[cut:]
+                t.event = "end"
+                t.trace.append(("end", cut, raw_end))
+            elif len(t.thinking) >= ctx.budget:
                 t.event = "budget"
             elif comp.finish_reason == "stop":
                 t.event = "end"
-                t.trace.append(("end", len(t.thinking),
-                                len(t.thinking) - len(comp.token_ids) + comp.raw_tokens))
+                raw_end = old + comp.raw_tokens
+                t.end_tokens[len(t.thinking)] = comp.stop_ids
+                t.trace.append(("end", len(t.thinking), raw_end))
             else:
                 t.event = "step"
+
+    @staticmethod
+    def _straddling_end(ctx: RunContext, t: Thought, old: int, new: Sequence[int]
+                        ) -> tuple[int, int] | None:
+        """A thinking stop string that began in an earlier round and ends in this one (the
+        engine sees only the new tokens): (where it starts, where it completes), in thinking
+        tokens; None if there is none. Searched in the decoded tail of the earlier thinking
+        joined to the new tokens, cut the same way the engines cut (Engine.trim)."""
+        if old == 0 or not new or not ctx.thinking_stops:
+            return None
+        back = max(len(ctx.engine.encode(s)) for s in ctx.thinking_stops) + 2
+        head = t.thinking[max(0, old - back):old]
+        window = list(head) + list(new[:back])
+        cut = ctx.engine.trim(window, ctx.thinking_stops, ended=False)
+        if cut.finish_reason != "stop" or len(cut.token_ids) >= len(head):
+            return None  # no stop string, or one that lies wholly in the new tokens
+        base = old - len(head)
+        return base + len(cut.token_ids), base + cut.raw_tokens
 
     def append(self, ctx: RunContext, t: Thought, text: str) -> bool:
         """Append an inserted prompt ("Wait") to t's thinking; False (and stop) if it would
@@ -168,23 +228,34 @@ class ThinkingScaler(Scaler):
         t.thinking += ids
         return True
 
-    def force_answers(self, engine: Engine, thoughts: Sequence[Thought], tail: tuple[int, ...],
-                      until: Sequence[str], clock: Stopwatch) -> list[str]:
-        """One greedy call answers every thought: its thinking + tail, then max_answer_tokens.
-        Thoughts with identical tokens share one request (replay cuts often coincide)."""
+    def force_answers(self, engine: Engine, thoughts: Sequence[Thought], ctx: RunContext,
+                      until: Sequence[str]) -> list[str]:
+        """One greedy call answers every thought: its thinking + the tail its stop calls for
+        (see module doc), then the rest of the generation budget. Thoughts with identical
+        tokens share one request (replay cuts often coincide)."""
+        min_answer = self.params.min_answer_tokens
         unique: dict[tuple[int, ...], int] = {}
+        rooms: list[int] = []
+        keys = []
         for t in thoughts:
-            unique.setdefault(t.prompt + tuple(t.thinking) + tail, len(unique))
-        reqs = [GenerateRequest(ids, max_tokens=self.params.max_answer_tokens, stop=tuple(until))
-                for ids in unique]
-        with clock.time("answer"):
+            tail = ctx.end_tail if t.record.stop_reason == "natural_end" else ctx.tail
+            key = t.prompt + tuple(t.thinking) + tail
+            keys.append(key)
+            if key not in unique:
+                unique[key] = len(unique)
+                rooms.append(answer_room(ctx.plan, min_answer, len(t.prompt),
+                                         len(t.thinking) + len(tail)))
+        reqs = [GenerateRequest(ids, max_tokens=room, stop=tuple(until))
+                for ids, room in zip(unique, rooms, strict=True)]
+        with ctx.clock.time("answer"):
             outs = generate_or_fail(engine, reqs, "the forced answers") if reqs else []
         texts = []
-        for t in thoughts:
-            ans = outs[unique[t.prompt + tuple(t.thinking) + tail]].completions[0]
+        for t, key in zip(thoughts, keys, strict=True):
+            ans = outs[unique[key]].completions[0]
             t.record.answer_tokens = len(ans.token_ids)
+            t.record.answer_finish = ans.finish_reason
             t.record.add_tokens(answer=len(ans.token_ids))
             t.record.thinking = engine.decode(t.thinking)
             t.record.answer = ans.text
-            texts.append(engine.decode(list(t.thinking) + list(tail) + list(ans.token_ids)))
+            texts.append(engine.decode(key[len(t.prompt):] + ans.token_ids))
         return texts

@@ -1,0 +1,74 @@
+"""Evaluate every run of a workflow config through lm-eval, one engine start per model.
+
+    python -m tests.shape_driver <config.yaml> <model>=<folder> ... <out.json>
+
+The workflow runs each evaluation as its own job (an engine start each); this driver runs the
+same evaluations in one process per model, with what the jobs would use: the config validated
+and expanded by eigscale.workflow_config, model_args and gen_kwargs from eigscale.workflow_run,
+eigscale's lm-eval model classes and tasks through lm-eval's simple_evaluate. It writes, per
+model and run, lm-eval's metrics, eigscale's summary and records, and each question's prompt
+text as lm-eval built it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import yaml
+
+
+def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
+    from lm_eval import simple_evaluate
+    from lm_eval.api.registry import get_model
+    from lm_eval.tasks import TaskManager
+
+    from eigscale import workflow_config as wc
+    from eigscale import workflow_run as wr
+    from eigscale.harness import read_jsonl
+    from eigscale.lm_eval_models import resolve_model
+    from eigscale.tasks import TASKS_DIR
+
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load(config_path.read_text())
+    runs = wc.validate(config, root / "workflow/schemas/config.schema.yaml", [str(config_path)])
+    tasks = TaskManager(include_path=str(TASKS_DIR))
+    out: dict = {}
+    with TemporaryDirectory() as tmp:
+        for model in config["models"]:
+            for task in config["tasks"]:
+                first = wc.settings_of(config, runs, model, task, next(iter(runs)))
+                margs = wr.model_args(first, folders[model], Path(tmp), {})
+                lm = get_model(resolve_model(first["model"]["engine"])).create_from_arg_obj(
+                    margs, {"batch_size": "auto", "device": "cuda:0"})
+                for run in runs:
+                    s = wc.settings_of(config, runs, model, task, run)
+                    records = Path(tmp) / model / task / run
+                    lm.setup_scaling(str(records))
+                    res = simple_evaluate(model=lm, tasks=[task], limit=s["task"].get("limit"),
+                                          log_samples=True, gen_kwargs=wr.gen_kwargs(s),
+                                          apply_chat_template=s["generation"][
+                                              "apply_chat_template"],
+                                          task_manager=tasks)
+                    out.setdefault(model, {})[run] = {
+                        "metrics": res["results"][task],
+                        "summary": json.loads((records / f"summary_{task}.json").read_text()),
+                        "records": read_jsonl(records / f"decisions_{task}.jsonl"),
+                        "prompts": {str(x["doc_id"]): x["arguments"][0][0]
+                                    for x in res["samples"][task]},
+                    }
+                del lm
+    return out
+
+
+def main(argv: list[str]) -> int:
+    config, *pairs, dest = argv
+    folders = {k: Path(v) for k, v in (p.split("=", 1) for p in pairs)}
+    Path(dest).write_text(json.dumps(evaluate_config(Path(config), folders), default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

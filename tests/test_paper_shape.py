@@ -1,0 +1,97 @@
+"""config/paper.yaml's shape, scaled down to the tiny model, through lm-eval on vLLM: every
+question's own prompt reaches the engine whole, thinking opens once, answers are forced."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from eigscale.scalers.base import question_uid
+
+from .conftest import REPO, reasoning_template_model
+
+pytestmark = pytest.mark.engine
+
+SHAPE = REPO / "tests" / "configs" / "paper_shape.yaml"
+PAPER = REPO / "config" / "paper.yaml"
+
+
+def test_the_shape_is_the_papers():
+    shape, paper = yaml.safe_load(SHAPE.read_text()), yaml.safe_load(PAPER.read_text())
+    ratio = {m["max_model_len"] for m in paper["models"].values()}
+    assert {paper["generation"]["max_gen_toks"]} == ratio  # the paper: max_gen_toks == context
+    assert {m["max_model_len"] for m in shape["models"].values()} == \
+        {shape["generation"]["max_gen_toks"]}
+    assert sorted(m["thinking_format"] for m in shape["models"].values()) == \
+        sorted(m["thinking_format"] for m in paper["models"].values())
+    assert shape["runs"].keys() == paper["runs"].keys()
+    assert shape["sweeps"].keys() == paper["sweeps"].keys()
+    assert shape["generation"]["apply_chat_template"] is paper["generation"][
+        "apply_chat_template"] is True
+    assert {r["scaler"] for r in shape["runs"].values()} | {"expected_information_gain_reasoning"} \
+        == {"none", "budget_forcing", "expected_information_gain_reasoning"}
+
+
+@pytest.fixture(scope="module")
+def shape_runs(model_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("paper_shape")
+    r1 = reasoning_template_model(model_dir, tmp / "r1-model")
+    out = tmp / "out.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.shape_driver", str(SHAPE), f"s1-shape={model_dir}",
+         f"r1-shape={r1}", str(out)], cwd=REPO, capture_output=True, text=True, timeout=1500,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(out.read_text()), {"s1-shape": model_dir, "r1-shape": r1}
+
+
+def test_every_question_reaches_the_engine_whole(shape_runs):
+    from transformers import AutoTokenizer
+
+    runs, folders = shape_runs
+    assert set(runs) == {"s1-shape", "r1-shape"}
+    for model, by_run in runs.items():
+        tok = AutoTokenizer.from_pretrained(folders[model])
+        assert set(by_run) == {"baseline", "wait_2", "bf_16", "eig_0.03"}
+        for run, r in by_run.items():
+            lengths = r["summary"]["lengths"]
+            assert lengths["prompts_cut"] == 0 and lengths["derived"], (model, run)
+            assert lengths["max_gen_toks"] == lengths["max_model_len"] == 1024
+            assert lengths["gen_budget"] == 1024 - lengths["longest_prompt"]
+            records = {str(x["doc_id"]): x for x in r["records"]}
+            assert len(records) == 2
+            uids = set()
+            for doc, text in r["prompts"].items():
+                ids = tok(text, add_special_tokens=False)["input_ids"]
+                rec = records[doc]
+                assert rec["uid"] == question_uid(ids), (model, run, doc)  # the whole prompt
+                uids.add(rec["uid"])
+                if run == "baseline":
+                    assert rec["prompt_tokens"] == len(ids)
+                else:  # thinking opens once: r1's template opened it already
+                    start = tok("<|im_start|>think", add_special_tokens=False)["input_ids"]
+                    opened = text.endswith("<think>\n")
+                    assert opened == (model == "r1-shape")
+                    assert rec["prompt_tokens"] == len(ids) + (0 if opened else len(start))
+                    assert text.count("<think>") <= 1
+            assert len(uids) == 2  # distinct questions, distinct prompts
+
+
+def test_every_run_answers_within_the_context(shape_runs):
+    runs, _ = shape_runs
+    for by_run in runs.values():
+        for run, r in by_run.items():
+            s = r["summary"]
+            assert s["questions"] == 2 and s.get("failed_questions", 0) == 0, run
+            for rec in r["records"]:
+                total = rec["prompt_tokens"] + rec["thinking_tokens"] + rec["answer_tokens"]
+                assert total <= 1024
+                if run != "baseline":
+                    assert rec["thinking_tokens"] <= s["budget"]
+                    assert rec["answer"].strip() or rec["answer_finish"] == "stop"
+            assert 0 <= r["metrics"]["exact_match,none"] <= 1
