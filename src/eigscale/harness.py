@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from eigscale.engines.base import Engine
+from eigscale.grading import Response
 from eigscale.params import ParamError
 from eigscale.records import QuestionRecord, summarise
 from eigscale.scalers import SCALERS, Decoding, Scaler, make_scaler
@@ -258,10 +259,12 @@ class ScalingMixin:
                 done[lb].update((row["doc_id"], row) for row in rows)
             log.info("%s: %d/%d questions done", task, len(done[label]), len(reqs))
         return self._finish(task, reqs, done[label], chunk_rows[label], len(reqs) - len(todo),
-                            paths[label][0])
+                            paths[label][0], getattr(job.scaler.params, "thinking_end", None))
 
     def _finish(self, task: str, reqs: list, done: dict, chunk_rows: list[dict], resumed: int,
-                store: Path | None) -> list[str]:
+                store: Path | None, thinking_end: str | None) -> list[str]:
+        """The run summary (written beside the records) and the responses, as `Response`s
+        that tell the grader where this run's thinking ends."""
         records = [QuestionRecord.from_dict(done[r.doc_id]) for r in reqs]
         summary = summarise(records, _add_up(c["seconds"] for c in chunk_rows),
                             _add_up(c["engine"] for c in chunk_rows))
@@ -273,7 +276,7 @@ class ScalingMixin:
             str(r.doc_id): rec.thinking_tokens for r, rec in zip(reqs, records, strict=True)}
         if store:
             write_json_atomic(store.parent / f"summary_{task}.json", summary)
-        texts = [done[r.doc_id]["response"] for r in reqs]
+        texts = [Response(done[r.doc_id]["response"], thinking_end) for r in reqs]
         for r, text in zip(reqs, texts, strict=True):
             self.cache_hook.add_partial("generate_until", r.args, text)  # type: ignore[attr-defined]
         return texts

@@ -46,8 +46,8 @@ SCALER_FILES = {  # the package modules each scaler's results depend on, beyond 
     "expected_information_gain_reasoning": ["scalers/eig_reasoning.py", "scalers/thinking.py",
                                             "eig.py"],
 }
-SHARED_FILES = ["engines", "harness.py", "lengths.py", "lm_eval_models.py", "evaluate.py", "params.py",
-                "answers.py", "grading.py", "records.py", "scalers/base.py",
+SHARED_FILES = ["engines", "harness.py", "lengths.py", "lm_eval_models.py", "evaluate.py",
+                "params.py", "answers.py", "grading.py", "records.py", "scalers/base.py",
                 "scalers/__init__.py", "tasks"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from eigscale.grading import choice_letter, extract, final_number, math_equal
+from eigscale.grading import choice_answer, integer_answer, math_answer, math_equal
 
 INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
@@ -27,20 +27,21 @@ def gsm8k_gold(doc: dict) -> str:
 
 
 def _result(correct: bool, answer: str | None) -> dict[str, int]:
+    """`unparsed`: nothing gradable for this task's kind (eigscale.grading)."""
     return {"exact_match": int(correct), "unparsed": int(answer is None)}
 
 
 def process_math(doc: dict, results: list[str]) -> dict[str, int]:
     """MATH-500 / AIME: symbolic equivalence with the gold answer."""
-    answer = extract(results[0])
+    answer = math_answer(results[0])
     return _result(math_equal(answer, str(doc["answer"])), answer)
 
 
 def process_integer(doc: dict, results: list[str]) -> dict[str, int]:
-    """gsm8k / demo_arith: the first number of the extracted answer against the gold integer."""
-    answer = extract(results[0])
+    """gsm8k / demo_arith: the answer's number against the gold integer."""
+    answer = integer_answer(results[0])
     gold = gsm8k_gold(doc) if "####" in str(doc["answer"]) else str(doc["answer"])
-    return _result(math_equal(final_number(answer), gold), answer)
+    return _result(math_equal(answer, gold), answer)
 
 
 LETTERS = "ABCD"
@@ -68,8 +69,9 @@ def gpqa_prompt(doc: dict) -> str:
 
 
 def process_choice(doc: dict, results: list[str]) -> dict[str, int]:
-    letter = choice_letter(extract(results[0]))
-    return {"exact_match": int(letter == doc["answer"]), "unparsed": int(letter is None)}
+    """GPQA: a letter of the question's own choices, exactly."""
+    letter = choice_answer(results[0], LETTERS[:len(doc.get("choices") or LETTERS)])
+    return _result(letter == doc["answer"], letter)
 
 
 def count(items: list[int]) -> int:
