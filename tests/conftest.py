@@ -87,3 +87,15 @@ def reasoning_template_model(model_dir: Path, dest: Path) -> Path:
     assert opened != template, "the model's chat template has changed: update this helper"
     (dest / "chat_template.jinja").write_text(opened)
     return dest
+
+
+# the plain thinking format's delimiters, as the forced answers use them: a natural end gets
+# thinking_end alone, any other stop thinking_end + "\n" + answer_prompt
+END = "\n\nTherefore,"
+TAIL = END + "\nthe final answer is"
+
+
+def split_forced(text: str, stop_reason: str) -> tuple[str, str, str]:
+    """(thinking, the delimiter the forced answer was given, answer) of a plain-format
+    response; the delimiter is "" if it is missing."""
+    return text.partition(END if stop_reason == "natural_end" else TAIL)

@@ -13,11 +13,13 @@ import pytest
 
 from eigscale.tasks import TASKS_DIR
 
+from .conftest import split_forced
+
 pytestmark = pytest.mark.engine
 
 BIN = Path(sys.executable).parent
 LIMIT = 3
-COMMON = "max_gen_toks=192,thinking_format=plain"
+COMMON = "max_gen_toks=192,thinking_format=plain,min_answer_tokens=64"
 GEN = {
     "none": "max_gen_toks=96,scale_func_name=none",
     "budget_forcing": f"{COMMON},scale_func_name=budget_forcing,max_tokens_thinking=64",
@@ -25,7 +27,6 @@ GEN = {
         f"{COMMON},scale_func_name=expected_information_gain_reasoning,max_tokens_thinking=96,"
         "step_tokens=32,beam_size=4,mc_samples=3,sample_length=16,debug=true"),
 }
-TAIL = "\n\nTherefore,\nthe final answer is"
 # through lm-eval's HFLM no scaler and budget forcing; on vLLM (a minute per engine start) the
 # EIG scaler, whose code path (generate + score) covers the others'. EIG through HFLM runs in
 # test_resume.
@@ -80,18 +81,19 @@ def test_results_samples_and_decisions(runs, engine, scaler):
 
     samples = [json.loads(x) for x in files["samples"].read_text().splitlines()]
     assert len(samples) == LIMIT
-    for s in samples:
-        response = s["resps"][0][0]
-        assert response.strip(), "empty response"
-        if scaler != "none":
-            thinking, sep, answer = response.partition(TAIL)
-            assert sep and thinking.strip() and answer.strip(), response
-            assert per_q[str(s["doc_id"])] > 0
-
     decisions = [json.loads(x) for x in files["decisions"].read_text().splitlines()]
     assert sorted(d["doc_id"] for d in decisions) == list(range(LIMIT))
     assert all(d["task"] == "demo_arith" for d in decisions)
     by_doc = {d["doc_id"]: d for d in decisions}
+    for s in samples:
+        response = s["resps"][0][0]
+        assert response.strip(), "empty response"
+        if scaler != "none":
+            stop = by_doc[s["doc_id"]]["stop_reason"]
+            thinking, sep, answer = split_forced(response, stop)
+            assert sep and thinking.strip() and answer.strip(), response
+            assert per_q[str(s["doc_id"])] > 0
+    assert summary["lengths"]["prompts_cut"] == 0
     for s in samples:  # the record is the same question's: its answer ends the response
         assert s["resps"][0][0].endswith(by_doc[s["doc_id"]]["answer"])
     if scaler == "expected_information_gain_reasoning":

