@@ -1,26 +1,38 @@
-"""The Expected Information Gain rule, as pure functions of log-scores.
+"""The Expected Information Gain rule, as pure functions of scores and counts.
 
-At a decision point t the model has a reasoning prefix x_t and a set C of candidate answers.
+At a decision point t the model has a reasoning prefix x_t. The random variable is its answer
+*class* A: answers the task's own grader calls equal are one class (spellings are never
+outcomes). In each context c (x_t itself, and x_t + y_j for Monte Carlo continuations y_j):
 
-    p_t(c)      = softmax_c  log P(answer | x_t)                 posterior over C
-    H_t         = -sum_c p_t(c) log p_t(c)                       (nats)
-    H^j         = entropy of softmax_c log P(answer | x_t + y_j)  for MC continuations y_j
-    E[H_{t+1}]  = mean_j H^j
+    p_c(a)      posterior over the classes, by one of two estimators (below)
+    H_c         = -sum_a p_c(a) log p_c(a)                               (nats)
+    H_t         = H_{x_t},   E[H_{t+1}] = mean_j H_{x_t + y_j}
     EIG_t       = H_t - E[H_{t+1}]            continue reasoning iff EIG_t > lambda_cost
 
-Everything here is numpy on plain arrays: no engine, no tokenizer, no state. The scalers gather
-the log-scores with batched engine calls and hand them to these functions.
+Estimators of p_c:
+
+- *scored*: the answers the model wrote (its sampled surface forms, token for token) are
+  teacher-forced in c; a class's probability is the sum over its forms (log-sum-exp), and the
+  probability no form covers is one more outcome, "other". One class seen therefore no longer
+  means H = 0: H is 0 only if that class's forms hold all the mass.
+- *sampled*: K answers drawn in c, classified; the class frequencies, with the Miller-Madow
+  correction H + (m - 1) / 2K (m = classes seen) for the plug-in estimator's downward bias at
+  small K.
+
+Everything here is numpy on plain arrays: no engine, no tokenizer, no state. The scaler gathers
+the scores or counts with batched engine calls and hands them to these functions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 
 class NonFiniteScores(ValueError):
-    """A candidate's log-score is NaN or +inf; no posterior can be formed from it."""
+    """A log-score is NaN or +inf; no posterior can be formed from it."""
 
 
 def posterior(log_scores: np.ndarray) -> np.ndarray:
@@ -47,9 +59,46 @@ def entropy(p: np.ndarray) -> np.ndarray:
     return -(p * np.log(safe)).sum(axis=-1)
 
 
+def pooled_posterior(form_logprobs: np.ndarray, form_class: Sequence[int],
+                     n_classes: int) -> np.ndarray:
+    """Scored estimator. form_logprobs [..., F]: log P(form | context) of each surface form;
+    form_class[f]: its class. Returns [..., n_classes + 1]: each class's summed probability,
+    then "other", the mass no form covers (0 when rounding makes the forms cover more than 1,
+    in which case the classes are renormalised)."""
+    s = np.asarray(form_logprobs, dtype=np.float64)
+    if np.isnan(s).any() or np.isposinf(s).any():
+        raise NonFiniteScores(f"log-scores contain NaN or +inf: {s.tolist()}")
+    idx = np.asarray(form_class, dtype=np.int64)
+    if s.shape[-1] != idx.shape[0] or (idx < 0).any() or (idx >= n_classes).any():
+        raise ValueError(f"form classes {idx.tolist()} do not fit {s.shape} and {n_classes}")
+    probs = np.zeros((*s.shape[:-1], n_classes + 1))
+    for c in range(n_classes):  # log-sum-exp per class, kept in probability space after
+        member = s[..., idx == c]
+        if member.shape[-1]:
+            top = member.max(axis=-1, keepdims=True)
+            safe = np.where(np.isfinite(top), top, 0.0)
+            probs[..., c] = np.where(np.isfinite(top[..., 0]),
+                                     np.exp(safe[..., 0]) * np.exp(member - safe).sum(-1), 0.0)
+    covered = probs[..., :n_classes].sum(axis=-1)
+    over = covered > 1.0
+    probs[..., :n_classes] /= np.where(over, covered, 1.0)[..., None]
+    probs[..., n_classes] = np.clip(1.0 - np.minimum(covered, 1.0), 0.0, 1.0)
+    return probs
+
+
+def counts_entropy(counts: np.ndarray) -> np.ndarray:
+    """Sampled estimator: Miller-Madow entropy (nats) of class counts over the last axis."""
+    c = np.asarray(counts, dtype=np.float64)
+    n = c.sum(axis=-1)
+    if (n <= 0).any():
+        raise ValueError("every context needs at least one sampled answer")
+    seen = (c > 0).sum(axis=-1)
+    return entropy(c / n[..., None]) + (seen - 1) / (2 * n)
+
+
 @dataclass(frozen=True)
 class EIGResult:
-    """One decision's numbers. `posterior` is p_t over the candidates, in their given order."""
+    """One decision's numbers. `posterior` is p_t over the classes (and "other", if scored)."""
 
     posterior: np.ndarray
     entropy: float
@@ -61,11 +110,22 @@ class EIGResult:
         return self.eig > lambda_cost
 
 
-def expected_information_gain(now: np.ndarray, forecasts: np.ndarray) -> EIGResult:
-    """EIG from the candidates' log-scores now (shape [C]) and after each MC continuation ([M, C]).
+def eig_from_entropies(p_now: np.ndarray, h_now: float, h_next: np.ndarray) -> EIGResult:
+    """EIG from the entropy now and after each MC continuation ([M], at least one)."""
+    h_next = np.asarray(h_next, dtype=np.float64)
+    if h_next.ndim != 1 or h_next.shape[0] == 0:
+        raise ValueError("at least one Monte Carlo forecast is needed")
+    vals = np.append(h_next, h_now)
+    if not np.isfinite(vals).all():
+        raise NonFiniteScores(f"entropies {h_now}, {h_next.tolist()}")
+    return EIGResult(posterior=np.asarray(p_now), entropy=float(h_now),
+                     expected_next_entropy=float(h_next.mean()),
+                     eig=float(h_now - h_next.mean()))
 
-    The same candidate set C is scored in every context, so the entropies are comparable.
-    """
+
+def expected_information_gain(now: np.ndarray, forecasts: np.ndarray) -> EIGResult:
+    """EIG from log-scores over a fixed set of outcomes now ([C]) and after each MC
+    continuation ([M, C]), each row normalised over the outcomes (the softmax posterior)."""
     now = np.asarray(now, dtype=np.float64)
     forecasts = np.asarray(forecasts, dtype=np.float64)
     if now.ndim != 1 or forecasts.ndim != 2 or forecasts.shape[1] != now.shape[0]:
@@ -73,7 +133,4 @@ def expected_information_gain(now: np.ndarray, forecasts: np.ndarray) -> EIGResu
     if forecasts.shape[0] == 0:
         raise ValueError("at least one Monte Carlo forecast is needed")
     p_now = posterior(now)
-    h_now = float(entropy(p_now))
-    h_next = float(entropy(posterior(forecasts)).mean())
-    return EIGResult(posterior=p_now, entropy=h_now, expected_next_entropy=h_next,
-                     eig=h_now - h_next)
+    return eig_from_entropies(p_now, float(entropy(p_now)), entropy(posterior(forecasts)))

@@ -1,10 +1,12 @@
 """The paper figures, from the tidy tables (eigscale.metrics). One style; PDF and PNG.
 
-1. accuracy_vs_tokens: accuracy against mean thinking tokens, one panel per (model, task);
-   the budget-forcing sweep and the EIG sweep as curves with stderr bars, single runs as points.
+1. accuracy_vs_tokens: accuracy against total compute per question (FLOP estimate, or tokens
+   processed; eigscale.compute) and, below, against thinking tokens, one column per (model,
+   task); every sweep as a curve with stderr bars, single runs as points.
 2. eig_trajectories: H_t and EIG over thinking tokens for a few questions of the EIG runs, with
    each run's lambda_cost drawn.
-3. cost_breakdown: tokens per question by kind (thinking, candidates, MC, answer) per run.
+3. cost_breakdown: tokens per question by kind (thinking, candidates, MC, answer, scoring
+   prefill not served from the cache) per run.
 """
 
 from __future__ import annotations
@@ -40,29 +42,55 @@ def _panels(n: int, width: float = 4.2, height: float = 3.2):
     return fig, axes[0]
 
 
+# the x axes of accuracy_vs_tokens: total compute first (a rule is charged for everything it
+# made the model process, eigscale.compute), thinking tokens second
+COMPUTE_AXES = (("flops_mean", 1e-9, "total compute per question (GFLOPs, est.)"),
+                ("processed_mean", 1.0, "total tokens processed per question"),
+                ("thinking_mean", 1.0, "thinking tokens per question"))
+
+
+def _compute_axes(runs: pd.DataFrame) -> list[tuple[str, float, str]]:
+    """The primary (total compute: FLOPs if estimated, else tokens processed) and the
+    thinking-tokens axis, among the columns this table has."""
+    present = [a for a in COMPUTE_AXES if a[0] in runs and runs[a[0]].notna().any()]
+    total = [a for a in present if a[0] != "thinking_mean"][:1]
+    return total + [a for a in present if a[0] == "thinking_mean"]
+
+
 def accuracy_vs_tokens(runs: pd.DataFrame) -> plt.Figure:
     groups = list(runs.groupby(["model", "task"]))
-    fig, axes = _panels(max(1, len(groups)))
-    for ax, ((model, task), df) in zip(axes, groups, strict=False):
-        labels = []
-        for (scaler, sweep), part in df.groupby(["scaler", df["sweep"].fillna("")]):
-            part = part.sort_values("thinking_mean")
-            label = LABELS[scaler] + (f" ({sweep} sweep)" if sweep else f" ({part['run'].iloc[0]})")
-            ax.errorbar(part["thinking_mean"], 100 * part["accuracy"],
-                        yerr=100 * part["accuracy_stderr"].fillna(0), marker="o", ms=4,
-                        capsize=3, lw=1.5, color=COLORS[scaler],
-                        ls="-" if sweep else "none", label=label)
-            if sweep:
-                labels += [(r["thinking_mean"], 100 * r["accuracy"],
-                            f"{r['value']:g}" if isinstance(r["value"], float)
-                            else str(r["value"]), COLORS[scaler]) for _, r in part.iterrows()]
-        ax.set_title(f"{task} ({model})")
-        ax.set_xlabel("mean thinking tokens per question")
-        ax.set_ylabel("accuracy (%)")
-        ax.set_xlim(left=-2)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
-        _label_points(ax, labels)
-    fig.suptitle("Accuracy against thinking compute (labels: swept value)", y=1.02)
+    axes_spec = _compute_axes(runs)
+    fig, grid = plt.subplots(len(axes_spec), max(1, len(groups)),
+                             figsize=(4.6 * max(1, len(groups)), 3.4 * len(axes_spec)),
+                             squeeze=False)
+    for row, (column, scale, xlabel) in enumerate(axes_spec):
+        for ax, ((model, task), df) in zip(grid[row], groups, strict=False):
+            labels = []
+            for (scaler, sweep), part in df.groupby(["scaler", df["sweep"].fillna("")]):
+                part = part.sort_values(column)
+                label = LABELS[scaler] + (f" ({sweep} sweep)" if sweep
+                                          else f" ({part['run'].iloc[0]})")
+                ax.errorbar(scale * part[column], 100 * part["accuracy"],
+                            yerr=100 * part["accuracy_stderr"].fillna(0), marker="o", ms=4,
+                            capsize=3, lw=1.5, color=COLORS[scaler],
+                            ls="-" if sweep else "none", label=label)
+                if sweep:
+                    labels += [(scale * r[column], 100 * r["accuracy"],
+                                f"{r['value']:g}" if isinstance(r["value"], float)
+                                else str(r["value"]), COLORS[scaler])
+                               for _, r in part.iterrows()]
+            kind = "primary: total compute" if row == 0 and column != "thinking_mean" else \
+                "secondary view: thinking only"
+            ax.set_title(f"{task} ({model}); {kind}")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("accuracy (%)")
+            ax.set_xlim(left=0)
+            if row == len(axes_spec) - 1:
+                ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
+                          frameon=False)
+            _label_points(ax, labels)
+    fig.suptitle("Accuracy against compute (labels: swept value)", y=1.01)
+    fig.tight_layout()
     return fig
 
 
@@ -126,8 +154,10 @@ def eig_trajectories(runs: pd.DataFrame, questions: pd.DataFrame, per_run: int =
 def cost_breakdown(runs: pd.DataFrame) -> plt.Figure:
     df = runs.copy()
     n = df["questions"].clip(lower=1)
+    df["score_uncached_tokens"] = df["score_prompt_tokens"] - df["score_cached_tokens"]
     kinds = {"thinking": "thinking_tokens", "candidates": "candidate_tokens",
-             "MC samples": "mc_tokens", "answer": "answer_tokens"}
+             "MC samples": "mc_tokens", "answer": "answer_tokens",
+             "scoring prefill (uncached)": "score_uncached_tokens"}
     labels = [f"{r.run}\n({r.task})" if df["task"].nunique() > 1 else r.run
               for r in df.itertuples()]
     fig, ax = plt.subplots(figsize=(max(4.5, 0.7 * len(df) + 1.5), 3.4))
@@ -136,7 +166,7 @@ def cost_breakdown(runs: pd.DataFrame) -> plt.Figure:
         values = df[col] / n
         ax.bar(labels, values, bottom=bottom, label=name, color=f"C{i}")
         bottom += values
-    ax.set_ylabel("generated tokens per question")
+    ax.set_ylabel("tokens processed per question")
     ax.set_xlabel("run")
     ax.set_title("Where the compute goes")
     ax.tick_params(axis="x", labelrotation=45)

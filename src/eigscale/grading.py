@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 
 from eigscale.answers import canonical, last_boxed
+from eigscale.params import ANSWER_KINDS
 
 
 class Response(str):
@@ -201,3 +202,27 @@ def choice_answer(response: str, choices: str = "ABCD",
         if letter:
             return letter
     return choice_letter(section, choices)
+
+
+# -- answer classes (what EIG's entropy is over) -----------------------------------------
+
+
+def answer_class(text: str, kind: str) -> str | None:
+    """The class of an answer text under the grader of a task of this kind: the number an
+    integer task grades, the letter of a multiple-choice task, the answer a maths task compares
+    (classes are then merged by `same_class`), the canonical text otherwise; None when the task
+    would find nothing gradable (such answers form no class)."""
+    if kind == "integer":
+        return integer_answer(text)
+    if kind == "choice":
+        return choice_answer(text)
+    if kind == "math":
+        return math_answer(text)
+    if kind == "text":
+        return extract(text)
+    raise ValueError(f"unknown answer kind {kind!r}; valid: {', '.join(ANSWER_KINDS)}")
+
+
+def same_class(a: str, b: str, kind: str) -> bool:
+    """Would the task's grader call these two answers equal? (maths: math-verify)"""
+    return math_equal(a, b) if kind == "math" else a == b

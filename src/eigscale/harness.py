@@ -118,6 +118,18 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def with_answer_kind(gen_kwargs: Mapping[str, Any], task: str) -> dict[str, Any]:
+    """gen_kwargs with the task's answer equivalence for a scaler that takes one (EIG's
+    classes are the grader's), unless the caller set it."""
+    from eigscale.tasks import ANSWER_KIND
+
+    out = dict(gen_kwargs)
+    cls = SCALERS.get(out.get(SWITCH, ""))
+    if cls and "answer_kind" in cls.params_class.names() and task in ANSWER_KIND:
+        out.setdefault("answer_kind", ANSWER_KIND[task])
+    return out
+
+
 class ScalingMixin:
     """Mix into an lm-eval model class before the class itself (MRO: ours first).
 
@@ -129,6 +141,7 @@ class ScalingMixin:
     _engine: Engine | None = None
     _chunk: int = 0
     _replay: dict[str, ScalerJob] | None = None  # label -> job, for a replay sweep
+    _replay_runs: dict[str, Any] | None = None  # label -> gen_kwargs, for a replay sweep
     _replay_run: str = ""
 
     def setup_scaling(self, records_dir: str | None, chunk: int = 0) -> None:
@@ -174,6 +187,7 @@ class ScalingMixin:
         to <records>/<label>/. Raises ParamError (ReplayError) if they cannot be replayed."""
         from eigscale.replay import check_replayable
 
+        self._replay_runs = dict(runs)
         jobs = {label: scaler_from_gen_kwargs(gk, self.max_gen_toks,  # type: ignore[attr-defined]
                                               f"run {label}") for label, gk in runs.items()}
         first = next(iter(jobs.values()))
@@ -193,10 +207,14 @@ class ScalingMixin:
         return folder / f"decisions_{task}.jsonl", folder / f"chunks_{task}.jsonl"
 
     def _scale(self, task: str, reqs: list) -> list[str]:
-        job = scaler_from_gen_kwargs(reqs[0].args[1], self.max_gen_toks)  # type: ignore[attr-defined]
+        job = scaler_from_gen_kwargs(with_answer_kind(reqs[0].args[1], task),
+                                     self.max_gen_toks)  # type: ignore[attr-defined]
         jobs, label = {"": job}, ""
         if self._replay:
-            jobs, label = self._replay, self._replay_run
+            jobs = {lb: scaler_from_gen_kwargs(with_answer_kind(gk, task), self.max_gen_toks,  # type: ignore[attr-defined]
+                                               f"run {lb}")
+                    for lb, gk in self._replay_runs.items()}
+            label = self._replay_run
             if jobs[label].scaler.params != job.scaler.params:
                 raise ParamError(f"replay: the gen_kwargs evaluated are not run {label!r}'s")
         if self._engine is None:

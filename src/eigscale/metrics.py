@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from eigscale.compute import ModelShape, question_cost
+
 
 def _run_row(results: dict[str, Any], summary: dict[str, Any], run: Mapping[str, Any],
              ids: dict[str, str]) -> dict[str, Any]:
@@ -32,8 +34,10 @@ def _run_row(results: dict[str, Any], summary: dict[str, Any], run: Mapping[str,
         "score_prompt_tokens": tok.get("score_prompt", 0),
         "score_cached_tokens": tok.get("score_cached", 0),
         "answer_tokens": tok.get("answer", 0),
-        # a replayed run's seconds are its replay job's, shared by the sweep (see "replayed")
-        "wall_seconds": summary.get("seconds", {}).get("total"),
+        # a replayed run has no time of its own: its sweep's replay job has one for all runs
+        "wall_seconds": (float("nan") if summary.get("replay")
+                         else summary.get("seconds", {}).get("total")),
+        "sweep_wall_seconds": (summary.get("replay") or {}).get("seconds"),
         "replayed": bool(summary.get("replay")),
         "decisions": summary.get("decisions", 0),
         "continue_rate": summary.get("continue_rate"),
@@ -44,10 +48,13 @@ def _run_row(results: dict[str, Any], summary: dict[str, Any], run: Mapping[str,
     }
 
 
-def extract(results_files: Sequence[str], runs: Mapping[str, Mapping[str, Any]]
+def extract(results_files: Sequence[str], runs: Mapping[str, Mapping[str, Any]],
+            model_configs: Mapping[str, Mapping[str, Any]] | None = None
             ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read results.json / samples.jsonl / decisions.jsonl of every run folder
-    (results/runs/{model}/{task}/{run}/)."""
+    (results/runs/{model}/{task}/{run}/). model_configs ({model: its config.json}) give the
+    FLOP estimate (eigscale.compute); without them it is NaN."""
+    shapes = {m: ModelShape.from_config(c) for m, c in (model_configs or {}).items()}
     run_rows, q_rows = [], []
     for path in map(Path, results_files):
         folder = path.parent
@@ -55,7 +62,9 @@ def extract(results_files: Sequence[str], runs: Mapping[str, Mapping[str, Any]]
                "run": folder.name}
         results = json.loads(path.read_text())
         summary = results.get("eigscale", {}).get(ids["task"], {})
-        run_rows.append(_run_row(results, summary, runs[ids["run"]], ids))
+        row = _run_row(results, summary, runs[ids["run"]], ids)
+        run_rows.append(row)
+        costs = []
         graded = {}
         for line in (folder / "samples.jsonl").read_text().splitlines():
             s = json.loads(line)
@@ -64,7 +73,10 @@ def extract(results_files: Sequence[str], runs: Mapping[str, Mapping[str, Any]]
             d = json.loads(line)
             correct, unparsed = graded.get(d["doc_id"], (None, None))
             eigs = [x["eig"] for x in d["decisions"] if x.get("eig") is not None]
+            cost = question_cost(d, shapes.get(ids["model"]))
+            costs.append(cost)
             q_rows.append({
+                **{f"{k}_tokens" if k != "flops" else k: v for k, v in cost.items()},
                 **ids, "doc_id": d["doc_id"], "correct": correct, "unparsed": unparsed,
                 "thinking_tokens": d["thinking_tokens"], "answer_tokens": d["answer_tokens"],
                 "stop_reason": d["stop_reason"], "extensions": d["extensions"],
@@ -75,6 +87,12 @@ def extract(results_files: Sequence[str], runs: Mapping[str, Mapping[str, Any]]
                 "trajectory": json.dumps([[x["thinking_tokens"], x["entropy"], x["eig"]]
                                           for x in d["decisions"] if x.get("eig") is not None]),
             })
+        total = pd.DataFrame(costs) if costs else pd.DataFrame(columns=["generated"])
+        n = max(1, len(costs))
+        row.update({"generated_tokens": float(total["generated"].sum()),
+                    "prefill_tokens_uncached": float(total.get("prefilled", pd.Series()).sum()),
+                    "processed_mean": float(total.get("processed", pd.Series()).sum()) / n,
+                    "flops_mean": float(total.get("flops", pd.Series()).sum(min_count=1)) / n})
     runs_df = pd.DataFrame(run_rows).sort_values(["model", "task", "run"])
     q_df = pd.DataFrame(q_rows)
     if not q_df.empty:

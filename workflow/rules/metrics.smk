@@ -8,6 +8,8 @@ rule extract_metrics:
         samples=all_run_outputs("samples.jsonl"),
         decisions=all_run_outputs("decisions.jsonl"),
         provenance=all_run_outputs("provenance.json"),
+        # the models' shapes, for the FLOP estimate (eigscale.compute)
+        models=expand("resources/models/{model}/config.json", model=MODELS),
     output:
         runs=report("results/metrics/runs.csv", category="Tables"),
         questions="results/metrics/questions.csv",

@@ -2,20 +2,22 @@
 
 Decision points: every `step_tokens` thinking tokens (stop early iff EIG <= lambda_cost) and at
 every natural end of thinking (extend iff EIG > lambda_cost, with a continuation prompt chosen
-by the size of the gain). A decision round, for all questions deciding at once, is two engine
-calls:
+by the size of the gain). The entropy is over answer *classes* (`answer_kind`: what the task's
+grader calls equal; see eigscale.eig for the two posterior estimators). A decision round, for
+all questions deciding at once, is two engine calls:
 
 1. one `generate` with, per question, beam_size candidate answers (from x_t + thinking_end +
-   answer prompt) and mc_samples continuations y_j of sample_length tokens (from x_t);
-2. one `score` of every candidate after x_t and after each x_t + y_j (teacher-forced, the
-   shared prefixes served from the KV cache).
+   answer prompt, at candidate_top_p) and mc_samples continuations y_j of sample_length tokens
+   (from x_t);
+2. "sampled": one `generate` of beam_size answers after each x_t + y_j + the answer prompt
+   (one request per context, the prefix shared); "scored": one `score` of every known surface
+   form after x_t and after each x_t + y_j (the shared prefixes served from the KV cache).
 
 At a natural end the forecast continues from x_t plus the mildest continuation prompt: what an
 extension would look like, since from x_t itself the model would only end again.
 
-Candidates are canonical answers (see `eigscale.answers`), scored as " " + answer + EOS after
-the answer prompt: the EOS makes "4" and "42" distinct events rather than prefix and extension.
-They persist across a question's decisions (union, capped at beam_size by posterior).
+Classes persist across a question's decisions (the union, capped at beam_size by the
+posterior now; the scored estimator keeps the beam_size most probable surface forms).
 
 Any failure inside a decision (engine error, non-finite scores, no candidate, over time) stops
 that question's thinking; its answer is forced like any other, and the failure is recorded.
@@ -38,9 +40,15 @@ import time
 
 import numpy as np
 
-from eigscale.answers import extract_answer
-from eigscale.eig import NonFiniteScores, expected_information_gain, posterior
+from eigscale.eig import (
+    NonFiniteScores,
+    counts_entropy,
+    eig_from_entropies,
+    entropy,
+    pooled_posterior,
+)
 from eigscale.engines.base import GenerateRequest, GenerateResult, ScoreRequest, ScoreResult
+from eigscale.grading import answer_class, same_class
 from eigscale.params import EIGParams
 from eigscale.records import Decision
 from eigscale.scalers.base import derive_seed
@@ -56,9 +64,9 @@ class _Pending:
                  forecast_from: tuple[int, ...]) -> None:
         self.t, self.d = t, decision
         self.now, self.forecast_from = now, forecast_from
-        self.candidates: list[str] = []
+        self.answers: list[list[tuple[tuple[int, ...], str | None]]] = []  # per context
         self.mc: list[tuple[int, ...]] = []
-        self.score_slice = slice(0, 0)
+        self.result_slice = slice(0, 0)
 
     def fail(self, kind: str, message: str) -> None:
         self.d.failure, self.d.failure_message, self.d.decision = kind, message, "stop"
@@ -101,18 +109,18 @@ class EIGReasoning(ThinkingScaler):
         self._check_fits(ctx, pend)
         samples = self._sample(ctx, pend, seconds)
         if samples is not None:
-            self._collect_samples(pend, samples)
+            self._collect_samples(ctx, pend, samples)
             self._check_time(pend, seconds["sample"], allowed, "sampling")
-            scores = self._score(ctx, pend, seconds)
-            if scores is not None:
-                for q in pend:
+            if p.posterior_estimator == "scored":
+                scores = self._score(ctx, pend, seconds)
+                for q in pend if scores is not None else ():
                     if not q.d.failure:
-                        self._apply_eig(q, [s.logprob for s in scores[q.score_slice]])
-                        part = scores[q.score_slice]
-                        q.d.tokens["score_prompt"] = sum(s.prompt_tokens for s in part)
-                        q.d.tokens["score_cached"] = sum(s.cached_tokens for s in part)
-                        q.t.record.add_tokens(score_prompt=q.d.tokens["score_prompt"],
-                                              score_cached=q.d.tokens["score_cached"])
+                        self._apply_scored(q, scores[q.result_slice])
+            else:
+                answers = self._sample_answers(ctx, pend, seconds)
+                for q in pend if answers is not None else ():
+                    if not q.d.failure:
+                        self._apply_sampled(ctx, q, answers[q.result_slice])
         seconds["total"] = time.perf_counter() - round_t0
         for q in pend:
             if seconds["total"] > allowed and not q.d.failure:
@@ -154,95 +162,158 @@ class EIGReasoning(ThinkingScaler):
         for q in pend:
             uid, k = q.t.record.uid, q.d.index
             reqs.append(GenerateRequest(q.now + ctx.tail, max_tokens=p.max_answer_tokens,
-                                        n=p.beam_size, temperature=p.temperature, top_p=p.top_p,
+                                        n=p.beam_size, temperature=p.temperature,
+                                        top_p=p.candidate_top_p,
                                         seed=derive_seed(p.seed, uid, k, "candidates")))
             reqs.append(GenerateRequest(q.forecast_from, max_tokens=p.sample_length,
                                         n=p.mc_samples, temperature=p.temperature,
                                         top_p=p.top_p, seed=derive_seed(p.seed, uid, k, "mc"),
                                         stop=ctx.thinking_stops))
+        return self._call(ctx, pend, seconds, "sample", reqs)
+
+    @staticmethod
+    def _call(ctx: RunContext, pend: list[_Pending], seconds: dict[str, float], phase: str,
+              reqs: list) -> list | None:
+        """One batched engine call of a decision round; a failure fails every question in it
+        (it is the round's, not one question's)."""
+        if not reqs:
+            return []
+        method = ctx.engine.score if phase == "score" else ctx.engine.generate
         t0 = time.perf_counter()
         try:
-            with ctx.clock.time("sample"):
-                return ctx.engine.generate(reqs)
-        except Exception as e:  # the whole batched call failed: every question in it
+            with ctx.clock.time(phase):
+                return method(reqs)
+        except Exception as e:
             for q in pend:
-                q.fail("engine_error", f"generate: {type(e).__name__}: {e}")
+                if not q.d.failure:
+                    q.fail("engine_error", f"{method.__name__}: {type(e).__name__}: {e}")
             return None
         finally:
-            seconds["sample"] = time.perf_counter() - t0
+            seconds[phase] = time.perf_counter() - t0
 
-    def _collect_samples(self, pend: list[_Pending], samples: list[GenerateResult]) -> None:
+    def _answers_of(self, ctx: RunContext, result: GenerateResult
+                    ) -> list[tuple[tuple[int, ...], str | None]]:
+        """Each sampled answer as the model wrote it (its tokens, with the EOS it ended on)
+        and its class under the task's grader (None: nothing gradable)."""
+        eos = ctx.engine.eos_token_ids
+        return [(c.token_ids + tuple(i for i in c.stop_ids if i in eos),
+                 answer_class(c.text, self.params.answer_kind)) for c in result.completions]
+
+    def _collect_samples(self, ctx: RunContext, pend: list[_Pending],
+                         samples: list[GenerateResult]) -> None:
         """samples: two results (candidates, forecasts) per question that was sampled."""
         for i, q in enumerate(q for q in pend if not q.d.failure):
             cands, mc = samples[2 * i], samples[2 * i + 1]
             q.d.tokens["candidate"] = sum(len(c.token_ids) for c in cands.completions)
             q.d.tokens["mc"] = sum(len(c.token_ids) for c in mc.completions)
             q.t.record.add_tokens(candidate=q.d.tokens["candidate"], mc=q.d.tokens["mc"])
-            # persistent candidates first (they keep their order), then new ones
-            union = list(self._known(q.t))
-            for c in cands.completions:
-                a = extract_answer(c.text)
-                if a and a not in union:
-                    union.append(a)
-            q.candidates = union
+            q.answers = [self._answers_of(ctx, cands)]
             q.mc = [c.token_ids for c in mc.completions]
-            if not union:
-                q.fail("empty_candidates", "no candidate answer could be extracted")
 
+    def _class_index(self, classes: list[str | None], key: str | None) -> int:
+        """Index of key's class in `classes` (appended if new): the grader's equality."""
+        for i, known in enumerate(classes):
+            if key is None or known is None:
+                if key is known:
+                    return i
+            elif same_class(known, key, self.params.answer_kind):
+                return i
+        classes.append(key)
+        return len(classes) - 1
+
+    # -- sampled estimator ----------------------------------------------------------------
+    def _sample_answers(self, ctx: RunContext, pend: list[_Pending],
+                        seconds: dict[str, float]) -> list[GenerateResult] | None:
+        p, reqs = self.params, []
+        for q in pend:
+            if q.d.failure:
+                continue
+            start = len(reqs)
+            for j, y in enumerate(q.mc):
+                reqs.append(GenerateRequest(
+                    q.forecast_from + y + ctx.tail, max_tokens=p.max_answer_tokens,
+                    n=p.beam_size, temperature=p.temperature, top_p=p.candidate_top_p,
+                    seed=derive_seed(p.seed, q.t.record.uid, q.d.index, f"answers{j}")))
+            q.result_slice = slice(start, len(reqs))
+        return self._call(ctx, pend, seconds, "answers", reqs)
+
+    def _apply_sampled(self, ctx: RunContext, q: _Pending, results: list[GenerateResult]
+                       ) -> None:
+        answers = q.answers + [self._answers_of(ctx, r) for r in results]
+        tokens = sum(len(ids) for r in answers[1:] for ids, _ in r)
+        q.d.tokens["candidate"] += tokens
+        q.t.record.add_tokens(candidate=tokens)
+        classes = list(q.t.memory.get("classes", []))
+        index = [[self._class_index(classes, key) for _, key in ctx_answers]
+                 for ctx_answers in answers]
+        counts = np.zeros((len(answers), len(classes)))
+        for row, idx in enumerate(index):
+            np.add.at(counts[row], idx, 1)
+        h = counts_entropy(counts)
+        res = eig_from_entropies(counts[0] / counts[0].sum(), float(h[0]), h[1:])
+        # persist the most frequent classes now (then over the forecasts): beam_size of them
+        order = np.lexsort((-counts.sum(0), -counts[0]))[: self.params.beam_size]
+        q.t.memory["classes"] = [classes[i] for i in order]
+        q.d.scores = {"counts": counts.astype(int).tolist()}
+        self._record(q, res, classes, h)
+
+    # -- scored estimator -----------------------------------------------------------------
     def _score(self, ctx: RunContext, pend: list[_Pending],
                seconds: dict[str, float]) -> list[ScoreResult] | None:
-        eng = ctx.engine
-        eos = eng.tokenizer.eos_token_id
         reqs: list[ScoreRequest] = []
         for q in pend:
             if q.d.failure:
                 continue
-            suffixes = [(*eng.encode(" " + c), eos) for c in q.candidates]
+            classes = list(q.t.memory.get("classes", []))
+            forms = dict(q.t.memory.get("forms", {}))  # token ids -> class index
+            for ids, key in q.answers[0]:
+                if ids and ids not in forms:
+                    forms[ids] = self._class_index(classes, key)
+            q.answers = [list(forms.items())]
+            q.t.memory["pending"] = (classes, forms)
             start = len(reqs)
-            contexts = [q.now] + [q.forecast_from + y for y in q.mc]
-            for c in contexts:
-                reqs += [ScoreRequest(c + ctx.tail, s) for s in suffixes]
-            q.score_slice = slice(start, len(reqs))
-        if not reqs:
-            return []
-        t0 = time.perf_counter()
-        try:
-            with ctx.clock.time("score"):
-                return eng.score(reqs)
-        except Exception as e:
-            for q in pend:
-                if not q.d.failure:
-                    q.fail("engine_error", f"score: {type(e).__name__}: {e}")
-            return None
-        finally:
-            seconds["score"] = time.perf_counter() - t0
+            for c in [q.now] + [q.forecast_from + y for y in q.mc]:
+                reqs += [ScoreRequest(c + ctx.tail, ids) for ids in forms]
+            q.result_slice = slice(start, len(reqs))
+        return self._call(ctx, pend, seconds, "score", reqs)
 
-    def _apply_eig(self, q: _Pending, flat: list[float]) -> None:
-        n = len(q.candidates)
-        grid = np.asarray(flat, dtype=np.float64).reshape(-1, n)  # [1 + M, |union|]
+    def _apply_scored(self, q: _Pending, scores: list[ScoreResult]) -> None:
+        classes, forms = q.t.memory.pop("pending")
+        q.d.tokens["score_prompt"] = sum(s.prompt_tokens for s in scores)
+        q.d.tokens["score_cached"] = sum(s.cached_tokens for s in scores)
+        q.t.record.add_tokens(score_prompt=q.d.tokens["score_prompt"],
+                              score_cached=q.d.tokens["score_cached"])
+        if not forms:
+            q.fail("empty_candidates", "no candidate answer was written")
+            return
+        grid = np.asarray([s.logprob for s in scores], dtype=np.float64).reshape(-1, len(forms))
         try:
-            # cap the union at beam_size by the posterior now, most probable first
-            order = np.argsort(-posterior(grid[0]), kind="stable")[: self.params.beam_size]
-            res = expected_information_gain(grid[0, order], grid[1:, order])
-            if not np.isfinite([res.entropy, res.expected_next_entropy]).all():
-                raise NonFiniteScores(f"entropies {res.entropy}, {res.expected_next_entropy}")
+            probs = pooled_posterior(grid, list(forms.values()), len(classes))
+            h = entropy(probs)
+            res = eig_from_entropies(probs[0], float(h[0]), h[1:])
         except NonFiniteScores as e:
             q.fail("nonfinite_scores", str(e))
             return
-        q.candidates = [q.candidates[i] for i in order]
-        q.d.candidates = list(q.candidates)
+        # persist the beam_size most probable surface forms now, and their classes
+        keep = np.argsort(-grid[0], kind="stable")[: self.params.beam_size]
+        kept = [list(forms)[i] for i in sorted(keep)]
+        used = sorted({forms[ids] for ids in kept})
+        q.t.memory["classes"] = [classes[i] for i in used]
+        q.t.memory["forms"] = {ids: used.index(forms[ids]) for ids in kept}
+        q.d.scores = {"forms": len(forms), "form_class": list(forms.values()),
+                      "logprobs": grid.round(4).tolist(),
+                      "covered": (1 - probs[:, -1]).round(6).tolist()}
+        self._record(q, res, [*classes, "(other)"], h)
+
+    def _record(self, q: _Pending, res, labels: list, h: np.ndarray) -> None:
+        q.d.estimator = self.params.posterior_estimator
+        q.d.candidates = ["(none)" if c is None else str(c) for c in labels]
         q.d.posterior = [float(x) for x in res.posterior]
+        q.d.context_entropies = [float(x) for x in h]
         q.d.entropy, q.d.expected_next_entropy = res.entropy, res.expected_next_entropy
         q.d.eig = res.eig
         go_on = res.should_continue(self.params.lambda_cost)
         q.d.decision = ("extend" if q.d.kind == "end" else "continue") if go_on else "stop"
-
-    @staticmethod
-    def _known(t: Thought) -> list[str]:
-        for d in reversed(t.record.decisions):
-            if d.candidates:
-                return d.candidates
-        return []
 
     def _act(self, ctx: RunContext, q: _Pending) -> None:
         t, d = q.t, q.d

@@ -22,6 +22,19 @@ from eigscale.scalers.base import (
 class Plain(Scaler):
     name = "none"
     params_class = NoneParams
+    params: NoneParams
+
+    def _thinking_tokens(self, engine: Engine, ids: Sequence[int]) -> int:
+        """The tokens before the model's own end of thinking (all of them without a
+        thinking_end, or when the model never wrote it)."""
+        end = self.params.thinking_end
+        if not end or end not in engine.decode(ids):
+            return len(ids)
+        k = 0
+        while end not in engine.decode(ids[:k + 1]):
+            k += 1
+        cut = k + 1 - len(engine.encode(end))  # the delimiter's own tokens are not thinking
+        return max(0, min(k, cut))
 
     def run(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
             decoding: Decoding = GREEDY, until: Sequence[str] = ()) -> ScalerOutput:
@@ -39,11 +52,12 @@ class Plain(Scaler):
         records = []
         for i, (p, out) in enumerate(zip(prompts, outs, strict=True)):
             c = out.completions[0]
+            thinking = self._thinking_tokens(engine, c.token_ids)
             rec = QuestionRecord(index=i, uid=uids[i], prompt_tokens=len(p),
-                                 answer_tokens=len(c.token_ids), stop_reason="plain",
-                                 answer_finish=c.finish_reason,
-                                 answer=c.text)
-            rec.add_tokens(answer=len(c.token_ids))
+                                 thinking_tokens=thinking,
+                                 answer_tokens=len(c.token_ids) - thinking, stop_reason="plain",
+                                 answer_finish=c.finish_reason, answer=c.text)
+            rec.add_tokens(thinking=thinking, answer=len(c.token_ids) - thinking)
             records.append(rec)
         seconds = {"answer": time.perf_counter() - t0, "total": time.perf_counter() - t0}
         summary = summarise(records, seconds, engine.counters.minus(before).to_dict())

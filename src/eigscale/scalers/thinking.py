@@ -16,6 +16,7 @@ import time
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from eigscale.engines.base import Engine, EngineCounters, GenerateRequest
 from eigscale.lengths import LengthPlan, answer_room, plan_lengths
@@ -52,6 +53,7 @@ class Thought:
     # natural end at `at` -> the tokens cut off there (the delimiter): a replayed cap that falls
     # inside the delimiter keeps its first tokens, as a live run with that cap does
     end_tokens: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    memory: dict[str, Any] = field(default_factory=dict)  # a policy's state across decisions
 
     def stop(self, reason: str) -> None:
         self.active = False

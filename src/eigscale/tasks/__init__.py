@@ -4,4 +4,8 @@
 from pathlib import Path
 
 TASKS_DIR = Path(__file__).resolve().parent
-TASK_NAMES = ("demo_arith", "math500", "openai_math", "aime24", "gpqa_diamond", "gsm8k")
+# each task's answer equivalence (eigscale.grading.answer_class): what its grader calls equal,
+# and so what EIG's entropy is over
+ANSWER_KIND = {"demo_arith": "integer", "gsm8k": "integer", "math500": "math",
+               "openai_math": "math", "aime24": "math", "gpqa_diamond": "choice"}
+TASK_NAMES = tuple(ANSWER_KIND)
