@@ -112,3 +112,20 @@ def test_vllm_and_hf_candidate_scores_agree(hf_engine, vllm_engine):
     vl = [r.logprob for r in vllm_engine.score(reqs)]
     assert hf == pytest.approx(vl, abs=1e-2)
 
+
+
+def test_a_vllm_without_what_the_scores_need_is_refused_by_name(monkeypatch):
+    import vllm
+
+    from eigscale.engines.vllm import VLLMFeatureError, check_vllm_features
+
+    check_vllm_features()  # the installed (verified) vLLM has everything
+
+    class OldSamplingParams:  # a vLLM before logprob_token_ids
+        def __init__(self, n=1, prompt_logprobs=None, detokenize=True,
+                     skip_reading_prefix_cache=None):
+            pass
+
+    monkeypatch.setattr(vllm, "SamplingParams", OldSamplingParams)
+    with pytest.raises(VLLMFeatureError, match=r"SamplingParams\.logprob_token_ids"):
+        check_vllm_features()

