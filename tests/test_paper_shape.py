@@ -19,6 +19,7 @@ pytestmark = pytest.mark.engine
 
 SHAPE = REPO / "tests" / "configs" / "paper_shape.yaml"
 PAPER = REPO / "config" / "paper.yaml"
+CONTEXT = yaml.safe_load(SHAPE.read_text())["generation"]["max_gen_toks"]
 
 
 def test_the_shape_is_the_papers():
@@ -57,12 +58,12 @@ def test_every_question_reaches_the_engine_whole(shape_runs):
     assert set(runs) == {"s1-shape", "r1-shape"}
     for model, by_run in runs.items():
         tok = AutoTokenizer.from_pretrained(folders[model])
-        assert set(by_run) == {"baseline", "wait_2", "bf_16", "eig_0.03"}
+        assert set(by_run) == {"baseline", "wait_2", "bf_8", "eig_0.03"}
         for run, r in by_run.items():
             lengths = r["summary"]["lengths"]
             assert lengths["prompts_cut"] == 0 and lengths["derived"], (model, run)
-            assert lengths["max_gen_toks"] == lengths["max_model_len"] == 1024
-            assert lengths["gen_budget"] == 1024 - lengths["longest_prompt"]
+            assert lengths["max_gen_toks"] == lengths["max_model_len"] == CONTEXT
+            assert lengths["gen_budget"] == CONTEXT - lengths["longest_prompt"]
             records = {str(x["doc_id"]): x for x in r["records"]}
             assert len(records) == 2
             uids = set()
@@ -90,7 +91,7 @@ def test_every_run_answers_within_the_context(shape_runs):
             assert s["questions"] == 2 and s.get("failed_questions", 0) == 0, run
             for rec in r["records"]:
                 total = rec["prompt_tokens"] + rec["thinking_tokens"] + rec["answer_tokens"]
-                assert total <= 1024
+                assert total <= CONTEXT
                 if run != "baseline":
                     assert rec["thinking_tokens"] <= s["budget"]
                     assert rec["answer"].strip() or rec["answer_finish"] == "stop"

@@ -43,6 +43,12 @@ def llm_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
         os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")  # use every core
         out.setdefault("enforce_eager", True)
         out.setdefault("block_size", 32)
+        # whole prompts per step: a seeded request whose prefill is split across steps makes
+        # vllm-cpu 0.32 rewind its sampler's torch.Generator, which CPU generators cannot do
+        # ("CPU Generator does not use offset": the engine dies). Many seeded requests with
+        # long contexts in one call (EIG's sampled posterior) split prefills.
+        out.setdefault("enable_chunked_prefill", False)
+        out.setdefault("max_num_batched_tokens", max(int(out.get("max_model_len") or 0), 8192))
     return out
 
 
