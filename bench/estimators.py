@@ -1,14 +1,14 @@
 """EIG's two posterior estimators against a large-K reference, on real decisions.
 
-    .venv/bin/python bench/estimators.py [--questions 12] [--repeats 4]
+    .venv/bin/python bench/estimators.py [--questions 12] [--repeats 4] [--reference 64]
 
 On the real SmolLM2 model (vLLM), demo_arith questions, the default pipeline's EIG preset
 (plain format, answers classed as integers, mc_samples 3 of 16 tokens): decision points after
 32 and 64 greedy thinking tokens. At each point the same three forecasts y_j are drawn once;
 then, in every context (x_t and each x_t + y_j):
 
-- reference: 64 answers sampled at T = 1, top_p = 1, classified; plug-in entropy of the class
-  frequencies (Miller-Madow corrected, K = 64);
+- reference: `--reference` (64) answers sampled at T = 1, top_p = 1, classified; entropy of the
+  class frequencies (Miller-Madow corrected);
 - sampled:   K = 4 (the preset's beam_size) and K = 8 (the default) answers, Miller-Madow;
 - scored:    beam_size candidates drawn at x_t, their surface forms teacher-forced in every
   context, pooled by class, the uncovered mass as "other" (eigscale.eig.pooled_posterior).
@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 KIND = "integer"
-MC, SAMPLE_LENGTH, ANSWER_TOKENS, K_REF = 3, 16, 32, 64
+MC, SAMPLE_LENGTH, ANSWER_TOKENS = 3, 16, 16
 POINTS = (32, 64)
 TAIL = "\n\nTherefore,\nthe final answer is"
 
@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--questions", type=int, default=12)
     ap.add_argument("--repeats", type=int, default=4)
+    ap.add_argument("--reference", type=int, default=64, help="K of the reference")
     args = ap.parse_args(argv)
     from eigscale.engines import make_engine
 
@@ -154,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                                                "spread_eig": []} for name in estimators}
     for n, contexts in enumerate(decisions):
         engine.reset_cache()
-        ref, _ = sampled(engine, contexts, K_REF, seed=10_000 + 100 * n)
+        print(f"decision {n + 1}/{len(decisions)}", flush=True)
+        ref, _ = sampled(engine, contexts, args.reference, seed=10_000 + 100 * n)
         ref_eig = ref[0] - ref[1:].mean()
         for name, (fn, k) in estimators.items():
             hs, eigs = [], []
@@ -183,14 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     out = REPO / "results" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "estimators.json").write_text(json.dumps(
-        {"decisions": len(decisions), "repeats": args.repeats, "reference_K": K_REF,
+        {"decisions": len(decisions), "repeats": args.repeats, "reference_K": args.reference,
          "table": table}, indent=2))
     cols = list(next(iter(table.values())))
     lines = ["| estimator | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     lines += [f"| {name} | " + " | ".join(f"{v:.3f}" if abs(v) < 100 else f"{v:.0f}"
                                           for v in row.values()) + " |"
               for name, row in table.items()]
-    print(f"{len(decisions)} decisions x {args.repeats} repeats, reference K={K_REF}, "
+    print(f"{len(decisions)} decisions x {args.repeats} repeats, reference K={args.reference}, "
           "per decision (1 + 3 contexts):")
     print("\n".join(lines))
     return 0

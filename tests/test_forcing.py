@@ -143,7 +143,10 @@ class SteppedForcing(BudgetForcing):
 DELIM = {**PLAIN, "thinking_end": "we need to find", "max_tokens_thinking": 40}
 
 
-def test_a_delimiter_across_a_round_boundary_is_a_natural_end(engine):
+def test_a_delimiter_across_a_round_boundary_is_a_natural_end(vllm_engine):
+    # the shared loop's logic: one engine is enough (the engines' stop detection is tested on
+    # both in test_engines)
+    engine = vllm_engine
     prompts = chat_prompts(engine, QUESTIONS[:1])
     one_round = make_scaler("budget_forcing", DELIM).run(engine, prompts, 400).records[0]
     assert one_round.stop_reason == "natural_end" and one_round.thinking_tokens == 3

@@ -29,10 +29,10 @@ def config(tmp: Path, model_dir: Path, name: str, **sweep_params) -> Path:
                                    "dtype": "float32", "max_model_len": 1024,
                                    "thinking_format": "plain"}},
             "tasks": {"demo_arith": {"limit": 4}},
-            "generation": {"max_gen_toks": 96, "checkpoint_every": 1},
+            "generation": {"max_gen_toks": 48, "checkpoint_every": 1},
             "sweeps": {"bf": {"scaler": "budget_forcing", "vary": "max_tokens_thinking",
-                              "values": [16, 32], "replay": True,
-                              "params": {"min_answer_tokens": 24, **sweep_params}}}}
+                              "values": [8, 16], "replay": True,
+                              "params": {"min_answer_tokens": 16, **sweep_params}}}}
     src = tmp / f"{name}.src.yaml"
     src.write_text(yaml.safe_dump(data))
     return linked_config(src, model_dir, tmp / f"{name}.yaml")
@@ -40,7 +40,7 @@ def config(tmp: Path, model_dir: Path, name: str, **sweep_params) -> Path:
 
 def answers(work: Path) -> dict[str, list]:
     out = {}
-    for run in ("bf_16", "bf_32"):
+    for run in ("bf_8", "bf_16"):
         rows = [json.loads(x) for x in (work / RUNS / run / "decisions.jsonl").read_text()
                 .splitlines()]
         out[run] = sorted((r["doc_id"], r["thinking_tokens"], r["extensions"], r["response"])
@@ -85,7 +85,7 @@ def test_change_kill_rerun_equals_an_uninterrupted_run(model_dir, tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     log = (work / "results/logs/evaluate_replay/smollm2/demo_arith/bf.log").read_text()
     assert "already done" in log  # the killed job's checkpoints were used
-    for run in ("bf_16", "bf_32"):
+    for run in ("bf_8", "bf_16"):
         assert settings_of_run(work, run)["run"]["params"]["thinking_n_ignore"] == 1
 
     fresh = tmp_path / "fresh"
