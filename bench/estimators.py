@@ -47,24 +47,14 @@ def classify(completions) -> list:
 
 
 def class_counts(keys_per_context: list[list]) -> np.ndarray:
-    from eigscale.grading import same_class
+    """[contexts, classes] counts, classes grouped by the grader (as the scaler groups them)."""
+    from eigscale.grading import class_index
 
     classes: list = []
-    rows = []
-    for keys in keys_per_context:
-        row: dict[int, int] = {}
-        for key in keys:
-            idx = next((i for i, c in enumerate(classes) if (c is None and key is None) or (
-                c is not None and key is not None and same_class(c, key, KIND))), None)
-            if idx is None:
-                classes.append(key)
-                idx = len(classes) - 1
-            row[idx] = row.get(idx, 0) + 1
-        rows.append(row)
-    counts = np.zeros((len(rows), len(classes)))
-    for r, row in enumerate(rows):
-        for i, n in row.items():
-            counts[r, i] = n
+    index = [[class_index(classes, key, KIND) for key in keys] for keys in keys_per_context]
+    counts = np.zeros((len(index), len(classes)))
+    for row, idx in enumerate(index):
+        np.add.at(counts[row], idx, 1)
     return counts
 
 

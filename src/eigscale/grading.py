@@ -226,3 +226,16 @@ def answer_class(text: str, kind: str) -> str | None:
 def same_class(a: str, b: str, kind: str) -> bool:
     """Would the task's grader call these two answers equal? (maths: math-verify)"""
     return math_equal(a, b) if kind == "math" else a == b
+
+
+def class_index(classes: list[str | None], key: str | None, kind: str) -> int:
+    """Index of key's class in `classes`, appended if new (None, nothing gradable, is a class
+    of its own): how answers are grouped into the outcomes of EIG's entropy."""
+    for i, known in enumerate(classes):
+        if key is None or known is None:
+            if key is known:
+                return i
+        elif same_class(known, key, kind):
+            return i
+    classes.append(key)
+    return len(classes) - 1

@@ -48,7 +48,7 @@ from eigscale.eig import (
     pooled_posterior,
 )
 from eigscale.engines.base import GenerateRequest, GenerateResult, ScoreRequest, ScoreResult
-from eigscale.grading import answer_class, same_class
+from eigscale.grading import answer_class, class_index
 from eigscale.params import EIGParams
 from eigscale.records import Decision
 from eigscale.scalers.base import derive_seed
@@ -67,6 +67,9 @@ class _Pending:
         self.answers: list[list[tuple[tuple[int, ...], str | None]]] = []  # per context
         self.mc: list[tuple[int, ...]] = []
         self.result_slice = slice(0, 0)
+        # scored estimator: the classes and surface forms (token ids -> class) being scored
+        self.classes: list[str | None] = []
+        self.forms: dict[tuple[int, ...], int] = {}
 
     def fail(self, kind: str, message: str) -> None:
         self.d.failure, self.d.failure_message, self.d.decision = kind, message, "stop"
@@ -211,15 +214,7 @@ class EIGReasoning(ThinkingScaler):
             q.mc = [c.token_ids for c in mc.completions]
 
     def _class_index(self, classes: list[str | None], key: str | None) -> int:
-        """Index of key's class in `classes` (appended if new): the grader's equality."""
-        for i, known in enumerate(classes):
-            if key is None or known is None:
-                if key is known:
-                    return i
-            elif same_class(known, key, self.params.answer_kind):
-                return i
-        classes.append(key)
-        return len(classes) - 1
+        return class_index(classes, key, self.params.answer_kind)
 
     # -- sampled estimator ----------------------------------------------------------------
     def _sample_answers(self, ctx: RunContext, pend: list[_Pending],
@@ -269,8 +264,7 @@ class EIGReasoning(ThinkingScaler):
             for ids, key in q.answers[0]:
                 if ids and ids not in forms:
                     forms[ids] = self._class_index(classes, key)
-            q.answers = [list(forms.items())]
-            q.t.memory["pending"] = (classes, forms)
+            q.classes, q.forms = classes, forms
             start = len(reqs)
             for c in [q.now] + [q.forecast_from + y for y in q.mc]:
                 reqs += [ScoreRequest(c + ctx.tail, ids) for ids in forms]
@@ -278,7 +272,7 @@ class EIGReasoning(ThinkingScaler):
         return self._call(ctx, pend, seconds, "score", reqs)
 
     def _apply_scored(self, q: _Pending, scores: list[ScoreResult]) -> None:
-        classes, forms = q.t.memory.pop("pending")
+        classes, forms = q.classes, q.forms
         q.d.tokens["score_prompt"] = sum(s.prompt_tokens for s in scores)
         q.d.tokens["score_cached"] = sum(s.cached_tokens for s in scores)
         q.t.record.add_tokens(score_prompt=q.d.tokens["score_prompt"],

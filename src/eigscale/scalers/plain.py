@@ -30,9 +30,16 @@ class Plain(Scaler):
         end = self.params.thinking_end
         if not end or end not in engine.decode(ids):
             return len(ids)
-        k = 0
-        while end not in engine.decode(ids[:k + 1]):
-            k += 1
+        # the first prefix whose text holds the delimiter (binary search: "holds it" only grows
+        # with the prefix; a linear scan decodes O(n^2) characters on a 32k-token output)
+        lo, hi = 1, len(ids)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if end in engine.decode(ids[:mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+        k = lo - 1
         cut = k + 1 - len(engine.encode(end))  # the delimiter's own tokens are not thinking
         return max(0, min(k, cut))
 
