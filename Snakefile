@@ -1,6 +1,10 @@
 # eigscale: model download -> baseline and EIG lm-eval runs -> metrics -> figures.
 # Default config: config/config.yaml (tiny offline model, CPU). See config/README.md.
 
+from snakemake.utils import min_version
+
+min_version("9.0")
+
 # The embedded default, unless --configfile names another (snakemake would otherwise merge the
 # two, and the default's runs would leak into yours).
 if not config:

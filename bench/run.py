@@ -46,7 +46,7 @@ FEWSHOT = 4  # examples before each question in the few-shot prefix measurement
 def prompts(engine, n: int, shots: int = 0) -> list[list[int]]:
     """n demo_arith questions as chat prompts; with `shots`, the first `shots` problems of the
     set (question, answer) come first as earlier turns, as lm-eval's --fewshot_as_multiturn."""
-    from eigscale.tasks.demo_data import make_docs
+    from eigscale.lmeval.tasks.demo_data import make_docs
 
     docs = make_docs(n + shots)
     turns = [m for d in docs[:shots] for m in ({"role": "user", "content": d["question"]},
@@ -247,8 +247,8 @@ def bench_tokens(engine, ctx: dict) -> dict:
 
 
 def bench_replay(engine, ctx: dict) -> dict:
-    from eigscale.replay import replay
     from eigscale.scalers import make_scaler
+    from eigscale.scalers.replay import replay
 
     ps = prompts(engine, 16)
     bf = [make_scaler("budget_forcing", {"thinking_format": "plain", "max_tokens_thinking": c})

@@ -4,7 +4,7 @@
 
 The workflow runs each evaluation as its own job (an engine start each); this driver runs the
 same evaluations in one process per model, with what the jobs would use: the config validated
-and expanded by eigscale.workflow_config, model_args and gen_kwargs from eigscale.workflow_run,
+and expanded by eigscale.pipeline.settings, model_args and gen_kwargs from eigscale.pipeline.job,
 eigscale's lm-eval model classes and tasks through lm-eval's simple_evaluate. It writes, per
 model and run, lm-eval's metrics, eigscale's summary and records, and each question's prompt
 text as lm-eval built it.
@@ -25,11 +25,11 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
     from lm_eval.api.registry import get_model
     from lm_eval.tasks import TaskManager
 
-    from eigscale import workflow_config as wc
-    from eigscale import workflow_run as wr
-    from eigscale.harness import read_jsonl
-    from eigscale.lm_eval_models import resolve_model
-    from eigscale.tasks import TASKS_DIR
+    from eigscale.jsonio import read_jsonl
+    from eigscale.lmeval.models import resolve_model
+    from eigscale.lmeval.tasks import TASKS_DIR
+    from eigscale.pipeline import job as wr
+    from eigscale.pipeline import settings as wc
 
     root = Path(__file__).resolve().parents[1]
     config = yaml.safe_load(config_path.read_text())

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from eigscale.compute import ModelShape, question_cost
-from eigscale.figures import accuracy_vs_tokens
-from eigscale.metrics import extract
 from eigscale.params import NoneParams
+from eigscale.pipeline.figures import accuracy_vs_tokens
+from eigscale.pipeline.metrics import extract
 from eigscale.scalers.plain import Plain
 
 from .test_answer_classes import ScriptedEngine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from eigscale.figures import accuracy_vs_tokens
+from eigscale.pipeline.figures import accuracy_vs_tokens
 
 
 def _run(scaler: str, sweep: str, value: float, tokens: float, acc: float) -> dict:

@@ -7,9 +7,9 @@ import pytest
 
 from eigscale.engines.base import Engine
 from eigscale.lengths import LengthError
-from eigscale.replay import replay
 from eigscale.scalers import make_scaler
 from eigscale.scalers.budget_forcing import BudgetForcing
+from eigscale.scalers.replay import replay
 from eigscale.scalers.thinking import RunContext, Thought
 
 from .conftest import QUESTIONS, chat_prompts

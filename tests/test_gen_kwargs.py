@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from eigscale.harness import scaler_from_gen_kwargs
-from eigscale.params import ParamError
+from eigscale.errors import ParamError
+from eigscale.lmeval.gen_kwargs import scaler_from_gen_kwargs
 
 BF = {"scale_func_name": "budget_forcing", "thinking_format": "plain"}
 

@@ -14,7 +14,7 @@ from eigscale.grading import (
     math_answer,
     math_equal,
 )
-from eigscale.tasks.utils import process_choice, process_integer, process_math
+from eigscale.lmeval.tasks.utils import process_choice, process_integer, process_math
 
 from .grading_cases import HELD_OUT, REGRESSION
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from eigscale.lengths import LengthError, answer_room, plan_lengths
-from eigscale.workflow_config import ConfigError, validate
+from eigscale.pipeline.settings import ConfigError, validate
 
 from .conftest import REPO
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from eigscale.tasks import TASKS_DIR
+from eigscale.lmeval.tasks import TASKS_DIR
 
 from .conftest import split_forced
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from eigscale.replay import ReplayError, check_replayable, replay
 from eigscale.scalers import make_scaler
 from eigscale.scalers.base import Decoding
+from eigscale.scalers.replay import ReplayError, check_replayable, replay
 
 from .conftest import QUESTIONS, chat_prompts
 from .test_scalers import GEN, PLAIN, SMALL_EIG

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from eigscale.params import ParamError
+from eigscale.errors import ParamError
 from eigscale.prepare import SMOLLM2, SourceError, prepare_model
 
 
@@ -39,7 +39,7 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ParamError(f"--set {item!r}: expected key=value")
+            raise ParamError(f"--set {item!r}: expected key=value", value=item, source="--set")
         out[key.strip()] = parse_value(value.strip())
     return out
 

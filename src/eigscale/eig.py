@@ -30,8 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eigscale.errors import EigscaleError
 
-class NonFiniteScores(ValueError):
+
+class NonFiniteScores(EigscaleError, ValueError):
     """A log-score is NaN or +inf; no posterior can be formed from it."""
 
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from eigscale.params import ParamError
+from eigscale.errors import ParamError
 
 
 class LengthError(ParamError):
@@ -61,7 +61,8 @@ def plan_lengths(prompt_lens: Sequence[int], max_model_len: int, max_gen_toks: i
     if longest >= max_model_len:
         raise LengthError(f"{who} is {longest} tokens long, which leaves no room in "
                           f"max_model_len={max_model_len}; it is not cut (raise max_model_len or "
-                          "drop the question)")
+                          "drop the question)", param="max_model_len", value=max_model_len,
+                          source=who)
     gen_budget = min(max_gen_toks, max_model_len - longest)
     thinking = None
     if max_tokens_thinking is not None:
@@ -72,14 +73,16 @@ def plan_lengths(prompt_lens: Sequence[int], max_model_len: int, max_gen_toks: i
                 raise LengthError(
                     f"max_tokens_thinking=auto leaves no thinking: max_gen_toks={max_gen_toks}, "
                     f"max_model_len={max_model_len}, longest prompt {longest} tokens ({who}), "
-                    f"answer prompt {tail} and min_answer_tokens={min_answer} tokens")
+                    f"answer prompt {tail} and min_answer_tokens={min_answer} tokens",
+                    param="max_tokens_thinking", value="auto", source=who)
         else:
             thinking = int(max_tokens_thinking)
             if thinking > room:
                 raise LengthError(
                     f"max_tokens_thinking={thinking} does not fit: max_model_len="
                     f"{max_model_len} minus the longest prompt ({longest} tokens, {who}), the "
-                    f"answer prompt ({tail}) and min_answer_tokens={min_answer} leaves {room}")
+                    f"answer prompt ({tail}) and min_answer_tokens={min_answer} leaves {room}",
+                    param="max_tokens_thinking", value=thinking, source=who)
     return LengthPlan(max_model_len, max_gen_toks, gen_budget, thinking, longest, who,
                       gen_budget < max_gen_toks)
 

@@ -20,11 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from eigscale.errors import ParamError
+
 P = TypeVar("P", bound="Params")
-
-
-class ParamError(ValueError):
-    """A parameter has an unknown name, a wrong type or a malformed value."""
 
 
 class ParamClampWarning(UserWarning):
@@ -56,10 +54,11 @@ def _check(name: str, value: Any, meta: Mapping[str, Any], source: str) -> Any:
         value, ok = float(value), True  # 1 is a fine float
     if not ok:
         raise ParamError(f"{source}: parameter '{name}' = {value!r} has type "
-                         f"{type(value).__name__}; expected {_type_name(kind, words)}")
+                         f"{type(value).__name__}; expected {_type_name(kind, words)}",
+                         param=name, value=value, source=source)
     if meta.get("choices") and value not in meta["choices"]:
         raise ParamError(f"{source}: parameter '{name}' = {value!r} is not one of "
-                         f"{', '.join(meta['choices'])}")
+                         f"{', '.join(meta['choices'])}", param=name, value=value, source=source)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         used = value
         if lo is not None and value < lo:
@@ -97,7 +96,8 @@ class Params:
         unknown = sorted(k for k in kwargs if k not in valid)
         if unknown:
             raise ParamError(f"{source}: unknown parameter(s) {', '.join(map(repr, unknown))} "
-                             f"for {cls.__name__}; valid: {', '.join(valid)}")
+                             f"for {cls.__name__}; valid: {', '.join(valid)}",
+                             param=unknown[0], source=source)
         meta = {f.name: f.metadata for f in dataclasses.fields(cls)}
         checked = {k: _check(k, v, meta[k], source) for k, v in kwargs.items()}
         with warnings.catch_warnings():
@@ -173,7 +173,8 @@ def apply_thinking_format(kwargs: Mapping[str, Any], source: str = "gen_kwargs")
         return out
     if name not in THINKING_FORMATS:
         raise ParamError(f"{source}: thinking_format = {name!r} is unknown; "
-                         f"valid: {', '.join(THINKING_FORMATS)}")
+                         f"valid: {', '.join(THINKING_FORMATS)}",
+                         param="thinking_format", value=name, source=source)
     return {**THINKING_FORMATS[name], **out}
 
 
@@ -212,7 +213,8 @@ def parse_continuations(spec: str) -> tuple[tuple[float, str], ...]:
             threshold = None
         if not sep or threshold is None or not text:
             raise ParamError(f"continuation_prompts: entry {part!r} is not 'threshold:text' "
-                             f"(e.g. {DEFAULT_CONTINUATIONS!r})")
+                             f"(e.g. {DEFAULT_CONTINUATIONS!r})",
+                             param="continuation_prompts", value=spec)
         out.append((threshold, text))
     return tuple(sorted(out, key=lambda t: -t[0]))
 

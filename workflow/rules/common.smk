@@ -1,19 +1,20 @@
-# Helpers shared by the rules. The logic lives in eigscale.workflow_config (tested there).
+# Helpers shared by the rules. The logic lives in eigscale.pipeline (tested there).
 
 import re
 
-from eigscale import workflow_config as wc
-from eigscale import workflow_run as wr
+from eigscale.pipeline import job as eval_job
+from eigscale.pipeline import settings as run_config
+from eigscale.pipeline.fingerprint import fingerprint
 
-RUNS = wc.validate(
+RUNS = run_config.validate(
     config, workflow.source_path("../schemas/config.schema.yaml"), workflow.configfiles
 )
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
 FIGURES = ["accuracy_vs_tokens", "eig_trajectories", "cost_breakdown"]
-RUN_FILES = wr.RUN_FILES
+RUN_FILES = eval_job.RUN_FILES
 # sweeps with `replay: true`: one job answers all their runs from one trace per question
-REPLAY = wc.replay_sweeps(RUNS)
+REPLAY = run_config.replay_sweeps(RUNS)
 LIVE = [r for r in RUNS if not RUNS[r]["replay"]]
 
 
@@ -32,6 +33,13 @@ def run_dir(model, task, run):
     return f"results/runs/{model}/{task}/{run}"
 
 
+def run_outputs():
+    """The named outputs of one (model, task, run) evaluation, whichever rule makes them."""
+    return {
+        f.split(".")[0]: f"results/runs/{{model}}/{{task}}/{{run}}/{f}" for f in RUN_FILES
+    }
+
+
 def all_run_outputs(name):
     """One file of every (model, task, run) evaluation."""
     return [f"{run_dir(m, t, r)}/{name}" for m in MODELS for t in TASKS for r in RUNS]
@@ -39,7 +47,7 @@ def all_run_outputs(name):
 
 def settings_of(model, task, run):
     """Everything a run's result depends on: a change reruns its job alone."""
-    return wc.settings_of(config, RUNS, model, task, run)
+    return run_config.settings_of(config, RUNS, model, task, run)
 
 
 def run_settings(wildcards):
@@ -47,7 +55,7 @@ def run_settings(wildcards):
 
 
 def code_fingerprint(wildcards):
-    return wc.fingerprint(RUNS[wildcards.run]["scaler"])
+    return fingerprint(RUNS[wildcards.run]["scaler"])
 
 
 def replay_settings(wildcards):
@@ -59,7 +67,7 @@ def replay_settings(wildcards):
 
 
 def replay_fingerprint(wildcards):
-    return wc.fingerprint(RUNS[REPLAY[wildcards.sweep][0]]["scaler"], replay=True)
+    return fingerprint(RUNS[REPLAY[wildcards.sweep][0]]["scaler"], replay=True)
 
 
 def replay_dir(wildcards):
@@ -69,10 +77,10 @@ def replay_dir(wildcards):
 
 
 def gpus(wildcards):
-    return wc.model_settings(config, wildcards.model)["gpus"]
+    return run_config.model_settings(config, wildcards.model)["gpus"]
 
 
 def engine_parallel(wildcards):
     """Engine arguments that spread the model over the job's GPUs (the `gpu` resource)."""
-    model = wc.model_settings(config, wildcards.model)
-    return wr.parallel_args(model["engine"], model["gpus"])
+    model = run_config.model_settings(config, wildcards.model)
+    return eval_job.parallel_args(model["engine"], model["gpus"])

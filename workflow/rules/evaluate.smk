@@ -4,7 +4,7 @@ rule evaluate:
     input:
         model="resources/models/{model}/config.json",
     output:
-        **{f.split(".")[0]: f"results/runs/{{model}}/{{task}}/{{run}}/{f}" for f in RUN_FILES},
+        **run_outputs(),
     params:
         settings=run_settings,
         fingerprint=code_fingerprint,
@@ -60,7 +60,7 @@ rule replayed_run:
     input:
         replay_dir,
     output:
-        **{f.split(".")[0]: f"results/runs/{{model}}/{{task}}/{{run}}/{f}" for f in RUN_FILES},
+        **run_outputs(),
     params:
         # the run's own settings: a change reruns this rule, and so the replay it needs
         settings=run_settings,

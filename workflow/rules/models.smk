@@ -6,8 +6,8 @@ rule download_model:
     output:
         config="resources/models/{model}/config.json",
     params:
-        source=lambda wc_: config["models"][wc_.model]["source"],
-        dest=lambda wc_: f"resources/models/{wc_.model}",
+        source=lambda wildcards: config["models"][wildcards.model]["source"],
+        dest=lambda wildcards: f"resources/models/{wildcards.model}",
     conda:
         "../envs/eigscale.yaml"
     log:

@@ -6,7 +6,6 @@ rule plots:
     input:
         runs="results/metrics/runs.csv",
         questions="results/metrics/questions.csv",
-        decisions=all_run_outputs("decisions.jsonl"),
     output:
         **{
             f"{fig}_{ext}": report(

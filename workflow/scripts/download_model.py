@@ -1,16 +1,8 @@
 """Rule download_model: a model source into resources/models/{model} (eigscale.prepare)."""
 
-import contextlib
-import logging
-import traceback
-
+from eigscale.pipeline.logs import rule_log
 from eigscale.prepare import prepare_model
 
 sm = snakemake  # noqa: F821
-with open(sm.log[0], "w") as log, contextlib.redirect_stderr(log):  # progress bars too
-    logging.basicConfig(stream=log, level=logging.INFO)
-    try:
-        print(prepare_model(sm.params.source, sm.params.dest), file=log)
-    except Exception:
-        traceback.print_exc(file=log)
-        raise
+with rule_log(sm.log[0]) as log:  # progress bars too
+    log.info("prepared %s", prepare_model(sm.params.source, sm.params.dest))

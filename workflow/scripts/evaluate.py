@@ -1,9 +1,9 @@
-"""Rule evaluate: one (model, task, run) through eigscale-eval (eigscale.workflow_run)."""
+"""Rule evaluate: one (model, task, run) through eigscale-eval (eigscale.pipeline.job)."""
 
 from pathlib import Path
 
-from eigscale.workflow_config import generation_settings
-from eigscale.workflow_run import evaluate_run
+from eigscale.pipeline.job import evaluate_run
+from eigscale.pipeline.settings import generation_settings
 
 sm = snakemake  # noqa: F821
 evaluate_run(sm.params.settings, Path(sm.input.model).parent, dict(sm.output.items()),

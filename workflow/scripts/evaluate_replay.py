@@ -1,9 +1,9 @@
-"""Rule evaluate_replay: every run of a replay sweep from one trace (eigscale.workflow_run)."""
+"""Rule evaluate_replay: every run of a replay sweep from one trace (eigscale.pipeline.job)."""
 
 from pathlib import Path
 
-from eigscale.workflow_config import generation_settings
-from eigscale.workflow_run import evaluate_replay
+from eigscale.pipeline.job import evaluate_replay
+from eigscale.pipeline.settings import generation_settings
 
 sm = snakemake  # noqa: F821
 evaluate_replay(sm.params.settings, Path(sm.input.model).parent, Path(sm.output[0]),

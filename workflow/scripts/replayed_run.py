@@ -4,7 +4,7 @@ folder stays complete for snakemake)."""
 import shutil
 from pathlib import Path
 
-from eigscale.workflow_run import check_provenance
+from eigscale.pipeline.job import check_provenance
 
 sm = snakemake  # noqa: F821
 source = Path(sm.input[0]) / sm.wildcards.run

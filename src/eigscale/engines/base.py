@@ -17,8 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from eigscale.errors import EigscaleError
 
-class EngineFailure(RuntimeError):
+
+class EngineFailure(EigscaleError, RuntimeError):
     """An engine call that no single question can absorb failed (main reasoning or forced
     answers): the engine is taken as dead and the run stops. Raised by the scalers, with the
     phase and the number of questions in the message and the engine's exception as cause."""

@@ -25,6 +25,7 @@ from eigscale.engines.base import (
     ScoreRequest,
     ScoreResult,
 )
+from eigscale.errors import EigscaleError
 
 
 def llm_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +60,7 @@ NEEDED_SAMPLING_FIELDS = ("skip_reading_prefix_cache", "logprob_token_ids", "pro
                           "detokenize")
 
 
-class VLLMFeatureError(RuntimeError):
+class VLLMFeatureError(EigscaleError, RuntimeError):
     """The installed vLLM lacks a feature the adapter needs for correct scores."""
 
 

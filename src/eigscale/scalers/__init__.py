@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from eigscale.params import ParamError, ThinkingParams, apply_thinking_format
+from eigscale.errors import ParamError
+from eigscale.params import ThinkingParams, apply_thinking_format
 from eigscale.scalers.base import Decoding, Scaler, ScalerOutput
 from eigscale.scalers.budget_forcing import BudgetForcing
 from eigscale.scalers.eig_reasoning import EIGReasoning
@@ -21,7 +22,8 @@ def make_scaler(name: str, kwargs: Mapping[str, Any] | None = None,
     """The scaler `name` with its parameters validated from `kwargs` (see eigscale.params)."""
     if name not in SCALERS:
         raise ParamError(f"{source}: unknown scale_func_name {name!r}; "
-                         f"valid: {', '.join(SCALERS)}")
+                         f"valid: {', '.join(SCALERS)}",
+                         param="scale_func_name", value=name, source=source)
     cls = SCALERS[name]
     kwargs = dict(kwargs or {})
     if issubclass(cls.params_class, ThinkingParams):

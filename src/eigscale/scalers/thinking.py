@@ -46,9 +46,9 @@ class Thought:
     active: bool = True
     event: str = ""  # after a round: "budget", "end" (natural end) or "step"
     rounds: int = 0
-    # what happened where, for replay (eigscale.replay): ("end", at, raw_end) for a natural end
-    # at `at` thinking tokens whose stop completed at raw_end; ("insert", at, n) for n tokens
-    # appended at `at`
+    # what happened where, for replay (eigscale.scalers.replay): ("end", at, raw_end) for a
+    # natural end at `at` thinking tokens whose stop completed at raw_end; ("insert", at, n)
+    # for n tokens appended at `at`
     trace: list[tuple[str, int, int]] = field(default_factory=list)
     # natural end at `at` -> the tokens cut off there (the delimiter): a replayed cap that falls
     # inside the delimiter keeps its first tokens, as a live run with that cap does

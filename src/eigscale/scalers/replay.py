@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from eigscale.engines.base import Engine
-from eigscale.params import ParamError
+from eigscale.errors import ParamError
 from eigscale.records import QuestionRecord
 from eigscale.scalers.base import GREEDY, Decoding, ScalerOutput
 from eigscale.scalers.budget_forcing import BudgetForcing
@@ -64,10 +64,12 @@ def check_replayable(scalers: Sequence[ThinkingScaler], decoding: Decoding = GRE
         if diff:
             raise ReplayError(f"{source}: replay of {name} may vary only {vary}; these runs "
                               f"also differ in {', '.join(diff)}, which changes the trace "
-                              "itself (adaptive settings need live runs): set replay: false")
+                              "itself (adaptive settings need live runs): set replay: false",
+                              param=diff[0], value=other[diff[0]], source=source)
     if vary == "max_tokens_thinking" and any(s.params.max_tokens_thinking == "auto"
                                              for s in scalers):
-        raise ReplayError(f"{source}: replay needs numeric caps, not max_tokens_thinking=auto")
+        raise ReplayError(f"{source}: replay needs numeric caps, not max_tokens_thinking=auto",
+                          param="max_tokens_thinking", value="auto", source=source)
     return vary
 
 

@@ -13,7 +13,7 @@ def demo_dataset(**_kwargs):
     """lm-eval `custom_dataset` hook: the generated demo_arith set as a DatasetDict."""
     import datasets
 
-    from eigscale.tasks.demo_data import make_docs
+    from eigscale.lmeval.tasks.demo_data import make_docs
 
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(make_docs())})
 

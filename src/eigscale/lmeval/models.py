@@ -25,7 +25,7 @@ from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
 from eigscale.engines.hf import HFEngine
-from eigscale.harness import ScalingMixin
+from eigscale.lmeval.mixin import ScalingMixin
 
 MODEL_ALIASES = {"vllm": "vllm_eig", "hf": "hf_eig", "huggingface": "hf_eig"}
 

@@ -1,6 +1,6 @@
 """`eigscale-sweep SPEC.json`: a replay sweep through lm-eval.
 
-One model load and one reasoning trace per question (eigscale.replay), then, for each run of
+One model load and one reasoning trace per question (eigscale.scalers.replay), then, for each run of
 the sweep, a full lm-eval evaluation (its metrics computed by lm-eval from that run's answers)
 written as `eigscale-eval` writes one: `<output>/<run>/.../results_<stamp>.json` (summary under
 "eigscale"), `samples_<task>_<stamp>.jsonl` and `decisions_<task>_<stamp>.jsonl`.
@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eigscale.evaluate import _collect
-from eigscale.harness import check_gen_kwargs, scaler_from_gen_kwargs
-from eigscale.params import ParamError
-from eigscale.replay import check_replayable
-from eigscale.tasks import TASKS_DIR
+from eigscale.errors import ParamError
+from eigscale.lmeval.evaluate import collect_outputs
+from eigscale.lmeval.gen_kwargs import check_gen_kwargs, scaler_from_gen_kwargs
+from eigscale.lmeval.tasks import TASKS_DIR
+from eigscale.scalers.replay import check_replayable
 
 
 def check_spec(spec: dict[str, Any]) -> None:
@@ -47,7 +47,7 @@ def run_sweep(spec: dict[str, Any]) -> None:
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.tasks import TaskManager
 
-    from eigscale.lm_eval_models import resolve_model
+    from eigscale.lmeval.models import resolve_model
 
     name = resolve_model(spec["model"])
     records, output = Path(spec["records"]), Path(spec["output"])
@@ -73,7 +73,7 @@ def run_sweep(spec: dict[str, Any]) -> None:
         tracker.save_results_aggregated(results=results, samples=samples)
         for task in results["configs"]:
             tracker.save_results_samples(task_name=task, samples=samples[task])
-        _collect(output / label, records / label, started)
+        collect_outputs(output / label, records / label, started)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from eigscale.harness import write_json_atomic
+from eigscale.jsonio import write_json_atomic
 from eigscale.params import THINKING_FORMATS
 
 RUN_FILES = ("results.json", "samples.jsonl", "decisions.jsonl", "provenance.json")
@@ -88,7 +88,7 @@ def eval_command(settings: dict[str, Any], model_dir: Path, out: Path,
     """The eigscale-eval command line for one run's settings; `parallel` from parallel_args."""
     task, gen = settings["task"], settings["generation"]
     margs = model_args(settings, model_dir, out.parent / ".partial", parallel, chunk)
-    cmd = [sys.executable, "-m", "eigscale.evaluate", "--model", settings["model"]["engine"],
+    cmd = [sys.executable, "-m", "eigscale.lmeval.evaluate", "--model", settings["model"]["engine"],
            "--model_args", ",".join(f"{k}={v}" for k, v in margs.items()),
            "--tasks", task["name"], "--batch_size", "auto", "--output_path", str(out),
            "--log_samples", "--seed", str(gen["seed"]),
@@ -225,7 +225,7 @@ def evaluate_replay(settings: dict[str, dict[str, Any]], model_dir: Path, out_di
     claim_checkpoints(work / ".partial", settings)
     spec = replay_spec(settings, model_dir, work, parallel or {}, chunk)
     write_json_atomic(work / "spec.json", spec)
-    cmd = [sys.executable, "-m", "eigscale.sweep_eval", str(work / "spec.json")]
+    cmd = [sys.executable, "-m", "eigscale.lmeval.sweep", str(work / "spec.json")]
     _run_logged(cmd, log, "eigscale-sweep")
     staged = work / "staged"
     shutil.rmtree(staged, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""The paper figures, from the tidy tables (eigscale.metrics). One style; PDF and PNG.
+"""The paper figures, from the tidy tables (eigscale.pipeline.metrics). One style; PDF and PNG.
 
 1. accuracy_vs_tokens: accuracy against total compute per question (FLOP estimate, or tokens
    processed; eigscale.compute) and, below, against thinking tokens, one column per (model,

@@ -1,140 +1,53 @@
-"""The bridge between lm-eval's generation requests and the scalers.
+"""The lm-eval model mixin: `generate_until` through a scaler whenever gen_kwargs name one.
 
-`scaler_from_gen_kwargs` turns one task's gen_kwargs into a scaler, the stop strings, the token
-limit and the main decoding; `ScalingMixin` gives an lm-eval model class a `generate_until` that
-routes through it whenever `scale_func_name` is present and is the parent class's own otherwise.
-
-Scaler keys never reach vLLM's SamplingParams or transformers' generate: they are consumed here.
+`ScalingMixin` gives an lm-eval model class a `generate_until` that routes through the scaler
+named by `scale_func_name` and is the parent class's own otherwise. Finished questions are
+appended to a records folder as they finish; a rerun with the same folder resumes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from eigscale.engines.base import Engine
+from eigscale.errors import ParamError
 from eigscale.grading import Response
-from eigscale.params import ParamError
+from eigscale.jsonio import append_jsonl, read_jsonl, write_json_atomic
+from eigscale.lmeval.gen_kwargs import SWITCH, ScalerJob, scaler_from_gen_kwargs, with_answer_kind
 from eigscale.records import QuestionRecord, summarise
-from eigscale.scalers import SCALERS, Decoding, Scaler, make_scaler
 
-SWITCH = "scale_func_name"
-# lm-eval's own generation keys (lm_eval.models.utils.normalize_gen_kwargs gives them their
-# meaning: aliases of max_gen_toks, do_sample=False -> greedy whatever the temperature)
-LM_EVAL_KEYS = ("until", "max_gen_toks", "max_new_tokens", "max_tokens",
-                "max_completion_tokens", "do_sample", "temperature", "top_p")
 log = logging.getLogger("eigscale")
 
 
-@dataclass
-class ScalerJob:
-    """What one task's gen_kwargs ask for."""
+class LMHost(Protocol):
+    """What `ScalingMixin` needs of the lm-eval model class it is mixed into (lm-eval's
+    `TemplateLM` subclasses VLLM and HFLM have all of it)."""
 
-    scaler: Scaler
-    until: list[str]
     max_gen_toks: int
-    decoding: Decoding
+    cache_hook: Any  # lm-eval's CacheHook: add_partial(method, args, result)
+
+    def tok_encode(self, string: str) -> list[int]:
+        """The token ids of a prompt, as the model class encodes it for generation."""
+        ...
+
+    def generate_until(self, requests: list, disable_tqdm: bool = False) -> list[str]:
+        """lm-eval's own generation: one string per request."""
+        ...
 
 
-def all_scaler_keys() -> set[str]:
-    keys = {SWITCH, "thinking_format"}
-    for cls in SCALERS.values():
-        keys |= set(cls.params_class.names())
-    return keys
+# type checkers see the host's attributes on the mixin; at run time it adds no base class
+_Host = LMHost if TYPE_CHECKING else object
 
 
-def scaler_from_gen_kwargs(gen_kwargs: Mapping[str, Any], default_max_gen_toks: int,
-                           source: str = "--gen_kwargs") -> ScalerJob:
-    """Split gen_kwargs into lm-eval's keys (normalised by lm-eval itself) and the scaler's
-    (validated by `make_scaler`, the one place that checks scaler names and parameters: a
-    ParamError names any unknown key)."""
-    from lm_eval.models.utils import normalize_gen_kwargs
-
-    kw = dict(gen_kwargs)
-    name = kw.pop(SWITCH)
-    cls = SCALERS.get(name)
-    own = set(cls.params_class.names()) if cls else set()
-    # EIG's temperature/top_p are its own sampling knobs (the seed's): not lm-eval's
-    lm = {k: kw.pop(k) for k in list(kw) if k in LM_EVAL_KEYS and k not in own}
-    norm = normalize_gen_kwargs(lm, default_max_gen_toks)
-    scaler = make_scaler(name, kw, source=source)
-    if "temperature" in own:
-        # the main reasoning decodes greedily, like the greedy baselines it is compared with
-        if lm.get("do_sample"):
-            warnings.warn(f"{source}: do_sample is ignored by {name}: its main reasoning is "
-                          "greedy; temperature/top_p set its candidate and MC sampling",
-                          stacklevel=2)
-        decoding = Decoding()
-    else:
-        temperature = float(norm.get("temperature", 0.0))
-        decoding = Decoding(temperature=temperature,
-                            top_p=float(norm.get("top_p", 1.0)) if temperature > 0 else 1.0)
-    return ScalerJob(scaler, list(norm["until"]), int(norm["max_gen_toks"]), decoding)
-
-
-def check_gen_kwargs(gen_kwargs: Mapping[str, Any] | None, source: str = "--gen_kwargs") -> None:
-    """Fail early (before any model loads) on gen_kwargs a scaler run would refuse."""
-    gen_kwargs = dict(gen_kwargs or {})
-    if SWITCH in gen_kwargs:
-        scaler_from_gen_kwargs(gen_kwargs, 256, source)
-        return
-    stray = sorted(set(gen_kwargs) & (all_scaler_keys() - {"temperature", "top_p", "seed"}))
-    if stray:
-        raise ParamError(f"{source}: scaler key(s) {', '.join(map(repr, stray))} given without "
-                         f"{SWITCH}; add {SWITCH}=<{'|'.join(SCALERS)}>")
-
-
-def _append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Append rows and fsync: a killed run keeps every row that was reported written."""
-    with open(path, "a", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, default=float) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def read_jsonl(path: Path | None) -> list[dict[str, Any]]:
-    """Rows of a JSON-lines file written by `_append_jsonl`; a torn last line (the writer was
-    killed mid-row) is cut off the file, so later appends start on a clean line."""
-    if path is None or not path.exists():
-        return []
-    raw = path.read_bytes()
-    keep = raw[: raw.rfind(b"\n") + 1]
-    if len(keep) != len(raw):
-        with open(path, "r+b") as f:
-            f.truncate(len(keep))
-    return [json.loads(line) for line in keep.decode("utf-8").splitlines() if line.strip()]
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def with_answer_kind(gen_kwargs: Mapping[str, Any], task: str) -> dict[str, Any]:
-    """gen_kwargs with the task's answer equivalence for a scaler that takes one (EIG's
-    classes are the grader's), unless the caller set it."""
-    from eigscale.tasks import ANSWER_KIND
-
-    out = dict(gen_kwargs)
-    cls = SCALERS.get(out.get(SWITCH, ""))
-    if cls and "answer_kind" in cls.params_class.names() and task in ANSWER_KIND:
-        out.setdefault("answer_kind", ANSWER_KIND[task])
-    return out
-
-
-class ScalingMixin:
+class ScalingMixin(_Host):
     """Mix into an lm-eval model class before the class itself (MRO: ours first).
 
-    The class must provide `make_engine()` (our engine over its loaded model), `tok_encode`,
-    `max_length` and `max_gen_toks`, as lm-eval's VLLM and HFLM do.
+    The class must provide `make_engine()` (our engine over its loaded model) and what
+    `LMHost` lists, as lm-eval's VLLM and HFLM do.
     """
 
     _records_dir: Path | None = None
@@ -164,7 +77,7 @@ class ScalingMixin:
 
     def generate_until(self, requests: list, disable_tqdm: bool = False) -> list[str]:
         if not any(SWITCH in r.args[1] for r in requests):
-            return super().generate_until(requests, disable_tqdm)  # type: ignore[misc]
+            return super().generate_until(requests, disable_tqdm)
         groups: dict[tuple[str, str], list[int]] = {}
         for i, r in enumerate(requests):
             key = (str(r.task_name), json.dumps(r.args[1], sort_keys=True, default=str))
@@ -175,23 +88,23 @@ class ScalingMixin:
             if SWITCH in reqs[0].args[1]:
                 texts = self._scale(task, reqs)
             else:
-                texts = super().generate_until(reqs, disable_tqdm)  # type: ignore[misc]
+                texts = super().generate_until(reqs, disable_tqdm)
             for i, text in zip(idx, texts, strict=True):
                 out[i] = text
         return out
 
     def setup_replay(self, runs: Mapping[str, Mapping[str, Any]]) -> None:
         """Make this model answer the runs of a replay sweep ({label: gen_kwargs}) from one
-        trace per question (eigscale.replay): whichever run is evaluated first computes them
+        trace per question (eigscale.scalers.replay): whichever run is evaluated first computes them
         all; `use_run(label)` says which one the next generate_until belongs to. Records go
         to <records>/<label>/. Raises ParamError (ReplayError) if they cannot be replayed."""
-        from eigscale.replay import check_replayable
+        from eigscale.scalers.replay import check_replayable
 
         self._replay_runs = dict(runs)
-        jobs = {label: scaler_from_gen_kwargs(gk, self.max_gen_toks,  # type: ignore[attr-defined]
+        jobs = {label: scaler_from_gen_kwargs(gk, self.max_gen_toks,
                                               f"run {label}") for label, gk in runs.items()}
         first = next(iter(jobs.values()))
-        check_replayable([j.scaler for j in jobs.values()], first.decoding)  # type: ignore[arg-type]
+        check_replayable([j.scaler for j in jobs.values()], first.decoding)
         self._replay = jobs
 
     def use_run(self, label: str) -> None:
@@ -208,10 +121,10 @@ class ScalingMixin:
 
     def _scale(self, task: str, reqs: list) -> list[str]:
         job = scaler_from_gen_kwargs(with_answer_kind(reqs[0].args[1], task),
-                                     self.max_gen_toks)  # type: ignore[attr-defined]
+                                     self.max_gen_toks)
         jobs, label = {"": job}, ""
         if self._replay:
-            jobs = {lb: scaler_from_gen_kwargs(with_answer_kind(gk, task), self.max_gen_toks,  # type: ignore[attr-defined]
+            jobs = {lb: scaler_from_gen_kwargs(with_answer_kind(gk, task), self.max_gen_toks,
                                                f"run {lb}")
                     for lb, gk in self._replay_runs.items()}
             label = self._replay_run
@@ -233,7 +146,7 @@ class ScalingMixin:
                  if len(todo) < len(reqs) else "")
         # whole prompts, never cut; the budget is derived once for the whole task (every
         # chunk and every run gets the same), before any engine call
-        prompts = {r.doc_id: self.tok_encode(r.args[0]) for r in reqs}  # type: ignore[attr-defined]
+        prompts = {r.doc_id: self.tok_encode(r.args[0]) for r in reqs}
         plans = {lb: j.scaler.plan(self._engine, list(prompts.values()), j.max_gen_toks,
                                    [f"{task} doc {d}" for d in prompts])
                  for lb, j in jobs.items()}
@@ -249,7 +162,7 @@ class ScalingMixin:
             part = todo[k:k + size]
             batch = [prompts[r.doc_id] for r in part]
             if self._replay:
-                from eigscale.replay import replay
+                from eigscale.scalers.replay import replay
 
                 results = dict(zip(jobs, replay(self._engine, [j.scaler for j in jobs.values()],
                                                 batch, gen_budget, job.decoding,
@@ -271,8 +184,8 @@ class ScalingMixin:
                 info["questions"] = len(rows)
                 store, chunks = paths[lb]
                 if store and chunks:
-                    _append_jsonl(store, rows)
-                    _append_jsonl(chunks, [info])
+                    append_jsonl(store, rows)
+                    append_jsonl(chunks, [info])
                 chunk_rows[lb].append(info)
                 done[lb].update((row["doc_id"], row) for row in rows)
             log.info("%s: %d/%d questions done", task, len(done[label]), len(reqs))
@@ -296,7 +209,7 @@ class ScalingMixin:
             write_json_atomic(store.parent / f"summary_{task}.json", summary)
         texts = [Response(done[r.doc_id]["response"], thinking_end) for r in reqs]
         for r, text in zip(reqs, texts, strict=True):
-            self.cache_hook.add_partial("generate_until", r.args, text)  # type: ignore[attr-defined]
+            self.cache_hook.add_partial("generate_until", r.args, text)
         return texts
 
 

@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from eigscale.engines.base import EngineFailure
-from eigscale.harness import check_gen_kwargs, write_json_atomic
-from eigscale.params import ParamError
-from eigscale.tasks import TASKS_DIR
+from eigscale.errors import ParamError
+from eigscale.jsonio import write_json_atomic
+from eigscale.lmeval.gen_kwargs import check_gen_kwargs
+from eigscale.lmeval.tasks import TASKS_DIR
 
 
 def _parse(argv: list[str]):
@@ -57,7 +58,7 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return key_val_to_dict(value)
 
 
-def _collect(output_path: Path, records: Path, started: float) -> None:
+def collect_outputs(output_path: Path, records: Path, started: float) -> None:
     """Move records next to the samples files of this run; merge summaries into results."""
     results = [p for p in output_path.rglob("results_*.json") if p.stat().st_mtime >= started]
     if not results:
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"eigscale-eval: error: {e}", file=sys.stderr)
         return 2
 
-    from eigscale.lm_eval_models import resolve_model
+    from eigscale.lmeval.models import resolve_model
 
     args.model = resolve_model(args.model)
     include = args.include_path
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.execute(args)
         if args.output_path:
-            _collect(Path(args.output_path), records, started)
+            collect_outputs(Path(args.output_path), records, started)
     except ParamError as e:  # e.g. a LengthError: found once the prompts are known
         print(f"eigscale-eval: error: {e}", file=sys.stderr)
         return 2

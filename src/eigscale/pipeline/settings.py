@@ -1,5 +1,5 @@
 """The workflow's configuration: schema validation with clear errors, runs expanded from sweeps
-and presets, per-run settings, and code fingerprints for rerun-on-change.
+and presets, and the settings of each evaluation job (a change reruns that job).
 
 Kept in the package (not in the Snakefile) so that it is tested like everything else and the
 rule files stay declarative.
@@ -7,16 +7,15 @@ rule files stay declarative.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from eigscale.params import ParamError
-from eigscale.replay import check_replayable
+from eigscale.errors import ParamError
 from eigscale.scalers import make_scaler
+from eigscale.scalers.replay import check_replayable
 
 # The seed's evaluation scripts, as presets (its eval_eig*.sh names are aliases).
 BUILTIN_PRESETS: dict[str, dict[str, Any]] = {
@@ -40,21 +39,7 @@ GENERATION_DEFAULTS = {"max_gen_toks": 1024, "apply_chat_template": True, "seed"
 # generation keys that change how a job runs, never what it computes
 RESULT_NEUTRAL = ("checkpoint_every",)
 
-SCALER_FILES = {  # the package modules each scaler's results depend on, beyond the shared ones
-    "none": ["scalers/plain.py"],
-    "budget_forcing": ["scalers/budget_forcing.py", "scalers/thinking.py"],
-    "expected_information_gain_reasoning": ["scalers/eig_reasoning.py", "scalers/thinking.py",
-                                            "eig.py"],
-}
-SHARED_FILES = ["engines", "harness.py", "lengths.py", "lm_eval_models.py", "evaluate.py",
-                "params.py", "answers.py", "grading.py", "records.py", "scalers/base.py",
-                "scalers/__init__.py", "tasks"]
-
-
-REPLAY_FILES = ["replay.py", "sweep_eval.py"]
-
-
-class ConfigError(ValueError):
+class ConfigError(ParamError):
     """The workflow configuration is invalid; the message names the key and the file."""
 
 
@@ -200,16 +185,3 @@ def settings_of(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]]
     return canonical({"run": runs[run], "model": model_settings(config, model),
                       "task": {"name": task, **(config["tasks"][task] or {})},
                       "generation": gen})
-
-
-def fingerprint(scaler: str, replay: bool = False) -> str:
-    """Hash of the package code a scaler's results depend on: edit it and its runs rerun."""
-    root = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for rel in sorted(SHARED_FILES + SCALER_FILES[scaler] + (REPLAY_FILES if replay else [])):
-        path = root / rel
-        for f in sorted(path.rglob("*") if path.is_dir() else [path]):
-            if f.suffix in (".py", ".yaml") and "__pycache__" not in f.parts:
-                h.update(str(f.relative_to(root)).encode())
-                h.update(f.read_bytes())
-    return h.hexdigest()[:16]
