@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 from eigscale.errors import ParamError
 
 P = TypeVar("P", bound="Params")
+# the one default seed: scalers, lm-eval's --seed in the workflow, eigscale-sweep
+DEFAULT_SEED = 1234
 
 
 class ParamClampWarning(UserWarning):
@@ -148,7 +150,7 @@ class ThinkingParams(Params):
     generation budget (max_gen_toks minus thinking and the answer prompt), never less than
     this: a model that summarises before its boxed answer keeps it."""
 
-    seed: int = param(1234, int, 0, 2**31 - 1)
+    seed: int = param(DEFAULT_SEED, int, 0, 2**31 - 1)
     """Seeds every sampled draw, per (question, decision, purpose): batch-independent."""
 
 

@@ -10,7 +10,18 @@ import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from eigscale.engines.base import FinishReason
+
+# why a question stopped thinking ("plain": the baseline, which has no thinking loop)
+StopReason = Literal["budget", "natural_end", "eig_stop", "failure", "plain"]
+# a decision at a step boundary (may stop early) or at a natural end of thinking (may extend)
+DecisionKind = Literal["step", "end"]
+Verdict = Literal["continue", "extend", "stop"]
+# what went wrong inside a decision; the question then stops thinking and answers
+FailureKind = Literal["time_exceeded", "context_overflow", "engine_error", "empty_candidates",
+                      "nonfinite_scores"]
 
 TOKEN_KINDS = ("thinking", "candidate", "mc", "score_prompt", "score_cached", "answer")
 
@@ -21,7 +32,7 @@ class Decision:
     decision belonged to (the round is shared by every question deciding at that point)."""
 
     index: int
-    kind: str  # "step" (may stop early) or "end" (natural end of thinking: may extend)
+    kind: DecisionKind
     thinking_tokens: int
     candidates: list[str] = field(default_factory=list)  # answer classes ("(none)": nothing
     # gradable; "(other)": the mass no scored form covers)
@@ -33,12 +44,12 @@ class Decision:
     entropy: float | None = None
     expected_next_entropy: float | None = None
     eig: float | None = None
-    decision: str = "stop"  # "continue", "extend" or "stop"
+    decision: Verdict = "stop"
     continuation: str | None = None
     engine_calls: int = 0
     tokens: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-    failure: str | None = None  # kind of failure; the question then stops thinking
+    failure: FailureKind | None = None
     failure_message: str | None = None
     over_time: float | None = None  # seconds past max_computation_time of a decision that
     # was computed in full and stands
@@ -53,14 +64,14 @@ class QuestionRecord:
     prompt_tokens: int
     thinking_tokens: int = 0
     answer_tokens: int = 0
-    answer_finish: str = ""  # "stop" (EOS or a stop string) or "length" (hit its room)
-    stop_reason: str = ""  # budget | natural_end | eig_stop | failure | plain
+    answer_finish: FinishReason | Literal[""] = ""  # "length": the answer hit its room
+    stop_reason: StopReason | Literal[""] = ""
     extensions: int = 0
     thinking: str = ""
     answer: str = ""
     decisions: list[Decision] = field(default_factory=list)
     tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_KINDS, 0))
-    failure: str | None = None
+    failure: FailureKind | None = None
 
     def add_tokens(self, **kinds: int) -> None:
         for k, v in kinds.items():

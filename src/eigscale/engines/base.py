@@ -15,9 +15,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from eigscale.errors import EigscaleError
+
+# "stop": EOS or a stop string ended the sample; "length": it reached max_tokens
+FinishReason = Literal["stop", "length"]
 
 
 class EngineFailure(EigscaleError, RuntimeError):
@@ -55,7 +58,7 @@ class Completion:
 
     token_ids: tuple[int, ...]
     text: str
-    finish_reason: str
+    finish_reason: FinishReason
     raw_tokens: int = 0
     stop_ids: tuple[int, ...] = ()
     """The tokens cut off after `token_ids` up to raw_tokens: those that form the stop string

@@ -28,6 +28,7 @@ from eigscale.errors import ParamError
 from eigscale.lmeval.evaluate import collect_outputs
 from eigscale.lmeval.gen_kwargs import check_gen_kwargs, scaler_from_gen_kwargs
 from eigscale.lmeval.tasks import TASKS_DIR
+from eigscale.params import DEFAULT_SEED
 from eigscale.scalers.replay import check_replayable
 
 
@@ -58,7 +59,7 @@ def run_sweep(spec: dict[str, Any]) -> None:
                                               {"batch_size": "auto", "device": "cuda:0"})
     lm.setup_replay(spec["runs"])
     tasks = TaskManager(include_path=str(TASKS_DIR))
-    seed = spec.get("seed", 1234)
+    seed = spec.get("seed", DEFAULT_SEED)
     for label, gen_kwargs in spec["runs"].items():
         lm.use_run(label)
         started = time.time() - 1

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from eigscale.errors import ParamError
+from eigscale.params import DEFAULT_SEED
 from eigscale.scalers import make_scaler
 from eigscale.scalers.replay import check_replayable
 
@@ -33,7 +34,7 @@ BUILTIN_PRESETS["eval_eig_precision"] = BUILTIN_PRESETS["precision"]
 
 MODEL_DEFAULTS = {"engine": "vllm", "dtype": "auto", "max_model_len": 4096,
                   "thinking_format": "s1", "gpus": 0, "gpu_memory_utilization": 0.9}
-GENERATION_DEFAULTS = {"max_gen_toks": 1024, "apply_chat_template": True, "seed": 1234,
+GENERATION_DEFAULTS = {"max_gen_toks": 1024, "apply_chat_template": True, "seed": DEFAULT_SEED,
                        "checkpoint_every": 64}
 
 # generation keys that change how a job runs, never what it computes
@@ -59,7 +60,8 @@ def validate(config: Mapping[str, Any], schema_path: str | Path,
     if errors:
         e = errors[0]
         key = ".".join(str(p) for p in e.path) or "<top level>"
-        raise ConfigError(f"config error in {_where(files)}: key '{key}': {e.message}")
+        raise ConfigError(f"config error in {_where(files)}: key '{key}': {e.message}",
+                          param=key, value=e.instance, source=_where(files))
     return runs(config, files)  # presets, sweeps and scaler params are checked too
 
 
@@ -72,13 +74,14 @@ def _resolve(name: str, spec: Mapping[str, Any], presets: Mapping[str, Any],
         if preset is None:
             known = sorted(set(presets) | set(BUILTIN_PRESETS))
             raise ConfigError(f"config error in {_where(files)}: key '{name}.preset': unknown "
-                              f"preset {spec['preset']!r}; known: {', '.join(known)}")
+                              f"preset {spec['preset']!r}; known: {', '.join(known)}",
+                              param=f"{name}.preset", value=spec["preset"], source=_where(files))
         scaler = preset.get("scaler")
         params.update(preset.get("params") or {})
     scaler = spec.get("scaler", scaler)
     if scaler is None:
         raise ConfigError(f"config error in {_where(files)}: key '{name}': needs a scaler "
-                          f"(or a preset that has one)")
+                          f"(or a preset that has one)", param=name, source=_where(files))
     params.update(spec.get("params") or {})
     return {"scaler": scaler, "params": params}
 
@@ -100,27 +103,29 @@ def runs(config: Mapping[str, Any], files: Sequence[str] = ()) -> dict[str, dict
             name = f"{sweep}_{value}"
             if name in out:
                 raise ConfigError(f"config error in {_where(files)}: run name {name!r} from "
-                                  f"sweep '{sweep}' is defined twice")
+                                  f"sweep '{sweep}' is defined twice", param=f"sweeps.{sweep}",
+                                  value=value, source=_where(files))
             out[name] = {"scaler": base["scaler"],
                          "params": {**base["params"], spec["vary"]: value},
                          "sweep": sweep, "vary": spec["vary"], "value": value,
                          "replay": bool(spec.get("replay", False))}
     if not out:
-        raise ConfigError(f"config error in {_where(files)}: no runs and no sweeps defined")
+        raise ConfigError(f"config error in {_where(files)}: no runs and no sweeps defined",
+                          param="runs", source=_where(files))
     scalers = {}
     for name, run in out.items():
         try:
             scalers[name] = make_scaler(run["scaler"], run["params"],
                                         source=f"{_where(files)}: run '{name}'")
         except ParamError as e:
-            raise ConfigError(str(e)) from e
+            raise ConfigError(str(e), param=e.param, value=e.value, source=e.source) from e
     check_lengths(config, out, scalers, files)
     for sweep, members in replay_sweeps(out).items():
         try:
             check_replayable([scalers[m] for m in members],
                              source=f"{_where(files)}: key 'sweeps.{sweep}.replay'")
         except ParamError as e:
-            raise ConfigError(str(e)) from e
+            raise ConfigError(str(e), param=e.param, value=e.value, source=e.source) from e
     return out
 
 
@@ -138,7 +143,8 @@ def check_lengths(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any
                 f"config error in {_where(files)}: key 'generation.max_gen_toks': "
                 f"{gen['max_gen_toks']} exceeds models.{model}.max_model_len={limit}; the "
                 "prompt must fit too (max_gen_toks == max_model_len derives the budget from "
-                "the longest prompt, as s1 does)")
+                "the longest prompt, as s1 does)", param="generation.max_gen_toks",
+                value=gen["max_gen_toks"], source=_where(files))
         for name, scaler in scalers.items():
             p = scaler.params
             budget = getattr(p, "max_tokens_thinking", "auto")
@@ -146,7 +152,8 @@ def check_lengths(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any
                 raise ConfigError(
                     f"config error in {_where(files)}: run '{name}': max_tokens_thinking="
                     f"{budget} + min_answer_tokens={p.min_answer_tokens} leaves no room for a "
-                    f"prompt in models.{model}.max_model_len={limit}")
+                    f"prompt in models.{model}.max_model_len={limit}",
+                    param=f"runs.{name}.max_tokens_thinking", value=budget, source=_where(files))
 
 
 def replay_sweeps(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:

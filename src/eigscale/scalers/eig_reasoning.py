@@ -50,7 +50,7 @@ from eigscale.eig import (
 from eigscale.engines.base import GenerateRequest, GenerateResult, ScoreRequest, ScoreResult
 from eigscale.grading import answer_class, class_index
 from eigscale.params import EIGParams
-from eigscale.records import Decision
+from eigscale.records import Decision, FailureKind
 from eigscale.scalers.base import derive_seed
 from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
 
@@ -71,7 +71,7 @@ class _Pending:
         self.classes: list[str | None] = []
         self.forms: dict[tuple[int, ...], int] = {}
 
-    def fail(self, kind: str, message: str) -> None:
+    def fail(self, kind: FailureKind, message: str) -> None:
         self.d.failure, self.d.failure_message, self.d.decision = kind, message, "stop"
 
 

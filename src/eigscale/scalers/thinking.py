@@ -16,12 +16,12 @@ import time
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from eigscale.engines.base import Engine, EngineCounters, GenerateRequest
 from eigscale.lengths import LengthPlan, answer_room, plan_lengths
 from eigscale.params import ThinkingParams
-from eigscale.records import QuestionRecord, summarise
+from eigscale.records import QuestionRecord, StopReason, summarise
 from eigscale.scalers.base import (
     GREEDY,
     Decoding,
@@ -44,7 +44,7 @@ class Thought:
     record: QuestionRecord
     thinking: list[int] = field(default_factory=list)
     active: bool = True
-    event: str = ""  # after a round: "budget", "end" (natural end) or "step"
+    event: Literal["", "budget", "end", "step"] = ""  # what ended the last round
     rounds: int = 0
     # what happened where, for replay (eigscale.scalers.replay): ("end", at, raw_end) for a
     # natural end at `at` thinking tokens whose stop completed at raw_end; ("insert", at, n)
@@ -55,7 +55,7 @@ class Thought:
     end_tokens: dict[int, tuple[int, ...]] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)  # a policy's state across decisions
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: StopReason) -> None:
         self.active = False
         self.record.stop_reason = reason
 

@@ -8,4 +8,4 @@ TASKS_DIR = Path(__file__).resolve().parent
 # and so what EIG's entropy is over
 ANSWER_KIND = {"demo_arith": "integer", "gsm8k": "integer", "math500": "math",
                "openai_math": "math", "aime24": "math", "gpqa_diamond": "choice"}
-TASK_NAMES = tuple(ANSWER_KIND)
+
