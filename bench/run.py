@@ -1,6 +1,6 @@
 """eigscale benchmarks on this machine: the real SmolLM2 model on vLLM, demo_arith questions.
 
-    .venv/bin/python bench/run.py [--quick] [--only NAME ...]
+    ./run bench [--only NAME ...]
 
 Each benchmark writes results/bench/<name>.json; all of them together write
 results/bench/table.md (the README's performance table) and print it. Not tests: numbers, no
@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eigscale.jsonio import write_json_atomic
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "results" / "bench"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,9 +40,9 @@ EIG = {"thinking_format": "plain", "max_tokens_thinking": 256}
 CAPS = [32, 64, 128, 192, 256]
 LAMBDAS = [0.01, 0.05, 0.1, 0.3, 1.0]
 SWEEP_EIG = {**EIG, "step_tokens": 64}  # decisions every 64 tokens, so lambda matters
-
-
 FEWSHOT = 4  # examples before each question in the few-shot prefix measurement
+PHASES = ("reasoning", "sample", "score", "answer")  # seconds by phase, as the scalers report
+Row = tuple[str, str, str]  # one line of the table: measure, target, measured
 
 
 def prompts(engine, n: int, shots: int = 0) -> list[list[int]]:
@@ -142,6 +144,17 @@ def bench_calls(engine, ctx: dict) -> dict:
     return {"params": EIG, "rows": rows}
 
 
+def rows_calls(r: dict) -> list[Row]:
+    per = ", ".join(f"{x['questions']} q: {x['calls_per_round_max']} "
+                    f"({x['decision_rounds']} rounds)" for x in r["rows"])
+    out = [("engine calls per decision round", "constant, <= 4", per)]
+    if all(x.get("vllm_calls") is not None for x in r["rows"]):
+        whole = ", ".join(f"{x['questions']} q: {x['engine_calls']} / {x['vllm_calls']}"
+                          for x in r["rows"])
+        out.append(("engine calls / vLLM calls in the whole run", "(reported)", whole))
+    return out
+
+
 def bench_overhead(engine, ctx: dict) -> dict:
     out, wall = ctx.get("eig_16") or eig_run(engine, 16, EIG)
     eng = out.summary["engine"]
@@ -151,6 +164,12 @@ def bench_overhead(engine, ctx: dict) -> dict:
             "adapter_seconds": eng["seconds"] - inside,
             "overhead_fraction": (wall - inside) / wall,
             "scaler_seconds": out.summary["seconds"]}
+
+
+def rows_overhead(o: dict) -> list[Row]:
+    return [("wall time outside vLLM's generate calls, 16 q", "<= 10%",
+             f"{o['overhead_fraction']:.1%} ({o['wall_seconds'] - o['vllm_seconds']:.1f} of "
+             f"{o['wall_seconds']:.1f} s; adapter {o['adapter_seconds']:.1f} s)")]
 
 
 def bench_prefix(engine, ctx: dict) -> dict:
@@ -176,6 +195,18 @@ def bench_prefix(engine, ctx: dict) -> dict:
     return {"questions": 16, "fewshot": FEWSHOT, "rows": rows}
 
 
+def rows_prefix(r: dict) -> list[Row]:
+    out = []
+    for p in r["rows"]:
+        kind = f"{p['shots']}-shot prompts" if p["shots"] else "zero-shot"
+        out.append((f"cached / scored prompt tokens (vLLM counters), {kind}", ">= 90%",
+                    f"{p['cached_fraction']:.1%} ({p['score_cached_tokens']} of "
+                    f"{p['score_prompt_tokens']}; {p['mean_request_tokens']:.0f} tokens per "
+                    f"request, {p['full_block_fraction']:.1%} in full {p['block_size']}-token "
+                    "blocks of the shared prefix)"))
+    return out
+
+
 def bench_lockstep(engine, ctx: dict) -> dict:
     """16 questions together vs one at a time (each question's calls still batched), and vs
     one at a time with one engine call per sample and per score; seconds by phase."""
@@ -199,7 +230,17 @@ def bench_lockstep(engine, ctx: dict) -> dict:
     return res
 
 
-PHASES = ("reasoning", "sample", "score", "answer")
+def rows_lockstep(lk: dict) -> list[Row]:
+    out = []
+    for name, what in (("loop", "per-question loop"),
+                       ("unbatched", "per-question loop, one call per sample and score")):
+        out.append((f"lockstep vs {what}, 16 q", ">= 5x, same decisions",
+                    f"{lk[f'{name}_speedup']:.1f}x ({lk[f'{name}_seconds']:.0f} s vs "
+                    f"{lk['lockstep_seconds']:.0f} s), same decisions: "
+                    f"{lk[f'{name}_same_decisions']}, same answers: {lk[f'{name}_same_answers']}"))
+    ph = lk["phases"]
+    per = ", ".join(f"{k} {ph['loop'][k]:.0f} s / {ph['lockstep'][k]:.0f} s" for k in PHASES)
+    return [*out, ("seconds by phase, loop / lockstep", "(reported)", per)]
 
 
 def phases(seconds: dict[str, float]) -> dict[str, float]:
@@ -234,6 +275,12 @@ def bench_ceiling(engine, ctx: dict) -> dict:
     return {"questions": 16, "rows": rows}
 
 
+def rows_ceiling(r: dict) -> list[Row]:
+    return [(f"vLLM alone, 16 questions' requests in one call vs one per call: {c['shape']}",
+             "(ceiling)", f"{c['speedup']:.1f}x ({c['alone_seconds']:.0f} s vs "
+             f"{c['batched_seconds']:.0f} s)") for c in r["rows"]]
+
+
 def bench_tokens(engine, ctx: dict) -> dict:
     out, _ = ctx.get("eig_16") or eig_run(engine, 16, EIG)
     t, s = out.summary["tokens"], out.summary
@@ -244,6 +291,12 @@ def bench_tokens(engine, ctx: dict) -> dict:
                              if k in ("candidate", "mc", "score_prefill")},
             "per_question": {k: v / s["questions"] for k, v in per.items()},
             "params": EIG}
+
+
+def rows_tokens(tk: dict) -> list[Row]:
+    return [(f"tokens per {per}", "(reported)",
+             ", ".join(f"{k} {v:.0f}" for k, v in tk[f"per_{per}"].items()))
+            for per in ("decision", "question")]
 
 
 def bench_replay(engine, ctx: dict) -> dict:
@@ -279,75 +332,35 @@ def bench_replay(engine, ctx: dict) -> dict:
             "speedup_vs_separate_runs": t_live / t_replay, "replay_equals_live": equal}
 
 
+def rows_replay(r: dict) -> list[Row]:
+    return [("5 caps + 5 lambdas by replay / one live EIG run (lambda 0.05)", "<= 1.5x",
+             f"{r['ratio_to_one_live_eig']:.2f}x ({r['replay_seconds']:.0f} s vs "
+             f"{r['one_live_eig_seconds']:.0f} s); vs the costliest live EIG run "
+             f"{r['ratio_to_costliest_live_eig']:.2f}x"),
+            ("10 separate live runs / one live EIG run", "(~10x)",
+             f"{r['ratio_separate_runs_to_one_live_eig']:.2f}x; replay is "
+             f"{r['speedup_vs_separate_runs']:.1f}x faster, equal to live: "
+             f"{r['replay_equals_live']}")]
+
+
 def _label(sc) -> str:
     return (f"cap={sc.params.max_tokens_thinking}" if sc.name == "budget_forcing"
             else f"lambda={sc.params.lambda_cost}")
 
 
-BENCHES = {"calls": bench_calls, "overhead": bench_overhead, "prefix": bench_prefix,
-           "lockstep": bench_lockstep, "ceiling": bench_ceiling, "tokens": bench_tokens,
-           "replay": bench_replay}
+# name -> (the measurement, its lines of the table), in the table's order
+BENCHES = {"calls": (bench_calls, rows_calls), "overhead": (bench_overhead, rows_overhead),
+           "prefix": (bench_prefix, rows_prefix), "lockstep": (bench_lockstep, rows_lockstep),
+           "ceiling": (bench_ceiling, rows_ceiling), "tokens": (bench_tokens, rows_tokens),
+           "replay": (bench_replay, rows_replay)}
 
 
-# -- the table ------------------------------------------------------------------------------
-def table(res: dict[str, dict]) -> str:
-    rows = ["| measure | target | measured |", "|---|---|---|"]
-    if "calls" in res:
-        per = ", ".join(f"{r['questions']} q: {r['calls_per_round_max']} "
-                        f"({r['decision_rounds']} rounds)" for r in res["calls"]["rows"])
-        rows.append(f"| engine calls per decision round | constant, <= 4 | {per} |")
-        if all(r.get("vllm_calls") is not None for r in res["calls"]["rows"]):
-            whole = ", ".join(f"{r['questions']} q: {r['engine_calls']} / {r['vllm_calls']}"
-                              for r in res["calls"]["rows"])
-            rows.append(f"| engine calls / vLLM calls in the whole run | (reported) | {whole} |")
-    if "overhead" in res:
-        o = res["overhead"]
-        rows.append(f"| wall time outside vLLM's generate calls, 16 q | <= 10% | "
-                    f"{o['overhead_fraction']:.1%} ({o['wall_seconds'] - o['vllm_seconds']:.1f}"
-                    f" of {o['wall_seconds']:.1f} s; adapter {o['adapter_seconds']:.1f} s) |")
-    for p in res.get("prefix", {}).get("rows", []):
-        kind = f"{p['shots']}-shot prompts" if p["shots"] else "zero-shot"
-        rows.append(f"| cached / scored prompt tokens (vLLM counters), {kind} | >= 90% | "
-                    f"{p['cached_fraction']:.1%} ({p['score_cached_tokens']} of "
-                    f"{p['score_prompt_tokens']}; {p['mean_request_tokens']:.0f} tokens per "
-                    f"request, {p['full_block_fraction']:.1%} in full "
-                    f"{p['block_size']}-token blocks of the shared prefix) |")
-    if "lockstep" in res:
-        lk = res["lockstep"]
-        for name, what in (("loop", "per-question loop"),
-                           ("unbatched", "per-question loop, one call per sample and score")):
-            if f"{name}_speedup" in lk:
-                rows.append(f"| lockstep vs {what}, 16 q | >= 5x, same decisions | "
-                            f"{lk[f'{name}_speedup']:.1f}x ({lk[f'{name}_seconds']:.0f} s vs "
-                            f"{lk['lockstep_seconds']:.0f} s), same decisions: "
-                            f"{lk[f'{name}_same_decisions']}, same answers: "
-                            f"{lk[f'{name}_same_answers']} |")
-        if "phases" in lk:
-            ph = lk["phases"]
-            per = ", ".join(f"{k} {ph['loop'][k]:.0f} s / {ph['lockstep'][k]:.0f} s"
-                            for k in PHASES)
-            rows.append(f"| seconds by phase, loop / lockstep | (reported) | {per} |")
-    for c in res.get("ceiling", {}).get("rows", []):
-        rows.append(f"| vLLM alone, 16 questions' requests in one call vs one per call: "
-                    f"{c['shape']} | (ceiling) | {c['speedup']:.1f}x ({c['alone_seconds']:.0f} s"
-                    f" vs {c['batched_seconds']:.0f} s) |")
-    if "tokens" in res:
-        tk = res["tokens"]
-        pd_ = ", ".join(f"{k} {v:.0f}" for k, v in tk["per_decision"].items())
-        pq = ", ".join(f"{k} {v:.0f}" for k, v in tk["per_question"].items())
-        rows.append(f"| tokens per decision | (reported) | {pd_} |")
-        rows.append(f"| tokens per question | (reported) | {pq} |")
-    if "replay" in res:
-        r = res["replay"]
-        rows.append(f"| 5 caps + 5 lambdas by replay / one live EIG run (lambda 0.05) | <= 1.5x "
-                    f"| {r['ratio_to_one_live_eig']:.2f}x ({r['replay_seconds']:.0f} s vs "
-                    f"{r['one_live_eig_seconds']:.0f} s); vs the costliest live EIG run "
-                    f"{r['ratio_to_costliest_live_eig']:.2f}x |")
-        rows.append(f"| 10 separate live runs / one live EIG run | (~10x) | "
-                    f"{r['ratio_separate_runs_to_one_live_eig']:.2f}x; replay is "
-                    f"{r['speedup_vs_separate_runs']:.1f}x faster, equal to live: "
-                    f"{r['replay_equals_live']} |")
-    return "\n".join(rows)
+def table(results: dict[str, dict]) -> str:
+    lines = ["| measure | target | measured |", "|---|---|---|"]
+    for name, (_, rows_of) in BENCHES.items():
+        if name in results:
+            lines += [f"| {m} | {t} | {v} |" for m, t, v in rows_of(results[name])]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -369,10 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.only or BENCHES:
             t0 = time.perf_counter()
             print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-            results[name] = {**BENCHES[name](engine, ctx), "machine": machine}
-            tmp = OUT / f".{name}.json.tmp"
-            tmp.write_text(json.dumps(results[name], indent=2, default=str))
-            tmp.replace(OUT / f"{name}.json")
+            results[name] = {**BENCHES[name][0](engine, ctx), "machine": machine}
+            write_json_atomic(OUT / f"{name}.json", results[name])
             print(f"[bench] {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr,
                   flush=True)
     finally:
@@ -381,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in BENCHES:
         if name not in results and (OUT / f"{name}.json").exists():
             results[name] = json.loads((OUT / f"{name}.json").read_text())
-    text = table({k: results[k] for k in BENCHES if k in results})
+    text = table(results)
     (OUT / "table.md").write_text(text + "\n")
     print(text)
     return 0

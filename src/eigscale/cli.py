@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from eigscale.errors import ParamError
+from eigscale.jsonio import write_json_atomic
 from eigscale.prepare import SMOLLM2, SourceError, prepare_model
 
 
@@ -110,10 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:>14}: {json.dumps(s.get(key))}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_suffix(args.json.suffix + ".tmp")
-        tmp.write_text(json.dumps({"texts": out.texts, "summary": s,
-                                   "records": [r.to_dict() for r in out.records]}, indent=1))
-        os.replace(tmp, args.json)
+        write_json_atomic(args.json, {"texts": out.texts, "summary": s,
+                                      "records": [r.to_dict() for r in out.records]}, indent=1)
     engine.close()
     return 0
 
