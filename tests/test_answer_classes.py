@@ -11,13 +11,12 @@ import pytest
 
 from eigscale.eig import counts_entropy, entropy, pooled_posterior
 from eigscale.engines.base import (
-    Completion,
-    Engine,
-    GenerateResult,
     ScoreResult,
 )
 from eigscale.grading import answer_class
 from eigscale.scalers import make_scaler
+
+from .helpers import ScriptedEngine
 
 
 def test_spellings_of_one_answer_are_one_class():
@@ -41,37 +40,6 @@ def test_sampled_entropy_has_the_miller_madow_correction():
     assert float(counts_entropy(np.array([8, 0, 0]))) == 0.0
     c = np.array([4, 4])
     assert float(counts_entropy(c)) == pytest.approx(math.log(2) + 1 / 16)
-
-
-class ScriptedEngine(Engine):
-    """A stand-in engine: reasoning requests get `step` tokens of filler, answer requests (their
-    prompt ends with the answer prompt) get `answers(context)` cycled over n, forecasts get
-    filler; scores come from `logprob(form)`. Named as what it is: not a model."""
-
-    def __init__(self, tokenizer, answers, logprob=lambda form: -1.0) -> None:
-        super().__init__()
-        self.tokenizer, self.eos_token_ids = tokenizer, frozenset({tokenizer.eos_token_id})
-        self.max_model_len, self.answers, self.logprob = 4096, answers, logprob
-        self.tail = None
-
-    def generate(self, requests):
-        out = []
-        for r in requests:
-            text = self.decode(r.prompt[-8:])
-            if text.endswith("the final answer is"):
-                spellings = self.answers(len(r.prompt))
-                comps = [Completion(tuple(self.encode(a)), a, "stop", len(self.encode(a)) + 1,
-                                    (self.tokenizer.eos_token_id,))
-                         for a in (spellings[j % len(spellings)] for j in range(r.n))]
-            else:
-                ids = tuple(self.encode(" step") * r.max_tokens)[: r.max_tokens]
-                comps = [Completion(ids, self.decode(ids), "length", len(ids))] * r.n
-            out.append(GenerateResult(tuple(comps), len(r.prompt), 0))
-        return out
-
-    def score(self, requests):
-        return [ScoreResult(self.logprob(self.decode(r.suffix)), len(r.prefix), 0)
-                for r in requests]
 
 
 @pytest.fixture(scope="module")

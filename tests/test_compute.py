@@ -14,7 +14,7 @@ from eigscale.pipeline.figures import accuracy_vs_tokens
 from eigscale.pipeline.metrics import extract
 from eigscale.scalers.plain import Plain
 
-from .test_answer_classes import ScriptedEngine
+from .helpers import ScriptedEngine
 
 SMOL = {"hidden_size": 576, "num_hidden_layers": 30, "num_attention_heads": 9, "head_dim": 64,
         "num_key_value_heads": 3, "intermediate_size": 1536, "vocab_size": 49152}

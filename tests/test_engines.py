@@ -7,7 +7,7 @@ import torch
 
 from eigscale.engines import GenerateRequest, ScoreRequest
 
-from .conftest import chat_prompts
+from .helpers import chat_prompts
 
 pytestmark = pytest.mark.engine
 

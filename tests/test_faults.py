@@ -10,9 +10,8 @@ import pytest
 from eigscale.engines.base import Engine, EngineFailure, ScoreResult
 from eigscale.scalers import make_scaler
 
-from .conftest import QUESTIONS, chat_prompts, split_forced
-from .test_scalers import GEN
-from .test_scalers import SMALL_EIG as SAMPLED_EIG
+from .helpers import GEN, QUESTIONS, chat_prompts, split_forced
+from .helpers import SMALL_EIG as SAMPLED_EIG
 
 # the faults injected into score calls need the estimator that scores
 SMALL_EIG = {**SAMPLED_EIG, "posterior_estimator": "scored"}

@@ -12,7 +12,7 @@ from eigscale.scalers.budget_forcing import BudgetForcing
 from eigscale.scalers.replay import replay
 from eigscale.scalers.thinking import RunContext, Thought
 
-from .conftest import QUESTIONS, chat_prompts
+from .helpers import QUESTIONS, chat_prompts
 
 pytestmark = pytest.mark.engine
 

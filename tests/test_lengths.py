@@ -8,7 +8,7 @@ import pytest
 from eigscale.lengths import LengthError, answer_room, plan_lengths
 from eigscale.pipeline.settings import ConfigError, validate
 
-from .conftest import REPO
+from .helpers import REPO
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 

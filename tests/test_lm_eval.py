@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,11 +12,11 @@ import pytest
 
 from eigscale.lmeval.tasks import TASKS_DIR
 
-from .conftest import split_forced
+from .helpers import BIN, split_forced
 
 pytestmark = pytest.mark.engine
 
-BIN = Path(sys.executable).parent
+
 LIMIT = 3
 COMMON = "max_gen_toks=192,thinking_format=plain,min_answer_tokens=64"
 GEN = {

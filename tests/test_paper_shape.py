@@ -13,7 +13,7 @@ import yaml
 
 from eigscale.scalers.base import question_uid
 
-from .conftest import REPO, reasoning_template_model
+from .helpers import REPO, reasoning_template_model
 
 pytestmark = pytest.mark.engine
 

@@ -8,8 +8,7 @@ from eigscale.scalers import make_scaler
 from eigscale.scalers.base import Decoding
 from eigscale.scalers.replay import ReplayError, check_replayable, replay
 
-from .conftest import QUESTIONS, chat_prompts
-from .test_scalers import GEN, PLAIN, SMALL_EIG
+from .helpers import GEN, PLAIN, QUESTIONS, SMALL_EIG, chat_prompts
 
 BF = "budget_forcing"
 EIG = "expected_information_gain_reasoning"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_lm_eval import BIN
+from .helpers import BIN
 
 pytestmark = pytest.mark.engine
 

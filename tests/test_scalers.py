@@ -6,16 +6,9 @@ import pytest
 
 from eigscale.scalers import make_scaler
 
-from .conftest import QUESTIONS, TAIL, chat_prompts, split_forced
+from .helpers import GEN, PLAIN, QUESTIONS, SMALL_EIG, TAIL, chat_prompts, split_forced
 
 pytestmark = pytest.mark.engine
-
-# a small answer room keeps these tests quick; test_forcing covers the room itself
-PLAIN = {"thinking_format": "plain", "min_answer_tokens": 48}
-SMALL_EIG = {**PLAIN, "beam_size": 4, "mc_samples": 3, "sample_length": 16, "step_tokens": 24,
-             "max_tokens_thinking": 72, "lambda_cost": 0.02}
-GEN = 160  # max_gen_toks: the answers get what thinking leaves of it, at least 48 tokens
-
 
 def test_none_is_plain_generation(engine):
     p = chat_prompts(engine, QUESTIONS[:2])

@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import linked_config
+from .helpers import REPO, SNAKEMAKE, linked_config
 from .localhost_slurm import LocalSlurm, SlurmUnavailable
-from .test_workflow import REPO, SNAKEMAKE
 
 pytestmark = pytest.mark.engine
 

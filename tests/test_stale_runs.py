@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import linked_config
-from .test_workflow import REPO, SNAKEMAKE, _planned_jobs, snakemake
+from .helpers import REPO, SNAKEMAKE, linked_config, planned_jobs, snakemake
 
 pytestmark = pytest.mark.engine
 
@@ -78,7 +77,7 @@ def test_change_kill_rerun_equals_an_uninterrupted_run(model_dir, tmp_path):
 
     # the old results are still there, but they are not the edited config's: redone
     dry = snakemake(work, TARGET, "-n", "--configfile", str(after))
-    stats, _ = _planned_jobs(dry)
+    stats, _ = planned_jobs(dry)
     assert stats.get("evaluate_replay") == 1 and stats.get("replayed_run") == 2, \
         dry.stdout[-2000:] + dry.stderr[-2000:]
     rerun = snakemake(work, TARGET, "--configfile", str(after), "--cores", "1")
@@ -98,7 +97,7 @@ def test_change_kill_rerun_equals_an_uninterrupted_run(model_dir, tmp_path):
     data["generation"]["checkpoint_every"] = 5
     chunked = tmp_path / "chunked.yaml"
     chunked.write_text(yaml.safe_dump(data))
-    assert _planned_jobs(snakemake(work, TARGET, "-n", "--configfile", str(chunked)))[0] == {}
+    assert planned_jobs(snakemake(work, TARGET, "-n", "--configfile", str(chunked)))[0] == {}
 
     # a run folder whose provenance says other settings is refused by the aggregation
     prov = work / RUNS / "bf_16" / "provenance.json"

@@ -6,30 +6,16 @@ checks what a user gets and what a config edit would rerun.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from .conftest import linked_config
-
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-TEST_CONFIG = REPO / ".test" / "config.yaml"
+from .helpers import REPO, TEST_CONFIG, linked_config, planned_jobs, snakemake
 
 pytestmark = pytest.mark.engine
-
-
-def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    return subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory",
-                           str(workdir), *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -95,21 +81,14 @@ def test_replayed_sweep_is_one_job_and_its_runs_say_so(workflow_run):
     assert "replay of 2 runs" in logs[0].read_text()
 
 
-def _planned_jobs(proc: subprocess.CompletedProcess) -> tuple[dict[str, int], list[str]]:
-    out = proc.stdout + proc.stderr
-    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
-    runs = re.findall(r"evaluate \w+/\w+/([\w.]+) on \d+ GPU", out)  # the rule message
-    return {k: int(v) for k, v in stats.items() if k != "total"}, runs
-
-
 def test_editing_one_run_reruns_only_that_run(workflow_run, config_file, tmp_path):
     config = yaml.safe_load(config_file.read_text())
-    assert _planned_jobs(snakemake(workflow_run, "-n", "--configfile", str(config_file)))[0] \
+    assert planned_jobs(snakemake(workflow_run, "-n", "--configfile", str(config_file)))[0] \
         == {}, "a finished workflow should have nothing to do"
     config["runs"]["eig"]["params"]["lambda_cost"] = 0.07
     edited = tmp_path / "edited.yaml"
     edited.write_text(yaml.safe_dump(config))
-    stats, runs = _planned_jobs(snakemake(workflow_run, "-n", "--configfile", str(edited)))
+    stats, runs = planned_jobs(snakemake(workflow_run, "-n", "--configfile", str(edited)))
     assert stats == {"evaluate": 1, "extract_metrics": 1, "plots": 1, "all": 1}
     assert runs == ["eig"]
 

@@ -19,6 +19,7 @@ from typing import Any
 from eigscale.errors import ParamError
 from eigscale.jsonio import write_json_atomic
 from eigscale.prepare import SMOLLM2, SourceError, prepare_model
+from eigscale.scalers import SCALERS, make_scaler
 
 
 def parse_value(text: str) -> Any:
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("prompts", type=Path, help=".txt (one question a line) or .jsonl")
     ap.add_argument("--scaler", default="expected_information_gain_reasoning",
-                    help="none | budget_forcing | expected_information_gain_reasoning")
+                    choices=list(SCALERS))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a scaler parameter (repeatable), e.g. --set lambda_cost=0.1")
     ap.add_argument("--engine", default="hf", choices=("hf", "vllm"))
@@ -72,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     from eigscale.engines import make_engine
-    from eigscale.scalers import make_scaler
 
     try:
         scaler = make_scaler(args.scaler, parse_settings(args.set), source="--set")

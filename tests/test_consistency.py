@@ -1,0 +1,179 @@
+"""One source of truth: what the schema, the READMEs and the fingerprint say about names and
+defaults is checked against the code that defines them (a new scaler, task, format or parameter
+that is not documented, or documented wrong, fails here)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+import yaml
+
+from eigscale.engines import ENGINES
+from eigscale.lmeval.tasks import ANSWER_KIND, TASKS_DIR
+from eigscale.params import (
+    DEFAULT_SEED,
+    BudgetForcingParams,
+    EIGParams,
+    NoneParams,
+    Params,
+    ThinkingParams,
+)
+from eigscale.pipeline import fingerprint as fp
+from eigscale.pipeline.settings import GENERATION_DEFAULTS, MODEL_DEFAULTS
+from eigscale.scalers import SCALERS
+
+from .helpers import REPO
+
+SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+README = (REPO / "README.md").read_text()
+CONFIG_README = (REPO / "config" / "README.md").read_text()
+# the README's "scalers" column -> the class whose own fields that row documents
+GROUPS = {"all": (Params, None), "none": (NoneParams, Params),
+          "both": (ThinkingParams, Params), "budget_forcing": (BudgetForcingParams, ThinkingParams),
+          "EIG": (EIGParams, ThinkingParams)}
+
+
+def table_rows(text: str, header: str) -> list[list[str]]:
+    """The cells of the Markdown table whose header row starts with `header`."""
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(header))
+    rows = []
+    for ln in lines[start + 2:]:
+        if not ln.startswith("|"):
+            break
+        cells = re.split(r"(?<!\\)\|", ln.strip())[1:-1]
+        rows.append([c.strip() for c in cells])
+    return rows
+
+
+def own_fields(cls: type, base: type | None) -> dict[str, dataclasses.Field]:
+    inherited = {f.name for f in dataclasses.fields(base)} if base else set()
+    return {f.name: f for f in dataclasses.fields(cls) if f.name not in inherited}
+
+
+def as_cell(value: object) -> str:
+    """How the READMEs write a default."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "`" + str(value).replace("|", "\\|") + "`" if value != "" else '`""`'
+
+
+def test_schema_enums_are_the_codes_names():
+    d, p = SCHEMA["definitions"], SCHEMA["properties"]
+    assert d["scaler"]["enum"] == list(SCALERS)
+    model = p["models"]["additionalProperties"]["properties"]
+    from eigscale.params import THINKING_FORMATS
+
+    assert model["thinking_format"]["enum"] == list(THINKING_FORMATS)
+    assert model["engine"]["enum"] == list(ENGINES)
+    assert p["tasks"]["propertyNames"]["enum"] == list(ANSWER_KIND)
+
+
+def test_schema_defaults_are_the_codes_defaults():
+    p = SCHEMA["properties"]
+    model = p["models"]["additionalProperties"]["properties"]
+    assert {k: model[k]["default"] for k in MODEL_DEFAULTS} == MODEL_DEFAULTS
+    gen = p["generation"]["properties"]
+    assert {k: v["default"] for k, v in gen.items()} == GENERATION_DEFAULTS
+    assert GENERATION_DEFAULTS["seed"] == DEFAULT_SEED == ThinkingParams().seed
+
+
+@pytest.mark.parametrize("section, defaults", [("models", MODEL_DEFAULTS),
+                                               ("generation", GENERATION_DEFAULTS)])
+def test_config_readme_documents_every_key_with_its_default(section, defaults):
+    text = CONFIG_README[CONFIG_README.index(f"## `{section}`"):]
+    rows = {r[0].strip("`"): r[1] for r in table_rows(text, "| key | default |")}
+    for key, value in defaults.items():
+        want = value if isinstance(value, str) else as_cell(value)
+        assert rows.get(key, "").strip("`") == str(want).strip("`"), (section, key)
+    schema = SCHEMA["properties"][section]
+    properties = (schema if "properties" in schema else schema["additionalProperties"])["properties"]
+    assert set(rows) == set(properties), f"config/README.md {section}: keys differ from schema"
+
+
+def test_every_task_named_in_the_code_is_shipped_and_vice_versa():
+    shipped = {yaml.safe_load(re.sub(r"!function \S+", "x", f.read_text()))["task"]
+               for f in TASKS_DIR.glob("*.yaml")}
+    assert shipped == set(ANSWER_KIND)
+
+
+README_PARAMS = table_rows(README, "| parameter | scalers |")
+
+
+def test_the_readme_parameter_table_lists_every_parameter_once():
+    documented = sorted((r[1], r[0].strip("`")) for r in README_PARAMS
+                        if r[0] != "`thinking_format`")
+    declared = sorted((group, name) for group, (cls, base) in GROUPS.items()
+                      for name in own_fields(cls, base))
+    assert documented == declared
+
+
+@pytest.mark.parametrize("row", README_PARAMS, ids=lambda r: f"{r[1]}:{r[0]}")
+def test_the_readme_parameter_table_gives_the_declared_default_and_range(row):
+    name, group, default, values = row[0].strip("`"), row[1], row[2], row[3]
+    if name == "thinking_format":  # not a field: a name for four fields' values
+        from eigscale.params import THINKING_FORMATS
+
+        assert re.findall(r"`(\w+)`", values) == list(THINKING_FORMATS)
+        return
+    cls, base = GROUPS[group]
+    f = own_fields(cls, base)[name]
+    meta = f.metadata
+    assert default == as_cell(f.default)
+    if meta["choices"]:
+        assert re.findall(r"`(\w+)`", values) == list(meta["choices"])
+    elif meta["lo"] is not None:
+        numbers = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", values)]
+        if "–" in values:
+            assert numbers[:2] == [meta["lo"], meta["hi"]], values
+        else:  # ">= lo": the upper bound is only a technical limit
+            assert ">=" in values and numbers[0] == meta["lo"] and meta["hi"] >= 10**6, values
+        assert all(f"`{w}`" in values for w in meta["words"])
+    else:
+        assert values in ("text", "bool") or values.startswith("`"), values
+
+
+def test_the_fingerprint_accounts_for_every_module():
+    listed = {n for names in (fp.SHARED, fp.REPLAY, fp.NOT_IN_RESULTS,
+                              *fp.SCALER_MODULES.values()) for n in names}
+    covered = set()
+    for name in listed:
+        covered |= {m for m in fp.module_files(name) if "/" not in m}
+    package = REPO / "src" / "eigscale"
+    modules = set()
+    for f in package.rglob("*.py"):
+        rel = f.relative_to(package.parent).with_suffix("").parts
+        modules.add(".".join(rel[:-1] if rel[-1] == "__init__" else rel))
+    assert modules - covered == set(), "modules no fingerprint list names"
+    assert set(fp.SCALER_MODULES) == set(SCALERS)
+
+
+def test_the_fingerprint_does_not_depend_on_where_the_code_is(tmp_path, monkeypatch):
+    # the same modules' content under the same names, from another folder: the same hash
+    import shutil
+    import sys
+
+    before = fp.fingerprint("budget_forcing")
+    copy = tmp_path / "elsewhere"
+    shutil.copytree(REPO / "src", copy)
+    monkeypatch.setattr(fp.importlib.util, "find_spec",
+                        lambda name: _spec_in(copy, name))
+    assert fp.fingerprint("budget_forcing") == before
+    (copy / "eigscale" / "scalers" / "thinking.py").write_text("# edited\n")
+    assert fp.fingerprint("budget_forcing") != before
+    assert sys.modules["eigscale"].__file__.startswith(str(REPO))
+
+
+def _spec_in(root, name):
+    import importlib.machinery
+
+    rel = root.joinpath(*name.split("."))
+    if rel.is_dir():
+        return importlib.machinery.ModuleSpec(name, None, origin=str(rel / "__init__.py"),
+                                              is_package=True)
+    spec = importlib.machinery.ModuleSpec(name, None, origin=str(rel.with_suffix(".py")))
+    return spec
