@@ -91,7 +91,7 @@ def test_config_readme_documents_every_key_with_its_default(section, defaults):
         want = value if isinstance(value, str) else as_cell(value)
         assert rows.get(key, "").strip("`") == str(want).strip("`"), (section, key)
     schema = SCHEMA["properties"][section]
-    properties = (schema if "properties" in schema else schema["additionalProperties"])["properties"]
+    properties = schema.get("properties") or schema["additionalProperties"]["properties"]
     assert set(rows) == set(properties), f"config/README.md {section}: keys differ from schema"
 
 
