@@ -139,7 +139,7 @@ def test_scaler_key_without_a_scaler_is_refused(tmp_path):
 
 def test_seed_command_line_is_accepted_as_written(tmp_path):
     # the seed's gen_kwargs, validated exactly as a run would (model path deliberately absent)
-    from eigscale.harness import check_gen_kwargs
+    from eigscale.lmeval.gen_kwargs import check_gen_kwargs
 
     check_gen_kwargs({"max_gen_toks": 32768,
                       "scale_func_name": "expected_information_gain_reasoning",
