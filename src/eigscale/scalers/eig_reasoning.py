@@ -167,7 +167,8 @@ class EIGReasoning(ThinkingScaler):
             reqs.append(GenerateRequest(q.now + ctx.tail, max_tokens=p.max_answer_tokens,
                                         n=p.beam_size, temperature=p.temperature,
                                         top_p=p.candidate_top_p,
-                                        seed=derive_seed(p.seed, uid, k, "candidates")))
+                                        seed=derive_seed(p.seed, uid, k, "candidates"),
+                                        score_later=p.posterior_estimator == "scored"))
             reqs.append(GenerateRequest(q.forecast_from, max_tokens=p.sample_length,
                                         n=p.mc_samples, temperature=p.temperature,
                                         top_p=p.top_p, seed=derive_seed(p.seed, uid, k, "mc"),
@@ -267,7 +268,8 @@ class EIGReasoning(ThinkingScaler):
             q.classes, q.forms = classes, forms
             start = len(reqs)
             for c in [q.now] + [q.forecast_from + y for y in q.mc]:
-                reqs += [ScoreRequest(c + ctx.tail, ids) for ids in forms]
+                context = c + ctx.tail  # one prefix object per context, shared by its forms
+                reqs += [ScoreRequest(context, ids) for ids in forms]
             q.result_slice = slice(start, len(reqs))
         return self._call(ctx, pend, seconds, "score", reqs)
 
