@@ -1,6 +1,6 @@
 """Our own cost at the user's scale: 50-500 questions, 1k-32k-token traces, every scaler.
 
-    ./run bench --paper-scale            (or: .venv/bin/python bench/paper_scale.py [--quick])
+    ./run bench paper-scale [--quick] [--engine-cost] [--full-run QUESTIONS MAX_GEN_TOKS]
 
 A model cannot produce 500 x 8k-token traces on this machine, so the real scalers and the real
 `VLLMEngine` adapter run over `InstantLLM`, an instant stand-in for `vllm.LLM` (named as such:

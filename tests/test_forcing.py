@@ -140,7 +140,9 @@ class SteppedForcing(BudgetForcing):
 
 # SmolLM2 opens its reasoning on question 0 with "\nFirst, we need to find ...": a four-token
 # delimiter that starts at thinking token 3
-DELIM = {**PLAIN, "thinking_end": "we need to find", "max_tokens_thinking": 40}
+DELIM = {**PLAIN, "thinking_end": "we need to find", "max_tokens_thinking": 40,
+         "min_answer_tokens": 16}
+DELIM_GEN = 64  # max_gen_toks: these tests are about thinking; a short answer keeps them quick
 
 
 def test_a_delimiter_across_a_round_boundary_is_a_natural_end(vllm_engine):
@@ -148,11 +150,11 @@ def test_a_delimiter_across_a_round_boundary_is_a_natural_end(vllm_engine):
     # both in test_engines)
     engine = vllm_engine
     prompts = chat_prompts(engine, QUESTIONS[:1])
-    one_round = make_scaler("budget_forcing", DELIM).run(engine, prompts, 400).records[0]
+    one_round = make_scaler("budget_forcing", DELIM).run(engine, prompts, DELIM_GEN).records[0]
     assert one_round.stop_reason == "natural_end" and one_round.thinking_tokens == 3
     for step in (2, 3, 4, 5, 6):  # boundaries before, at, and inside the delimiter
         sc = SteppedForcing(make_scaler("budget_forcing", DELIM).params, step)
-        rec = sc.run(engine, prompts, 400).records[0]
+        rec = sc.run(engine, prompts, DELIM_GEN).records[0]
         assert (rec.stop_reason, rec.thinking_tokens, rec.thinking) == \
             ("natural_end", 3, one_round.thinking), step
 
@@ -161,9 +163,9 @@ def test_a_replayed_cap_inside_a_delimiter_equals_the_live_run(vllm_engine):
     prompts = chat_prompts(vllm_engine, QUESTIONS[:2])
     caps = [3, 4, 5, 6, 40]  # 4-6 end inside "we need to find" (tokens 3-6)
     scalers = [make_scaler("budget_forcing", {**DELIM, "max_tokens_thinking": c}) for c in caps]
-    live = [s.run(vllm_engine, prompts, 400) for s in scalers]
+    live = [s.run(vllm_engine, prompts, DELIM_GEN) for s in scalers]
     assert live[2].records[0].thinking.endswith("we need")  # the delimiter's first tokens
-    for a, b in zip(live, replay(vllm_engine, scalers, prompts, 400), strict=True):
+    for a, b in zip(live, replay(vllm_engine, scalers, prompts, DELIM_GEN), strict=True):
         assert b.texts == a.texts
         assert [(r.thinking_tokens, r.stop_reason) for r in b.records] == \
             [(r.thinking_tokens, r.stop_reason) for r in a.records]
