@@ -14,7 +14,9 @@ from eigscale.engines import ENGINES
 from eigscale.lmeval.tasks import ANSWER_KIND, TASKS_DIR
 from eigscale.params import (
     DEFAULT_SEED,
+    AnswerEntropyParams,
     BudgetForcingParams,
+    CheckpointParams,
     EIGParams,
     NoneParams,
     Params,
@@ -29,10 +31,12 @@ from .helpers import REPO
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 README = (REPO / "README.md").read_text()
 CONFIG_README = (REPO / "config" / "README.md").read_text()
-# the README's "scalers" column -> the class whose own fields that row documents
-GROUPS = {"all": (Params, None), "none": (NoneParams, Params),
-          "both": (ThinkingParams, Params), "budget_forcing": (BudgetForcingParams, ThinkingParams),
-          "EIG": (EIGParams, ThinkingParams)}
+# the README's "scalers" column: which parameter class's own fields a row documents
+LABELS = {Params: "all", NoneParams: "none", ThinkingParams: "thinking",
+          BudgetForcingParams: "budget_forcing", CheckpointParams: "EIG, answer_entropy",
+          EIGParams: "EIG", AnswerEntropyParams: "answer_entropy"}
+GROUPS = {label: (cls, next((b for b in cls.__mro__[1:] if b in LABELS), None))
+          for cls, label in LABELS.items()}
 
 
 def table_rows(text: str, header: str) -> list[list[str]]:
@@ -102,6 +106,13 @@ def test_every_task_named_in_the_code_is_shipped_and_vice_versa():
 
 
 README_PARAMS = table_rows(README, "| parameter | scalers |")
+
+
+def test_every_scalers_parameters_have_a_label():
+    for cls in SCALERS.values():
+        for base in cls.params_class.__mro__:
+            if dataclasses.is_dataclass(base):
+                assert base in LABELS, f"{base.__name__} has no README label"
 
 
 def test_the_readme_parameter_table_lists_every_parameter_once():

@@ -222,29 +222,17 @@ def parse_continuations(spec: str) -> tuple[tuple[float, str], ...]:
 
 
 @dataclass(frozen=True)
-class EIGParams(ThinkingParams):
-    """`expected_information_gain_reasoning`: think while the expected information gain about
-    the answer exceeds its cost. The first seven fields are the seed's, with its defaults and
-    ranges."""
-
-    lambda_cost: float = param(0.05, float, 0.0, 10.0)
-    """Information cost threshold (nats): continue iff EIG > lambda_cost."""
+class CheckpointParams(ThinkingParams):
+    """What the rules that decide on the model's answer posterior at checkpoints share (EIG
+    and the answer-entropy threshold): where they decide, how the candidate answers are drawn
+    and classed, what extends a natural end, how long a decision may take."""
 
     beam_size: int = param(8, int, 1, 20)
     """Candidate answers drawn per decision (n of one batched call); |C| <= beam_size."""
 
-    mc_samples: int = param(5, int, 1, 20)
-    """Monte Carlo continuations drawn to forecast the next posterior."""
-
-    sample_length: int = param(64, int, 1, 512)
-    """Tokens per Monte Carlo continuation."""
-
     temperature: float = param(1.0, float, 0.1, 2.0)
     """Sampling temperature of candidates and MC continuations only; the main reasoning decodes
     like the baseline."""
-
-    top_p: float = param(0.9, float, 0.1, 1.0)
-    """Nucleus sampling of the MC continuations (the forecasts of further thinking)."""
 
     max_computation_time: float = param(30.0, float, 1.0, 300.0)
     """Seconds one decision may take (questions deciding together share their round's time
@@ -257,7 +245,8 @@ class EIGParams(ThinkingParams):
     (extend-only)."""
 
     continuation_prompts: str = param(DEFAULT_CONTINUATIONS, str)
-    """'threshold:text|...': the prompt that extends thinking, chosen by the size of the gain."""
+    """'threshold:text|...': the prompt that extends thinking, chosen by the size of the
+    rule's score (EIG: the gain; answer entropy: the entropy)."""
 
     max_extensions: int = param(8, int, 0, 1000)
     """At most this many extensions of a natural end of thinking per question."""
@@ -283,4 +272,35 @@ class EIGParams(ThinkingParams):
     @property
     def continuations(self) -> tuple[tuple[float, str], ...]:
         return parse_continuations(self.continuation_prompts)
+
+
+@dataclass(frozen=True)
+class EIGParams(CheckpointParams):
+    """`expected_information_gain_reasoning`: think while the expected information gain about
+    the answer exceeds its cost. The seed's seven parameters are lambda_cost, beam_size,
+    mc_samples, sample_length, temperature, top_p and max_computation_time, with its defaults
+    and ranges."""
+
+    lambda_cost: float = param(0.05, float, 0.0, 10.0)
+    """Information cost threshold (nats): continue iff EIG > lambda_cost."""
+
+    mc_samples: int = param(5, int, 1, 20)
+    """Monte Carlo continuations drawn to forecast the next posterior."""
+
+    sample_length: int = param(64, int, 1, 512)
+    """Tokens per Monte Carlo continuation."""
+
+    top_p: float = param(0.9, float, 0.1, 1.0)
+    """Nucleus sampling of the MC continuations (the forecasts of further thinking)."""
+
+
+@dataclass(frozen=True)
+class AnswerEntropyParams(CheckpointParams):
+    """`answer_entropy`: the direct ablation of EIG. At EIG's checkpoints, with EIG's candidate
+    answers and posterior, stop when the entropy itself is at most tau (the answer has settled)
+    rather than when its expected drop is at most lambda_cost; no forecasts are drawn."""
+
+    tau: float = param(0.5, float, 0.0, 10.0)
+    """Entropy threshold (nats): continue iff H_t > tau. 0 with the sampled estimator asks
+    for beam_size answers in one class (Dynasor's unanimity); log(beam_size) never stops."""
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from eigscale.engines.base import FinishReason
 
 # why a question stopped thinking ("plain": the baseline, which has no thinking loop)
-StopReason = Literal["budget", "natural_end", "eig_stop", "failure", "plain"]
+StopReason = Literal["budget", "natural_end", "eig_stop", "entropy_stop", "failure", "plain"]
 # a decision at a step boundary (may stop early) or at a natural end of thinking (may extend)
 DecisionKind = Literal["step", "end"]
 Verdict = Literal["continue", "extend", "stop"]

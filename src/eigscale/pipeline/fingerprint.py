@@ -23,7 +23,10 @@ SCALER_MODULES = {
     "none": ("eigscale.scalers.plain",),
     "budget_forcing": ("eigscale.scalers.budget_forcing", "eigscale.scalers.thinking"),
     "expected_information_gain_reasoning": ("eigscale.scalers.eig_reasoning",
+                                            "eigscale.scalers.posterior",
                                             "eigscale.scalers.thinking", "eigscale.eig"),
+    "answer_entropy": ("eigscale.scalers.answer_entropy", "eigscale.scalers.posterior",
+                       "eigscale.scalers.thinking", "eigscale.eig"),
 }
 # what a replay sweep runs through besides
 REPLAY = ("eigscale.scalers.replay", "eigscale.lmeval.sweep")

@@ -1,0 +1,36 @@
+"""`answer_entropy`: stop when the answer has settled. The direct ablation of EIG.
+
+The same checkpoints, candidate answers, classes and posterior estimator as EIG
+(eigscale.scalers.posterior), but no forecasts: thinking goes on iff the entropy of the answer
+posterior now is above `tau`. EIG asks whether more thinking is expected to lower it; this rule
+only asks how high it is. With the sampled estimator and tau 0 it stops when all beam_size
+answers fall in one class (the unanimity of Dynasor-CoT's probes, from one batched draw). At a
+natural end the continuation prompt is chosen by the entropy (more uncertainty, a more
+searching prompt), on the same thresholds as EIG's gain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eigscale.eig import NonFiniteScores
+from eigscale.params import AnswerEntropyParams
+from eigscale.records import Decision
+from eigscale.scalers.posterior import PosteriorScaler
+
+
+class AnswerEntropy(PosteriorScaler):
+    name = "answer_entropy"
+    params_class = AnswerEntropyParams
+    params: AnswerEntropyParams
+    early_stop = "entropy_stop"
+
+    def judge(self, d: Decision, p_now: np.ndarray, h: np.ndarray) -> bool:
+        if not np.isfinite(h[0]):
+            raise NonFiniteScores(f"entropy {h[0]}")
+        d.posterior = [float(x) for x in p_now]
+        d.entropy = float(h[0])
+        return d.entropy > self.params.tau
+
+    def score_of(self, d: Decision) -> float | None:
+        return d.entropy

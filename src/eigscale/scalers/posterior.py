@@ -1,0 +1,362 @@
+"""Rules that decide on the model's answer posterior at checkpoints: the shared machinery.
+
+Decision points: every `step_tokens` thinking tokens (stop early) and at every natural end of
+thinking (extend, with a continuation prompt chosen by the size of the rule's score). At each,
+the candidate answers after x_t + thinking_end + answer prompt give the classes (`answer_kind`:
+what the task's grader calls equal) and the posterior p_t over them (see eigscale.eig for the
+two estimators). A subclass decides from the posteriors now and after `forecasts()` MC
+continuations: EIG (eigscale.scalers.eig_reasoning) from the expected drop of the entropy,
+the answer-entropy threshold (eigscale.scalers.answer_entropy) from its level, with no
+forecasts. A decision round, for all questions deciding at once, is at most two engine calls:
+
+1. one `generate` with, per question, beam_size candidate answers (from x_t + thinking_end +
+   answer prompt, at candidate_top_p) and, if the rule forecasts, mc_samples continuations y_j
+   of sample_length tokens (from x_t);
+2. "sampled": one `generate` of beam_size answers after each x_t + y_j + the answer prompt
+   (one request per context, the prefix shared); "scored": one `score` of every known surface
+   form after x_t and after each x_t + y_j (the shared prefixes served from the KV cache).
+
+At a natural end the forecast continues from x_t plus the mildest continuation prompt: what an
+extension would look like, since from x_t itself the model would only end again.
+
+Classes persist across a question's decisions (the union, capped at beam_size by the
+posterior now; the scored estimator keeps the beam_size most probable surface forms).
+
+Any failure inside a decision (engine error, non-finite scores, no candidate, over time) stops
+that question's thinking; its answer is forced like any other, and the failure is recorded.
+
+Time limit: the questions deciding together share one round, so each is charged an equal
+share of the round's wall time; a round with k questions may take k * max_computation_time.
+When sampling alone has used that up, the forecasts are not scored: those questions fail as
+`time_exceeded` and stop. When scoring ends past it, the decisions were computed: they stand
+(continue or stop by their score) and the overrun is recorded (`Decision.over_time`, counted
+in the summary), as the seed's "use what was computed" asks.
+
+A question whose decision requests cannot fit the model's context (its prefix + a forecast +
+the answer prompt + a candidate) fails as `context_overflow` before the batched call, alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import abstractmethod
+
+import numpy as np
+
+from eigscale.eig import NonFiniteScores, counts_entropy, entropy, pooled_posterior
+from eigscale.engines.base import GenerateRequest, GenerateResult, ScoreRequest, ScoreResult
+from eigscale.grading import answer_class, class_index
+from eigscale.params import CheckpointParams
+from eigscale.records import Decision, FailureKind, StopReason
+from eigscale.scalers.base import derive_seed
+from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
+
+log = logging.getLogger("eigscale.posterior")
+
+
+class Pending:
+    """One question's part of a decision round."""
+
+    def __init__(self, t: Thought, decision: Decision, now: tuple[int, ...],
+                 forecast_from: tuple[int, ...]) -> None:
+        self.t, self.d = t, decision
+        self.now, self.forecast_from = now, forecast_from
+        self.answers: list[list[tuple[tuple[int, ...], str | None]]] = []  # per context
+        self.mc: list[tuple[int, ...]] = []
+        self.result_slice = slice(0, 0)
+        # scored estimator: the classes and surface forms (token ids -> class) being scored
+        self.classes: list[str | None] = []
+        self.forms: dict[tuple[int, ...], int] = {}
+
+    def fail(self, kind: FailureKind, message: str) -> None:
+        self.d.failure, self.d.failure_message, self.d.decision = kind, message, "stop"
+
+
+class PosteriorScaler(ThinkingScaler):
+    """Decides at checkpoints from the answer posterior now and after `forecasts()` MC
+    continuations; a subclass gives the verdict (`judge`) and the score that picks an
+    extension's prompt (`score_of`)."""
+
+    params: CheckpointParams
+
+    early_stop: StopReason  # the stop reason of a decision that ends thinking at a step
+
+    def forecasts(self) -> int:
+        """MC continuations drawn per decision (0: the posterior now is all the rule reads)."""
+        return 0
+
+    def forecast_request(self, ctx: RunContext, q: Pending) -> GenerateRequest:
+        """The request for q's forecasts (used only if forecasts() > 0)."""
+        raise NotImplementedError
+
+    def forecast_length(self) -> int:
+        """Tokens per forecast (used only if forecasts() > 0)."""
+        return 0
+
+    @abstractmethod
+    def judge(self, d: Decision, p_now: np.ndarray, h: np.ndarray) -> bool:
+        """Fill d's entropies and score from the posterior now (p_now) and the entropies of
+        every context (h[0] now, then one per forecast); True to keep thinking. May raise
+        NonFiniteScores."""
+
+    @abstractmethod
+    def score_of(self, d: Decision) -> float | None:
+        """The number an extension's continuation prompt is chosen by."""
+
+    def step_limit(self, thought: Thought, remaining: int) -> int:
+        step = self.params.step_tokens
+        return min(step, remaining) if step > 0 else remaining
+
+    def on_events(self, ctx: RunContext, thoughts: list[Thought]) -> None:
+        deciding = []
+        for t in thoughts:
+            if t.event == "end" and t.record.extensions >= self.params.max_extensions:
+                t.stop("natural_end")
+            else:
+                deciding.append(t)
+        if deciding:
+            self._decide(ctx, deciding)
+
+    # -- one decision round ---------------------------------------------------------------
+    def _decide(self, ctx: RunContext, thoughts: list[Thought]) -> None:
+        p, eng = self.params, ctx.engine
+        mild = tuple(eng.encode(p.continuations[-1][1]))
+        round_t0 = time.perf_counter()
+        calls0 = eng.counters.calls
+        pend = []
+        for t in thoughts:
+            x_t = t.prompt + tuple(t.thinking)
+            d = Decision(index=len(t.record.decisions), kind=t.event,
+                         thinking_tokens=len(t.thinking))
+            pend.append(Pending(t, d, x_t, x_t + mild if t.event == "end" else x_t))
+
+        seconds: dict[str, float] = {}
+        allowed = p.max_computation_time * len(pend)
+        self._check_fits(ctx, pend)
+        samples = self._sample(ctx, pend, seconds)
+        if samples is not None:
+            self._collect_samples(ctx, pend, samples)
+            self._check_time(pend, seconds["sample"], allowed, "sampling")
+            if p.posterior_estimator == "scored":
+                scores = self._score(ctx, pend, seconds)
+                for q in pend if scores is not None else ():
+                    if not q.d.failure:
+                        self._apply_scored(q, scores[q.result_slice])
+            else:
+                answers = self._sample_answers(ctx, pend, seconds)
+                for q in pend if answers is not None else ():
+                    if not q.d.failure:
+                        self._apply_sampled(ctx, q, answers[q.result_slice])
+        seconds["total"] = time.perf_counter() - round_t0
+        for q in pend:
+            if seconds["total"] > allowed and not q.d.failure:
+                q.d.over_time = seconds["total"] - allowed
+        for q in pend:
+            q.d.seconds = dict(seconds)
+            q.d.engine_calls = eng.counters.calls - calls0
+            self._act(ctx, q)
+
+    @staticmethod
+    def _check_time(pend: list[Pending], used: float, allowed: float, what: str) -> None:
+        """Fail the questions whose forecasts cannot be scored in time."""
+        if used <= allowed:
+            return
+        for q in pend:
+            if not q.d.failure:
+                q.fail("time_exceeded", f"{what} took {used:.1f} s for {len(pend)} question(s);"
+                       f" max_computation_time allows {allowed:.1f} s: the forecasts were not "
+                       "scored")
+
+    def _check_fits(self, ctx: RunContext, pend: list[Pending]) -> None:
+        """Fail, alone, a question whose longest decision request would not fit the context
+        (a request that cannot succeed must not fail the batched call of the whole round)."""
+        p, limit = self.params, ctx.engine.max_model_len
+        for q in pend:
+            forecast = len(q.forecast_from) + self.forecast_length() if self.forecasts() else 0
+            longest = max(len(q.now), forecast) + len(ctx.tail) + p.max_answer_tokens + 1
+            if longest > limit:
+                q.fail("context_overflow", f"a decision at {len(q.t.thinking)} thinking tokens "
+                       f"needs {longest} tokens of context; max_model_len is {limit}")
+
+    def _sample(self, ctx: RunContext, pend: list[Pending],
+                seconds: dict[str, float]) -> list[GenerateResult] | None:
+        p = self.params
+        reqs = []
+        pend = [q for q in pend if not q.d.failure]
+        if not pend:
+            return None
+        for q in pend:
+            uid, k = q.t.record.uid, q.d.index
+            reqs.append(GenerateRequest(q.now + ctx.tail, max_tokens=p.max_answer_tokens,
+                                        n=p.beam_size, temperature=p.temperature,
+                                        top_p=p.candidate_top_p,
+                                        seed=derive_seed(p.seed, uid, k, "candidates"),
+                                        score_later=p.posterior_estimator == "scored"))
+            if self.forecasts():
+                reqs.append(self.forecast_request(ctx, q))
+        return self._call(ctx, pend, seconds, "sample", reqs)
+
+    @staticmethod
+    def _call(ctx: RunContext, pend: list[Pending], seconds: dict[str, float], phase: str,
+              reqs: list) -> list | None:
+        """One batched engine call of a decision round; a failure fails every question in it
+        (it is the round's, not one question's)."""
+        if not reqs:
+            return []
+        method = ctx.engine.score if phase == "score" else ctx.engine.generate
+        t0 = time.perf_counter()
+        try:
+            with ctx.clock.time(phase):
+                return method(reqs)
+        except Exception as e:
+            for q in pend:
+                if not q.d.failure:
+                    q.fail("engine_error", f"{method.__name__}: {type(e).__name__}: {e}")
+            return None
+        finally:
+            seconds[phase] = time.perf_counter() - t0
+
+    def _answers_of(self, ctx: RunContext, result: GenerateResult
+                    ) -> list[tuple[tuple[int, ...], str | None]]:
+        """Each sampled answer as the model wrote it (its tokens, with the EOS it ended on)
+        and its class under the task's grader (None: nothing gradable)."""
+        eos = ctx.engine.eos_token_ids
+        return [(c.token_ids + tuple(i for i in c.stop_ids if i in eos),
+                 answer_class(c.text, self.params.answer_kind)) for c in result.completions]
+
+    def _collect_samples(self, ctx: RunContext, pend: list[Pending],
+                         samples: list[GenerateResult]) -> None:
+        """samples: per question that was sampled, its candidates and (if the rule forecasts)
+        its forecasts."""
+        per = 2 if self.forecasts() else 1
+        for i, q in enumerate(q for q in pend if not q.d.failure):
+            cands = samples[per * i]
+            mc = samples[per * i + 1].completions if self.forecasts() else ()
+            q.d.tokens["candidate"] = sum(len(c.token_ids) for c in cands.completions)
+            q.d.tokens["mc"] = sum(len(c.token_ids) for c in mc)
+            q.t.record.add_tokens(candidate=q.d.tokens["candidate"], mc=q.d.tokens["mc"])
+            q.answers = [self._answers_of(ctx, cands)]
+            q.mc = [c.token_ids for c in mc]
+
+    def _class_index(self, classes: list[str | None], key: str | None) -> int:
+        return class_index(classes, key, self.params.answer_kind)
+
+    # -- sampled estimator ----------------------------------------------------------------
+    def _sample_answers(self, ctx: RunContext, pend: list[Pending],
+                        seconds: dict[str, float]) -> list[GenerateResult] | None:
+        p, reqs = self.params, []
+        for q in pend:
+            if q.d.failure:
+                continue
+            start = len(reqs)
+            for j, y in enumerate(q.mc):
+                reqs.append(GenerateRequest(
+                    q.forecast_from + y + ctx.tail, max_tokens=p.max_answer_tokens,
+                    n=p.beam_size, temperature=p.temperature, top_p=p.candidate_top_p,
+                    seed=derive_seed(p.seed, q.t.record.uid, q.d.index, f"answers{j}")))
+            q.result_slice = slice(start, len(reqs))
+        return self._call(ctx, pend, seconds, "answers", reqs)
+
+    def _apply_sampled(self, ctx: RunContext, q: Pending, results: list[GenerateResult]
+                       ) -> None:
+        answers = q.answers + [self._answers_of(ctx, r) for r in results]
+        tokens = sum(len(ids) for r in answers[1:] for ids, _ in r)
+        q.d.tokens["candidate"] += tokens
+        q.t.record.add_tokens(candidate=tokens)
+        classes = list(q.t.memory.get("classes", []))
+        index = [[self._class_index(classes, key) for _, key in ctx_answers]
+                 for ctx_answers in answers]
+        counts = np.zeros((len(answers), len(classes)))
+        for row, idx in enumerate(index):
+            np.add.at(counts[row], idx, 1)
+        h = counts_entropy(counts)
+        try:
+            go_on = self.judge(q.d, counts[0] / counts[0].sum(), h)
+        except NonFiniteScores as e:
+            q.fail("nonfinite_scores", str(e))
+            return
+        # persist the most frequent classes now (then over the forecasts): beam_size of them
+        order = np.lexsort((-counts.sum(0), -counts[0]))[: self.params.beam_size]
+        q.t.memory["classes"] = [classes[i] for i in order]
+        q.d.scores = {"counts": counts.astype(int).tolist()}
+        self._record(q, go_on, classes, h)
+
+    # -- scored estimator -----------------------------------------------------------------
+    def _score(self, ctx: RunContext, pend: list[Pending],
+               seconds: dict[str, float]) -> list[ScoreResult] | None:
+        reqs: list[ScoreRequest] = []
+        for q in pend:
+            if q.d.failure:
+                continue
+            classes = list(q.t.memory.get("classes", []))
+            forms = dict(q.t.memory.get("forms", {}))  # token ids -> class index
+            for ids, key in q.answers[0]:
+                if ids and ids not in forms:
+                    forms[ids] = self._class_index(classes, key)
+            q.classes, q.forms = classes, forms
+            start = len(reqs)
+            for c in [q.now] + [q.forecast_from + y for y in q.mc]:
+                context = c + ctx.tail  # one prefix object per context, shared by its forms
+                reqs += [ScoreRequest(context, ids) for ids in forms]
+            q.result_slice = slice(start, len(reqs))
+        return self._call(ctx, pend, seconds, "score", reqs)
+
+    def _apply_scored(self, q: Pending, scores: list[ScoreResult]) -> None:
+        classes, forms = q.classes, q.forms
+        q.d.tokens["score_prompt"] = sum(s.prompt_tokens for s in scores)
+        q.d.tokens["score_cached"] = sum(s.cached_tokens for s in scores)
+        q.t.record.add_tokens(score_prompt=q.d.tokens["score_prompt"],
+                              score_cached=q.d.tokens["score_cached"])
+        if not forms:
+            q.fail("empty_candidates", "no candidate answer was written")
+            return
+        grid = np.asarray([s.logprob for s in scores], dtype=np.float64).reshape(-1, len(forms))
+        try:
+            probs = pooled_posterior(grid, list(forms.values()), len(classes))
+            h = entropy(probs)
+            go_on = self.judge(q.d, probs[0], h)
+        except NonFiniteScores as e:
+            q.fail("nonfinite_scores", str(e))
+            return
+        # persist the beam_size most probable surface forms now, and their classes
+        keep = np.argsort(-grid[0], kind="stable")[: self.params.beam_size]
+        kept = [list(forms)[i] for i in sorted(keep)]
+        used = sorted({forms[ids] for ids in kept})
+        q.t.memory["classes"] = [classes[i] for i in used]
+        q.t.memory["forms"] = {ids: used.index(forms[ids]) for ids in kept}
+        q.d.scores = {"forms": len(forms), "form_class": list(forms.values()),
+                      "logprobs": grid.round(4).tolist(),
+                      "covered": (1 - probs[:, -1]).round(6).tolist()}
+        self._record(q, go_on, [*classes, "(other)"], h)
+
+    def _record(self, q: Pending, go_on: bool, labels: list, h: np.ndarray) -> None:
+        q.d.estimator = self.params.posterior_estimator
+        q.d.candidates = ["(none)" if c is None else str(c) for c in labels]
+        q.d.context_entropies = [float(x) for x in h]
+        q.d.decision = ("extend" if q.d.kind == "end" else "continue") if go_on else "stop"
+
+    def _act(self, ctx: RunContext, q: Pending) -> None:
+        t, d = q.t, q.d
+        t.record.decisions.append(d)
+        if d.failure:
+            t.record.failure = d.failure
+            t.stop("failure")
+        elif d.decision == "stop":
+            t.stop(self.early_stop if d.kind == "step" else "natural_end")
+        elif d.decision == "extend":
+            score = self.score_of(d)
+            d.continuation = next((text for g, text in self.params.continuations
+                                   if score is not None and score >= g),
+                                  self.params.continuations[-1][1])
+            if self.append(ctx, t, d.continuation):
+                t.record.extensions += 1
+        if self.params.debug:
+            log.info("%s q%d decision %d (%s) at %d tokens: H=%s E[H']=%s EIG=%s -> %s%s",
+                     self.name, t.record.index, d.index, d.kind, d.thinking_tokens, _f(d.entropy),
+                     _f(d.expected_next_entropy), _f(d.eig), d.decision,
+                     f" [{d.failure}: {d.failure_message}]" if d.failure else "")
+
+
+def _f(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4f}"
