@@ -17,6 +17,7 @@ from eigscale.params import (
     AnswerEntropyParams,
     BudgetForcingParams,
     CheckpointParams,
+    DynasorParams,
     EIGParams,
     NoneParams,
     Params,
@@ -34,7 +35,7 @@ CONFIG_README = (REPO / "config" / "README.md").read_text()
 # the README's "scalers" column: which parameter class's own fields a row documents
 LABELS = {Params: "all", NoneParams: "none", ThinkingParams: "thinking",
           BudgetForcingParams: "budget_forcing", CheckpointParams: "EIG, answer_entropy",
-          EIGParams: "EIG", AnswerEntropyParams: "answer_entropy"}
+          EIGParams: "EIG", AnswerEntropyParams: "answer_entropy", DynasorParams: "dynasor_cot"}
 GROUPS = {label: (cls, next((b for b in cls.__mro__[1:] if b in LABELS), None))
           for cls, label in LABELS.items()}
 
@@ -63,7 +64,10 @@ def as_cell(value: object) -> str:
         return str(value).lower()
     if isinstance(value, (int, float)):
         return repr(value)
-    return "`" + str(value).replace("|", "\\|") + "`" if value != "" else '`""`'
+    if value == "":
+        return '`""`'
+    # as a Python literal's inside: newlines and backslashes escaped
+    return "`" + str(value).encode("unicode_escape").decode().replace("|", "\\|") + "`"
 
 
 def test_schema_enums_are_the_codes_names():

@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from eigscale.engines.base import Completion, GenerateResult
 from eigscale.scalers import make_scaler
 
 from .helpers import ScriptedEngine
@@ -64,3 +65,78 @@ def test_answer_entropy_never_stops_below_a_settled_answer_it_never_sees(tokeniz
     rec = out.records[0]
     assert rec.stop_reason == "budget" and rec.thinking_tokens == 128
     assert all(d.decision == "continue" for d in rec.decisions)
+
+
+# -- dynasor_cot ---------------------------------------------------------------------------
+DYNASOR = {"thinking_format": "plain", "probe_interval": 16, "window": 3,
+           "max_tokens_thinking": 160, "min_answer_tokens": 16, "answer_kind": "integer"}
+
+
+class Probed(ScriptedEngine):
+    """ScriptedEngine whose probe requests (the prompt ends with the probe prompt) get the
+    scripted probe texts in order; everything else as ScriptedEngine."""
+
+    def __init__(self, tokenizer, probes: list[str]) -> None:
+        super().__init__(tokenizer, lambda _n: ["7"])
+        self.probes = list(probes)
+        self.asked = 0
+
+    def generate(self, requests):
+        out = super().generate(requests)
+        for i, r in enumerate(requests):
+            if self.decode(r.prompt[-4:]).endswith("\\boxed{"):
+                text = self.probes[min(self.asked, len(self.probes) - 1)]
+                self.asked += 1
+                ids = tuple(self.encode(text))
+                out[i] = GenerateResult((Completion(ids, text, "length", len(ids)),),
+                                        len(r.prompt), 0)
+        return out
+
+
+def dynasor(tokenizer, probes, **params):
+    engine = Probed(tokenizer, probes)
+    out = make_scaler("dynasor_cot", {**DYNASOR, **params}).run(engine, [[1, 2, 3]], 240)
+    return out
+
+
+@pytest.mark.parametrize("probes, stops_at", [
+    (["12} so", "12}", "12}", "12}"], 3),  # the window's third consistent probe, not before
+    (["12}", "12} wait", "12}", "12}", "12}"], 5),  # a hesitation word restarts the window
+    (["12}", "13}", "13}", "13}"], 4),  # a different answer restarts it
+    (["12", "12}", "12}", "12}"], 4),  # no closing brace: no answer, no count
+    (["12}", "Hmm, 12}", "12}", "12}", "12}"], 5),  # case-insensitive
+    (["12}", "12} not", "12}", "12}", "12}"], 5),  # substring semantics: "not" holds "no"
+])
+def test_dynasor_stops_after_window_consistent_hesitation_free_probes(tokenizer, probes,
+                                                                      stops_at):
+    out = dynasor(tokenizer, probes)
+    rec = out.records[0]
+    assert rec.stop_reason == "probe_stop"
+    assert len(rec.decisions) == stops_at and rec.thinking_tokens == 16 * stops_at
+    assert [d.decision for d in rec.decisions] == ["continue"] * (stops_at - 1) + ["stop"]
+    assert rec.tokens["probe"] == sum(d.tokens["probe"] for d in rec.decisions) > 0
+
+
+def test_dynasor_answers_equal_by_the_graders_class(tokenizer):
+    out = dynasor(tokenizer, ["\\frac{1}{2}}", "0.5}", "1/2}"], answer_kind="math")
+    rec = out.records[0]
+    assert rec.stop_reason == "probe_stop" and len(rec.decisions) == 3
+    assert rec.decisions[0].scores["answer"] == "\\frac{1}{2}"
+
+
+def test_dynasor_does_not_exit_on_disagreeing_hesitation_free_probes(tokenizer):
+    # the Dynasor server's unconditional exit would stop here: answers differ, so we do not
+    out = dynasor(tokenizer, ["1}", "2}", "3}", "4}", "5}", "6}", "7}", "8}", "9}", "10}"])
+    rec = out.records[0]
+    assert rec.stop_reason == "budget" and rec.thinking_tokens == 160
+    assert all(d.decision == "continue" for d in rec.decisions)
+
+
+def test_dynasor_exits_unified_or_native(tokenizer):
+    unified = dynasor(tokenizer, ["12}"])
+    native = dynasor(tokenizer, ["12}"], exit="native")
+    assert unified.texts[0].count("the final answer is") == 1  # the forced answer
+    assert native.texts[0].endswith("\\boxed{12}\n\\]") and "the final answer is" not in \
+        native.texts[0]
+    assert native.records[0].answer_tokens == 0 and unified.records[0].answer_tokens > 0
+    assert native.records[0].thinking == unified.records[0].thinking

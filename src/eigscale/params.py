@@ -294,6 +294,55 @@ class EIGParams(CheckpointParams):
     """Nucleus sampling of the MC continuations (the forecasts of further thinking)."""
 
 
+DYNASOR_PROBE = ("... Oh, I suddenly got the answer to the whole problem, **Final Answer**"
+                 "\n\n\\[ \\boxed{")
+EXITS = ("unified", "native")
+
+
+@dataclass(frozen=True)
+class DynasorParams(ThinkingParams):
+    """`dynasor_cot` (Dynasor-CoT, Fu et al. 2025): every probe_interval thinking tokens a short
+    probe answer is drawn after the probe prompt; thinking stops once the last `window` probe
+    answers are non-empty, free of hesitation words and equal by the task's grader."""
+
+    probe_interval: int = param(64, int, 1, 1_000_000)
+    """Thinking tokens between probes (Dynasor's token interval; its presets use 32 and 64).
+    The first probe comes after the first interval."""
+
+    window: int = param(3, int, 1, 50)
+    """Consecutive consistent probe answers needed to stop (Dynasor's certainty window)."""
+
+    probe_tokens: int = param(20, int, 1, 512)
+    """Tokens each probe may write."""
+
+    probe_prompt: str = param(DYNASOR_PROBE, str)
+    """Appended to the thinking so far (thinking stays open) to draw a probe answer; the
+    answer is the probe's text up to the first unmatched "}"."""
+
+    probe_temperature: float = param(0.6, float, 0.0, 2.0)
+    """Sampling temperature of the probes (Dynasor's 0.6; each probe seeded by its question and
+    position, so a replay draws the same); 0 = greedy probes."""
+
+    probe_top_p: float = param(0.95, float, 0.1, 1.0)
+    """Nucleus sampling of the probes."""
+
+    hesitation_words: str = param("wait,hold,but,okay,no,hmm", str)
+    """Comma-separated; a probe whose lower-cased text contains one (as a substring, as
+    Dynasor matches: "not" trips "no") is uncertain and resets the window."""
+
+    answer_kind: str = param("text", str, choices=ANSWER_KINDS)
+    """Which probe answers are equal: the task's grader's (set from the task by eigscale-eval)."""
+
+    exit: str = param("unified", str, choices=EXITS)
+    """"unified": thinking_end + answer prompt + the forced answer, as every rule exits;
+    "native": Dynasor's own exit, the last probe answer written as the final answer, nothing
+    more generated."""
+
+    @property
+    def hesitations(self) -> tuple[str, ...]:
+        return tuple(w.strip().lower() for w in self.hesitation_words.split(",") if w.strip())
+
+
 @dataclass(frozen=True)
 class AnswerEntropyParams(CheckpointParams):
     """`answer_entropy`: the direct ablation of EIG. At EIG's checkpoints, with EIG's candidate

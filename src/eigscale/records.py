@@ -15,7 +15,8 @@ from typing import Any, Literal
 from eigscale.engines.base import FinishReason
 
 # why a question stopped thinking ("plain": the baseline, which has no thinking loop)
-StopReason = Literal["budget", "natural_end", "eig_stop", "entropy_stop", "failure", "plain"]
+StopReason = Literal["budget", "natural_end", "eig_stop", "entropy_stop", "probe_stop",
+                     "failure", "plain"]
 # a decision at a step boundary (may stop early) or at a natural end of thinking (may extend)
 DecisionKind = Literal["step", "end"]
 Verdict = Literal["continue", "extend", "stop"]
@@ -23,7 +24,7 @@ Verdict = Literal["continue", "extend", "stop"]
 FailureKind = Literal["time_exceeded", "context_overflow", "engine_error", "empty_candidates",
                       "nonfinite_scores"]
 
-TOKEN_KINDS = ("thinking", "candidate", "mc", "score_prompt", "score_cached", "answer")
+TOKEN_KINDS = ("thinking", "candidate", "mc", "probe", "score_prompt", "score_cached", "answer")
 
 
 @dataclass

@@ -19,7 +19,7 @@ from eigscale.engines.base import GenerateRequest
 from eigscale.params import EIGParams
 from eigscale.records import Decision
 from eigscale.scalers.base import derive_seed
-from eigscale.scalers.posterior import PosteriorScaler, Pending
+from eigscale.scalers.posterior import Pending, PosteriorScaler
 from eigscale.scalers.thinking import RunContext
 
 
