@@ -10,6 +10,7 @@ import pytest
 
 from eigscale.engines.base import Completion, GenerateResult
 from eigscale.scalers import make_scaler
+from eigscale.scalers.replay import replay
 
 from .helpers import ScriptedEngine
 
@@ -140,3 +141,33 @@ def test_dynasor_exits_unified_or_native(tokenizer):
         native.texts[0]
     assert native.records[0].answer_tokens == 0 and unified.records[0].answer_tokens > 0
     assert native.records[0].thinking == unified.records[0].thinking
+
+
+# -- replay on scripted traces (on the real engine: test_replay.py) -------------------------
+def test_dynasor_windows_replay_from_one_trace(tokenizer):
+    probes = ["12}", "13}", "13}", "hmm 13}", "13}", "13}", "13}"]
+    scalers = [make_scaler("dynasor_cot", {**DYNASOR, "window": w}) for w in (1, 2, 3)]
+    live = [s.run(Probed(tokenizer, probes), [[1, 2, 3]], 240) for s in scalers]
+    replayed = replay(Probed(tokenizer, probes), scalers, [[1, 2, 3]], 240)
+    assert [o.records[0].thinking_tokens for o in live] == [16, 48, 112]
+    for a, b in zip(live, replayed, strict=True):
+        assert b.texts == a.texts
+        ra, rb = a.records[0], b.records[0]
+        assert (rb.stop_reason, rb.thinking_tokens, rb.tokens) == \
+            (ra.stop_reason, ra.thinking_tokens, ra.tokens)
+        assert [d.decision for d in rb.decisions] == [d.decision for d in ra.decisions]
+
+
+def test_answer_entropy_taus_replay_from_one_trace(tokenizer):
+    script = [["1", "2", "3", "4"], ["1", "1", "2", "3"], ["1", "1", "2", "2"], ["7"]]
+
+    def engine():
+        return ScriptedEngine(tokenizer, calls_then(script, ["7"]))
+    scalers = [make_scaler("answer_entropy", {**ENTROPY, "tau": tau}) for tau in (0.0, 0.9, 1.3)]
+    live = [s.run(engine(), [[1, 2, 3]], 200) for s in scalers]
+    replayed = replay(engine(), scalers, [[1, 2, 3]], 200)
+    assert [o.records[0].thinking_tokens for o in live] == [64, 48, 32]
+    for a, b in zip(live, replayed, strict=True):
+        assert b.texts == a.texts
+        assert [(d.decision, d.entropy) for d in b.records[0].decisions] == \
+            [(d.decision, d.entropy) for d in a.records[0].decisions]

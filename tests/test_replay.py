@@ -12,12 +12,15 @@ from .helpers import GEN, PLAIN, QUESTIONS, SMALL_EIG, chat_prompts
 
 BF = "budget_forcing"
 EIG = "expected_information_gain_reasoning"
+ENTROPY = "answer_entropy"
+DYNASOR = "dynasor_cot"
 
 
 def outcome(out):
     return [(r.thinking_tokens, r.stop_reason, r.extensions, r.failure, r.answer,
              [(d.kind, d.thinking_tokens, d.decision, d.continuation, d.candidates,
-               None if d.eig is None else round(d.eig, 6)) for d in r.decisions])
+               None if d.eig is None else round(d.eig, 6),
+               None if d.entropy is None else round(d.entropy, 6)) for d in r.decisions])
             for r in out.records]
 
 
@@ -26,6 +29,11 @@ def outcome(out):
     # n_ignore=1: caps that cut before, at and after a natural end and its "Wait"
     (BF, "max_tokens_thinking", [16, 48, 100], {**PLAIN, "thinking_n_ignore": 1}, 8),
     (EIG, "lambda_cost", [0.0, 0.05, 0.3], {**SMALL_EIG, "max_tokens_thinking": 96}, 4),
+    (ENTROPY, "tau", [0.0, 0.9, 1.5],
+     {**PLAIN, "beam_size": 4, "step_tokens": 16, "max_tokens_thinking": 96}, 4),
+    # sampled probes, seeded by question and position: the trace's own
+    (DYNASOR, "window", [1, 2, 4],
+     {**PLAIN, "probe_interval": 16, "max_tokens_thinking": 96, "answer_kind": "integer"}, 4),
 ])
 def test_replay_equals_live(vllm_engine, name, vary, values, base, n):
     prompts = chat_prompts(vllm_engine, QUESTIONS[:n])

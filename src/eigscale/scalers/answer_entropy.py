@@ -30,7 +30,10 @@ class AnswerEntropy(PosteriorScaler):
             raise NonFiniteScores(f"entropy {h[0]}")
         d.posterior = [float(x) for x in p_now]
         d.entropy = float(h[0])
-        return d.entropy > self.params.tau
+        return self.goes_on(d)
+
+    def goes_on(self, d: Decision) -> bool:
+        return d.entropy is not None and d.entropy > self.params.tau
 
     def score_of(self, d: Decision) -> float | None:
         return d.entropy

@@ -87,8 +87,7 @@ class DynasorCoT(ThinkingScaler):
         certain = not any(w in probe.text.lower() for w in p.hesitations)
         history = [*t.memory.get("probes", []), (key, certain)][-p.window:]
         t.memory["probes"] = history
-        settled = (len(history) == p.window and all(k is not None and ok for k, ok in history)
-                   and all(same_class(history[0][0], k, p.answer_kind) for k, _ in history))
+        settled = self.settled(history)
         d = Decision(index=len(t.record.decisions), kind="step", thinking_tokens=len(t.thinking),
                      candidates=[answer], decision="stop" if settled else "continue",
                      engine_calls=calls, tokens={"probe": len(probe.token_ids)},
@@ -100,6 +99,13 @@ class DynasorCoT(ThinkingScaler):
         if settled:
             t.memory["answer"] = answer
             t.stop("probe_stop")
+
+    def settled(self, history: list[tuple[str | None, bool]]) -> bool:
+        """The rule on the last probes ((answer class, certain), oldest first): a full window
+        of answered, hesitation-free probes whose answers the grader calls equal."""
+        p = self.params
+        return (len(history) == p.window and all(k is not None and ok for k, ok in history)
+                and all(same_class(history[0][0], k, p.answer_kind) for k, _ in history))
 
     def force_answers(self, engine: Engine, thoughts: Sequence[Thought], ctx: RunContext,
                       until: Sequence[str]) -> list[str]:

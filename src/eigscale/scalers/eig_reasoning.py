@@ -47,7 +47,10 @@ class EIGReasoning(PosteriorScaler):
         d.posterior = [float(x) for x in res.posterior]
         d.entropy, d.expected_next_entropy, d.eig = (res.entropy, res.expected_next_entropy,
                                                      res.eig)
-        return res.should_continue(self.params.lambda_cost)
+        return self.goes_on(d)
+
+    def goes_on(self, d: Decision) -> bool:
+        return d.eig is not None and d.eig > self.params.lambda_cost
 
     def score_of(self, d: Decision) -> float | None:
         return d.eig

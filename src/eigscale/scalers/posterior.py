@@ -97,8 +97,13 @@ class PosteriorScaler(ThinkingScaler):
     @abstractmethod
     def judge(self, d: Decision, p_now: np.ndarray, h: np.ndarray) -> bool:
         """Fill d's entropies and score from the posterior now (p_now) and the entropies of
-        every context (h[0] now, then one per forecast); True to keep thinking. May raise
+        every context (h[0] now, then one per forecast); `goes_on(d)`. May raise
         NonFiniteScores."""
+
+    @abstractmethod
+    def goes_on(self, d: Decision) -> bool:
+        """The rule's verdict on a decision whose numbers are filled in: keep thinking? (A
+        replay applies it to another run's recorded decisions.)"""
 
     @abstractmethod
     def score_of(self, d: Decision) -> float | None:

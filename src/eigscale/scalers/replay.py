@@ -6,11 +6,16 @@ a different point:
 - budget_forcing, caps c_1 < ... < c_n: think once with the largest cap; cap c cuts the trace
   where a live run with cap c would have stopped (at c, at a natural end whose stop string
   completes within c, or before a "Wait" that would not fit: the trace's events say which).
-- expected_information_gain_reasoning, lambdas l_1 < ... < l_n: think once with the smallest
-  lambda, deciding at every decision point; lambda l stops at the first decision whose EIG is
-  <= l. The decisions before it are the trace's own: same prefix, same seeds (per question and
-  decision index), same persistent candidates. The continuation prompt of an extension depends on
-  the gain alone, not on lambda, so extensions replay too.
+- expected_information_gain_reasoning, lambdas l_1 < ... < l_n (answer_entropy: taus): think
+  once with the smallest, deciding at every decision point; lambda l stops at the first
+  decision whose EIG is <= l (tau: whose entropy is <= tau). The decisions before it are the
+  trace's own: same prefix, same seeds (per question and decision index), same persistent
+  candidates. The continuation prompt of an extension depends on the score alone, not on the
+  threshold, so extensions replay too.
+- dynasor_cot, windows w_1 < ... < w_n: think once with the largest window, probing every
+  probe_interval tokens (probes seeded by question and position); window w stops at the first
+  probe whose last w probes agree. The interval itself changes where the trace is chunked, so
+  it is not replayed: one sweep of windows per interval.
 
 Then one batched call forces the answer at every distinct cut point. Exact as long as the
 engine's greedy tokens and scores do not depend on which other requests share a batch (see
@@ -32,13 +37,17 @@ from dataclasses import replace
 from eigscale.engines.base import Engine
 from eigscale.errors import ParamError
 from eigscale.records import QuestionRecord
+from eigscale.scalers.answer_entropy import AnswerEntropy
 from eigscale.scalers.base import GREEDY, Decoding, ScalerOutput
 from eigscale.scalers.budget_forcing import BudgetForcing
+from eigscale.scalers.dynasor import DynasorCoT
 from eigscale.scalers.eig_reasoning import EIGReasoning
+from eigscale.scalers.posterior import PosteriorScaler
 from eigscale.scalers.thinking import ThinkingScaler, Thought
 
 # the one parameter a replayable sweep may vary, per scaler
-REPLAY_VARY = {BudgetForcing.name: "max_tokens_thinking", EIGReasoning.name: "lambda_cost"}
+REPLAY_VARY = {BudgetForcing.name: "max_tokens_thinking", EIGReasoning.name: "lambda_cost",
+               AnswerEntropy.name: "tau", DynasorCoT.name: "window"}
 
 
 class ReplayError(ParamError):
@@ -80,10 +89,11 @@ def replay(engine: Engine, scalers: Sequence[ThinkingScaler], prompts: Sequence[
     `scalers`, from one trace. Summaries carry "replay": {runs, trace_params, seconds}."""
     vary = check_replayable(scalers, decoding)
     t0 = time.perf_counter()
-    if vary == "max_tokens_thinking":
-        tracer = max(scalers, key=lambda s: int(s.params.max_tokens_thinking))
+    # the run that thinks longest: every other one stops on its trace at or before it does
+    if vary in ("max_tokens_thinking", "window"):
+        tracer = max(scalers, key=lambda s: int(getattr(s.params, vary)))
     else:
-        tracer = min(scalers, key=lambda s: s.params.lambda_cost)
+        tracer = min(scalers, key=lambda s: getattr(s.params, vary))
     ctx = tracer.think(engine, prompts, max_gen_toks, decoding)
     cuts = [[_cut(s, t) for t in ctx.thoughts] for s in scalers]
     flat = [c for per_scaler in cuts for c in per_scaler]
@@ -103,20 +113,25 @@ def _cut(s: ThinkingScaler, t: Thought) -> Thought:
     """t as scaler s would have left it: thinking, stop reason, extensions, decisions, and the
     tokens of the decisions kept (thinking and answer tokens are counted by finish/answers)."""
     rec = copy.deepcopy(t.record)
+    memory = dict(t.memory)
     if isinstance(s, BudgetForcing):
         at, reason, ext = _cap_cut(t, int(s.params.max_tokens_thinking),
                                    s.params.thinking_n_ignore)
         rec.decisions = []
+    elif isinstance(s, DynasorCoT):
+        at, reason, ext = _window_cut(t, rec, s)
+        if reason == "probe_stop":
+            memory["answer"] = rec.decisions[-1].scores["answer"]
     else:
-        at, reason, ext = _lambda_cut(t, rec, s.params.lambda_cost)
+        at, reason, ext = _verdict_cut(t, rec, s)
     rec.stop_reason, rec.extensions = reason, ext
     rec.failure = rec.decisions[-1].failure if reason == "failure" else None
     rec.tokens = dict.fromkeys(rec.tokens, 0)
     for d in rec.decisions:
         rec.add_tokens(**{k: v for k, v in d.tokens.items()
-                          if k in ("candidate", "mc", "score_prompt", "score_cached")})
+                          if k in ("candidate", "mc", "probe", "score_prompt", "score_cached")})
     thinking = _tokens_to(t, at) if isinstance(s, BudgetForcing) else t.thinking[:at]
-    return replace(t, thinking=thinking, record=rec, trace=[])
+    return replace(t, thinking=thinking, record=rec, trace=[], memory=memory)
 
 
 def _tokens_to(t: Thought, at: int) -> list[int]:
@@ -147,16 +162,34 @@ def _cap_cut(t: Thought, cap: int, n_ignore: int) -> tuple[int, str, int]:
     return min(cap, len(t.thinking)), "budget", ext
 
 
-def _lambda_cut(t: Thought, rec: QuestionRecord, lam: float) -> tuple[int, str, int]:
-    """Where a live EIG run with this lambda stops on t's trace (made with a smaller lambda);
-    rec (a copy of t's record) keeps the decisions up to there."""
+def _verdict_cut(t: Thought, rec: QuestionRecord, s: PosteriorScaler) -> tuple[int, str, int]:
+    """Where a live run of s stops on t's trace (made with a threshold that kept thinking
+    longer): at the first recorded decision s's own verdict stops on; rec (a copy of t's
+    record) keeps the decisions up to there."""
     for k, d in enumerate(rec.decisions):
-        if d.failure is None and (d.eig is None or d.eig > lam):
+        if d.failure is None and s.goes_on(d):
             continue
-        del rec.decisions[k + 1:]
-        ext = sum(1 for kind, at, _ in t.trace if kind == "insert" and at < d.thinking_tokens)
-        if d.failure:
-            return d.thinking_tokens, "failure", ext
-        d.decision, d.continuation = "stop", None
-        return d.thinking_tokens, "eig_stop" if d.kind == "step" else "natural_end", ext
+        return _stop_at(t, rec, k, s.early_stop)
     return len(t.thinking), rec.stop_reason, rec.extensions
+
+
+def _window_cut(t: Thought, rec: QuestionRecord, s: DynasorCoT) -> tuple[int, str, int]:
+    """Where a live dynasor_cot run with s's window stops on t's trace (made with a larger
+    window): at the first probe whose last `window` probes pass its rule."""
+    history: list[tuple[str | None, bool]] = []
+    for k, d in enumerate(rec.decisions):
+        history = [*history, (d.scores["class"], d.scores["certain"])][-s.params.window:]
+        if s.settled(history):
+            return _stop_at(t, rec, k, "probe_stop")
+    return len(t.thinking), rec.stop_reason, rec.extensions
+
+
+def _stop_at(t: Thought, rec: QuestionRecord, k: int, early: str) -> tuple[int, str, int]:
+    """Cut rec's decisions after the k-th, which stops thinking (a failure, or the rule)."""
+    d = rec.decisions[k]
+    del rec.decisions[k + 1:]
+    ext = sum(1 for kind, at, _ in t.trace if kind == "insert" and at < d.thinking_tokens)
+    if d.failure:
+        return d.thinking_tokens, "failure", ext
+    d.decision, d.continuation = "stop", None
+    return d.thinking_tokens, early if d.kind == "step" else "natural_end", ext
