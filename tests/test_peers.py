@@ -161,8 +161,14 @@ def test_dynasor_windows_replay_from_one_trace(tokenizer):
 def test_answer_entropy_taus_replay_from_one_trace(tokenizer):
     script = [["1", "2", "3", "4"], ["1", "1", "2", "3"], ["1", "1", "2", "2"], ["7"]]
 
-    def engine():
-        return ScriptedEngine(tokenizer, calls_then(script, ["7"]))
+    def engine():  # answers by thinking length, so that the forced answers agree too
+        first: list[int] = []
+
+        def answers(n: int) -> list[str]:
+            first[:] = first or [n]
+            k = (n - first[0]) // 16
+            return script[k] if k < len(script) else ["7"]
+        return ScriptedEngine(tokenizer, answers)
     scalers = [make_scaler("answer_entropy", {**ENTROPY, "tau": tau}) for tau in (0.0, 0.9, 1.3)]
     live = [s.run(engine(), [[1, 2, 3]], 200) for s in scalers]
     replayed = replay(engine(), scalers, [[1, 2, 3]], 200)
