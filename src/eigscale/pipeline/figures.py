@@ -24,9 +24,11 @@ import pandas as pd
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
          "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150, "savefig.bbox": "tight"}
 COLORS = {"none": "#444444", "budget_forcing": "#1f77b4",
-          "expected_information_gain_reasoning": "#d62728"}
+          "expected_information_gain_reasoning": "#d62728", "answer_entropy": "#ff7f0e",
+          "dynasor_cot": "#2ca02c", "deer": "#9467bd"}
 LABELS = {"none": "no scaling", "budget_forcing": "budget forcing",
-          "expected_information_gain_reasoning": "EIG"}
+          "expected_information_gain_reasoning": "EIG", "answer_entropy": "answer entropy",
+          "dynasor_cot": "Dynasor-CoT", "deer": "DEER"}
 EIG = "expected_information_gain_reasoning"
 
 
