@@ -17,6 +17,7 @@ from eigscale.params import (
     AnswerEntropyParams,
     BudgetForcingParams,
     CheckpointParams,
+    DEERParams,
     DynasorParams,
     EIGParams,
     NoneParams,
@@ -35,7 +36,8 @@ CONFIG_README = (REPO / "config" / "README.md").read_text()
 # the README's "scalers" column: which parameter class's own fields a row documents
 LABELS = {Params: "all", NoneParams: "none", ThinkingParams: "thinking",
           BudgetForcingParams: "budget_forcing", CheckpointParams: "EIG, answer_entropy",
-          EIGParams: "EIG", AnswerEntropyParams: "answer_entropy", DynasorParams: "dynasor_cot"}
+          EIGParams: "EIG", AnswerEntropyParams: "answer_entropy", DynasorParams: "dynasor_cot",
+          DEERParams: "deer"}
 GROUPS = {label: (cls, next((b for b in cls.__mro__[1:] if b in LABELS), None))
           for cls, label in LABELS.items()}
 

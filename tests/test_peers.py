@@ -10,6 +10,7 @@ import pytest
 
 from eigscale.engines.base import Completion, GenerateResult
 from eigscale.scalers import make_scaler
+from eigscale.scalers.deer import confidence
 from eigscale.scalers.replay import replay
 
 from .helpers import ScriptedEngine
@@ -177,3 +178,89 @@ def test_answer_entropy_taus_replay_from_one_trace(tokenizer):
         assert b.texts == a.texts
         assert [(d.decision, d.entropy) for d in b.records[0].decisions] == \
             [(d.decision, d.entropy) for d in a.records[0].decisions]
+
+
+# -- deer ----------------------------------------------------------------------------------
+DEER_PARAMS = {"thinking_format": "plain", "max_tokens_thinking": 60, "min_answer_tokens": 16}
+STEPS = " First step. Wait, second step. Wait, third step. Wait, fourth step." * 8
+
+
+class Transitions(ScriptedEngine):
+    """ScriptedEngine whose reasoning is a fixed text (cut at the request's stop strings, as
+    an engine does) and whose trial answers ("{12") have scripted token probabilities: the
+    i-th check's answer tokens after the "{" have probability confidences[i]."""
+
+    def __init__(self, tokenizer, confidences: list[float]) -> None:
+        super().__init__(tokenizer, lambda _n: ["7"])
+        self.trace = tuple(self.encode(STEPS))
+        self.confidences, self.checks, self.base = list(confidences), 0, None
+
+    def generate(self, requests):
+        out = super().generate(requests)
+        for i, r in enumerate(requests):
+            text = self.decode(r.prompt[-4:])
+            if text.endswith("\\boxed"):
+                conf = self.confidences[min(self.checks, len(self.confidences) - 1)]
+                self.checks += 1
+                ids = tuple(self.encode("{12"))
+                lps = (math.log(0.9),) + (math.log(conf),) * (len(ids) - 1)
+                out[i] = GenerateResult((Completion(ids, "{12", "stop", len(ids) + 1, (),
+                                                    lps),), len(r.prompt), 0)
+            elif not text.endswith("the final answer is"):  # reasoning
+                self.base = self.base or len(r.prompt)
+                k = len(r.prompt) - self.base
+                comp = self.trim(self.trace[k:k + r.max_tokens], r.stop, ended=False)
+                out[i] = GenerateResult((comp,), len(r.prompt), 0)
+        return out
+
+
+def deer(tokenizer, confidences, **params):
+    return make_scaler("deer", {**DEER_PARAMS, **params}).run(
+        Transitions(tokenizer, confidences), [[1, 2, 3]], 120)
+
+
+def test_deer_confidence_policies():
+    lps = [math.log(0.2), math.log(0.9), math.log(0.5), math.log(1.0)]  # the first is skipped
+    assert confidence(lps, "mean") == pytest.approx((0.9 + 0.5 + 1.0) / 3)
+    assert confidence(lps, "geometric") == pytest.approx((0.9 * 0.5) ** (1 / 3))
+    assert confidence(lps, "min") == pytest.approx(0.5)
+    assert confidence(lps[:1], "mean") == 0.0  # nothing after the "{": no confidence
+
+
+def test_deer_exits_at_the_first_transition_whose_trial_passes_not_before(tokenizer):
+    out = deer(tokenizer, [0.5, 0.9, 0.97])
+    rec = out.records[0]
+    assert [d.decision for d in rec.decisions] == ["continue", "continue", "stop"]
+    assert rec.stop_reason == "deer_stop"
+    assert rec.thinking == " First step. Wait, second step. Wait, third step."
+    assert rec.tokens["probe"] == sum(d.tokens["probe"] for d in rec.decisions) > 0
+    assert out.texts[0].startswith(rec.thinking + "\n\nTherefore,")  # the unified exit
+
+
+def test_deer_going_on_keeps_the_transition_so_the_trace_is_the_greedy_one(tokenizer):
+    out = deer(tokenizer, [0.5])
+    rec = out.records[0]
+    engine = Transitions(tokenizer, [0.5])
+    assert rec.stop_reason == "budget" and rec.thinking_tokens == 60
+    assert rec.thinking == engine.decode(engine.trace[:60])
+    assert len(rec.decisions) == rec.thinking.count("Wait")
+
+
+def test_deer_threshold_is_strict_and_checks_are_limited(tokenizer):
+    at = deer(tokenizer, [0.5], threshold=0.5).records[0]
+    assert at.stop_reason == "budget"  # 0.5 does not exceed 0.5
+    limited = deer(tokenizer, [0.5, 0.5, 0.99], max_judge_steps=2).records[0]
+    assert len(limited.decisions) == 2 and limited.stop_reason == "budget"
+
+
+def test_deer_thresholds_replay_from_one_trace(tokenizer):
+    confidences = [0.7, 0.9, 0.97, 0.99]
+    scalers = [make_scaler("deer", {**DEER_PARAMS, "threshold": th}) for th in (0.6, 0.95, 0.995)]
+    live = [s.run(Transitions(tokenizer, confidences), [[1, 2, 3]], 120) for s in scalers]
+    replayed = replay(Transitions(tokenizer, confidences), scalers, [[1, 2, 3]], 120)
+    assert [len(o.records[0].decisions) for o in live] == [1, 3, len(live[2].records[0].decisions)]
+    for a, b in zip(live, replayed, strict=True):
+        assert b.texts == a.texts
+        ra, rb = a.records[0], b.records[0]
+        assert (rb.stop_reason, rb.thinking_tokens, rb.tokens) == \
+            (ra.stop_reason, ra.thinking_tokens, ra.tokens)

@@ -14,6 +14,7 @@ BF = "budget_forcing"
 EIG = "expected_information_gain_reasoning"
 ENTROPY = "answer_entropy"
 DYNASOR = "dynasor_cot"
+DEER = "deer"
 
 
 def outcome(out):
@@ -34,6 +35,9 @@ def outcome(out):
     # sampled probes, seeded by question and position: the trace's own
     (DYNASOR, "window", [1, 2, 4],
      {**PLAIN, "probe_interval": 16, "max_tokens_thinking": 96, "answer_kind": "integer"}, 4),
+    # SmolLM2 seldom writes "Wait": every sentence end is a transition here
+    (DEER, "threshold", [0.3, 0.6, 0.9],
+     {**PLAIN, "transition": ".", "max_judge_steps": 4, "max_tokens_thinking": 96}, 4),
 ])
 def test_replay_equals_live(vllm_engine, name, vary, values, base, n):
     prompts = chat_prompts(vllm_engine, QUESTIONS[:n])

@@ -16,7 +16,7 @@ from eigscale.engines.base import FinishReason
 
 # why a question stopped thinking ("plain": the baseline, which has no thinking loop)
 StopReason = Literal["budget", "natural_end", "eig_stop", "entropy_stop", "probe_stop",
-                     "failure", "plain"]
+                     "deer_stop", "failure", "plain"]
 # a decision at a step boundary (may stop early) or at a natural end of thinking (may extend)
 DecisionKind = Literal["step", "end"]
 Verdict = Literal["continue", "extend", "stop"]

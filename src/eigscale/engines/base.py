@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from eigscale.errors import EigscaleError
@@ -50,6 +50,9 @@ class GenerateRequest:
     """The samples will be scored after this very prompt in the same decision round (EIG's
     scored estimator): an engine that cannot give log-probs for cached tokens keeps theirs.
     It changes nothing sampled."""
+    token_logprobs: bool = False
+    """Return each sampled token's raw (model) log-probability in `Completion.logprobs`
+    (DEER's confidence). It changes nothing sampled."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ class Completion:
     stop_ids: tuple[int, ...] = ()
     """The tokens cut off after `token_ids` up to raw_tokens: those that form the stop string
     (a delimiter of several tokens), or the EOS token."""
+    logprobs: tuple[float, ...] = ()
+    """With `GenerateRequest.token_logprobs`: log P(token) of each of `token_ids` under the
+    model's raw distribution (before temperature and top-p); otherwise empty."""
 
 
 @dataclass(frozen=True)
@@ -156,13 +162,18 @@ class Engine(ABC):
         """Text of `ids`, special tokens kept (s1's delimiters are special tokens)."""
         return self.tokenizer.decode(list(ids), skip_special_tokens=False)
 
-    def trim(self, ids: Sequence[int], stop: Sequence[str], ended: bool) -> Completion:
+    def trim(self, ids: Sequence[int], stop: Sequence[str], ended: bool,
+             logprobs: Sequence[float] = ()) -> Completion:
         """Cut a raw sample at EOS or at the first stop string, the same way on every engine.
 
         `ended` is the engine's own verdict that the sample stopped (EOS or stop string) rather
-        than running out of max_tokens.
+        than running out of max_tokens; `logprobs` (if any) are the raw tokens' and are cut
+        with them.
         """
-        ids = list(ids)
+        c = self._trim(list(ids), stop, ended)
+        return replace(c, logprobs=tuple(logprobs[:len(c.token_ids)])) if logprobs else c
+
+    def _trim(self, ids: list[int], stop: Sequence[str], ended: bool) -> Completion:
         for i, t in enumerate(ids):
             if t in self.eos_token_ids:
                 return Completion(tuple(ids[:i]), self.decode(ids[:i]), "stop", i + 1, (t,))

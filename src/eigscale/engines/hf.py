@@ -88,7 +88,7 @@ class HFEngine(Engine):
                 rows += [(i, j) for j in range(r.n)]
             # similar lengths together: less padding
             rows.sort(key=lambda ij: len(requests[ij[0]].prompt))
-            raw: dict[tuple[int, int], tuple[list[int], bool]] = {}
+            raw: dict[tuple[int, int], tuple[list[int], bool, list[float]]] = {}
             prefills = [0] * len(requests)  # times each prompt was actually computed
             for k in range(0, len(rows), self.batch_size):
                 chunk = rows[k:k + self.batch_size]
@@ -97,7 +97,8 @@ class HFEngine(Engine):
                 raw.update(zip(chunk, self._decode_chunk(requests, chunk), strict=True))
             results = []
             for i, r in enumerate(requests):
-                comps = tuple(self.trim(raw[(i, j)][0], r.stop, raw[(i, j)][1])
+                comps = tuple(self.trim(raw[(i, j)][0], r.stop, raw[(i, j)][1],
+                                        raw[(i, j)][2] if r.token_logprobs else ())
                               for j in range(r.n))
                 cached = len(r.prompt) * (r.n - prefills[i])
                 results.append(GenerateResult(comps, prompt_tokens=len(r.prompt) * r.n,
@@ -107,7 +108,8 @@ class HFEngine(Engine):
             return results
 
     def _decode_chunk(self, requests: Sequence[GenerateRequest],
-                      chunk: list[tuple[int, int]]) -> list[tuple[list[int], bool]]:
+                      chunk: list[tuple[int, int]]
+                      ) -> list[tuple[list[int], bool, list[float]]]:
         reqs = [requests[i] for i, _ in chunk]
         gens = []
         for (_, j), r in zip(chunk, reqs, strict=True):
@@ -137,12 +139,19 @@ class HFEngine(Engine):
         mask, pos = mask[rows], pos[rows]
         last_pos = pos[:, -1]
         outs: list[list[int]] = [[] for _ in reqs]
+        lps: list[list[float]] = [[] for _ in reqs]  # raw log-probs, where asked for
+        want_lps = [r.token_logprobs for r in reqs]
         done = [r.max_tokens <= 0 for r in reqs]
         ended = [False] * len(reqs)
         stop_len = max([len(s) for r in reqs for s in r.stop] + [0])
         while not all(done):
             live = [b for b in range(len(reqs)) if not done[b]]
             picked = _sample_rows(logits, reqs, gens, live)
+            rows = [b for b in live if want_lps[b]]
+            if rows:
+                lsm = torch.log_softmax(logits[rows], dim=-1)
+                for k, b in enumerate(rows):
+                    lps[b].append(float(lsm[k, picked[b]]))
             nxt = []
             for b, r in enumerate(reqs):
                 if done[b]:
@@ -166,7 +175,7 @@ class HFEngine(Engine):
                              position_ids=last_pos[:, None].to(self.device),
                              past_key_values=past, use_cache=True)
             past, logits = out.past_key_values, out.logits[:, -1, :].float().cpu()
-        return list(zip(outs, ended, strict=True))
+        return list(zip(outs, ended, lps, strict=True))
 
     def _hit_stop(self, ids: list[int], stop: Sequence[str], stop_len: int) -> bool:
         # a stop string spans at most stop_len tokens; decode only that tail

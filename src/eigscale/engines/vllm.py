@@ -218,7 +218,8 @@ class VLLMEngine(Engine):
                                      top_p=r.top_p, seed=r.seed, stop=list(r.stop) or None,
                                      skip_special_tokens=False,
                                      spaces_between_special_tokens=False,
-                                     logprobs=0 if r.score_later else None)
+                                     logprobs=0 if r.score_later or r.token_logprobs
+                                     else None)
                       for r in requests]
             outs = self._run([r.prompt for r in requests], params)
             results = []
@@ -229,7 +230,10 @@ class VLLMEngine(Engine):
                         for i, (step, t) in enumerate(zip(c.logprobs or (), c.token_ids,
                                                               strict=False)):
                             self.memo.put(table, tuple(c.token_ids[:i + 1]), step[t].logprob)
-                comps = tuple(self.trim(c.token_ids, r.stop, c.finish_reason == "stop")
+                comps = tuple(self.trim(c.token_ids, r.stop, c.finish_reason == "stop",
+                                        [step[t].logprob for step, t in
+                                         zip(c.logprobs, c.token_ids, strict=False)]
+                                        if r.token_logprobs and c.logprobs else ())
                               for c in sorted(out.outputs, key=lambda c: c.index))
                 cached = (out.num_cached_tokens or 0)
                 results.append(GenerateResult(comps, prompt_tokens=len(r.prompt),

@@ -28,6 +28,7 @@ SCALER_MODULES = {
     "answer_entropy": ("eigscale.scalers.answer_entropy", "eigscale.scalers.posterior",
                        "eigscale.scalers.thinking", "eigscale.eig"),
     "dynasor_cot": ("eigscale.scalers.dynasor", "eigscale.scalers.thinking"),
+    "deer": ("eigscale.scalers.deer", "eigscale.scalers.thinking"),
 }
 # what a replay sweep runs through besides
 REPLAY = ("eigscale.scalers.replay", "eigscale.lmeval.sweep")

@@ -10,12 +10,13 @@ from eigscale.params import ThinkingParams, apply_thinking_format
 from eigscale.scalers.answer_entropy import AnswerEntropy
 from eigscale.scalers.base import Decoding, Scaler, ScalerOutput
 from eigscale.scalers.budget_forcing import BudgetForcing
+from eigscale.scalers.deer import DEER
 from eigscale.scalers.dynasor import DynasorCoT
 from eigscale.scalers.eig_reasoning import EIGReasoning
 from eigscale.scalers.plain import Plain
 
 SCALERS: dict[str, type[Scaler]] = {s.name: s for s in (Plain, BudgetForcing, EIGReasoning,
-                                                       AnswerEntropy, DynasorCoT)}
+                                                       AnswerEntropy, DynasorCoT, DEER)}
 
 __all__ = ["SCALERS", "Decoding", "Scaler", "ScalerOutput", "make_scaler"]
 

@@ -16,6 +16,9 @@ a different point:
   probe_interval tokens (probes seeded by question and position); window w stops at the first
   probe whose last w probes agree. The interval itself changes where the trace is chunked, so
   it is not replayed: one sweep of windows per interval.
+- deer, thresholds: think once with the highest threshold, checking at every transition (up
+  to max_judge_steps; greedy trial answers); threshold th stops at the first check whose
+  confidence exceeds th.
 
 Then one batched call forces the answer at every distinct cut point. Exact as long as the
 engine's greedy tokens and scores do not depend on which other requests share a batch (see
@@ -40,6 +43,7 @@ from eigscale.records import QuestionRecord
 from eigscale.scalers.answer_entropy import AnswerEntropy
 from eigscale.scalers.base import GREEDY, Decoding, ScalerOutput
 from eigscale.scalers.budget_forcing import BudgetForcing
+from eigscale.scalers.deer import DEER
 from eigscale.scalers.dynasor import DynasorCoT
 from eigscale.scalers.eig_reasoning import EIGReasoning
 from eigscale.scalers.posterior import PosteriorScaler
@@ -47,7 +51,7 @@ from eigscale.scalers.thinking import ThinkingScaler, Thought
 
 # the one parameter a replayable sweep may vary, per scaler
 REPLAY_VARY = {BudgetForcing.name: "max_tokens_thinking", EIGReasoning.name: "lambda_cost",
-               AnswerEntropy.name: "tau", DynasorCoT.name: "window"}
+               AnswerEntropy.name: "tau", DynasorCoT.name: "window", DEER.name: "threshold"}
 
 
 class ReplayError(ParamError):
@@ -90,8 +94,8 @@ def replay(engine: Engine, scalers: Sequence[ThinkingScaler], prompts: Sequence[
     vary = check_replayable(scalers, decoding)
     t0 = time.perf_counter()
     # the run that thinks longest: every other one stops on its trace at or before it does
-    if vary in ("max_tokens_thinking", "window"):
-        tracer = max(scalers, key=lambda s: int(getattr(s.params, vary)))
+    if vary in ("max_tokens_thinking", "window", "threshold"):
+        tracer = max(scalers, key=lambda s: getattr(s.params, vary))
     else:
         tracer = min(scalers, key=lambda s: getattr(s.params, vary))
     ctx = tracer.think(engine, prompts, max_gen_toks, decoding)
@@ -118,6 +122,8 @@ def _cut(s: ThinkingScaler, t: Thought) -> Thought:
         at, reason, ext = _cap_cut(t, int(s.params.max_tokens_thinking),
                                    s.params.thinking_n_ignore)
         rec.decisions = []
+    elif isinstance(s, DEER):
+        at, reason, ext = _confidence_cut(t, rec, s)
     elif isinstance(s, DynasorCoT):
         at, reason, ext = _window_cut(t, rec, s)
         if reason == "probe_stop":
@@ -170,6 +176,16 @@ def _verdict_cut(t: Thought, rec: QuestionRecord, s: PosteriorScaler) -> tuple[i
         if d.failure is None and s.goes_on(d):
             continue
         return _stop_at(t, rec, k, s.early_stop)
+    return len(t.thinking), rec.stop_reason, rec.extensions
+
+
+def _confidence_cut(t: Thought, rec: QuestionRecord, s: DEER) -> tuple[int, str, int]:
+    """Where a live deer run with s's threshold stops on t's trace (made with a higher one):
+    at the first check whose trial answer's confidence passes it (the checks sit at the same
+    transitions whatever the threshold: a check that goes on keeps the transition word)."""
+    for k, d in enumerate(rec.decisions):
+        if d.scores["confidence"] > s.params.threshold:
+            return _stop_at(t, rec, k, "deer_stop")
     return len(t.thinking), rec.stop_reason, rec.extensions
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from eigscale.engines.base import Engine, EngineCounters, GenerateRequest
+from eigscale.engines.base import Completion, Engine, EngineCounters, GenerateRequest
 from eigscale.lengths import LengthPlan, answer_room, plan_lengths
 from eigscale.params import ThinkingParams
 from eigscale.records import QuestionRecord, StopReason, summarise
@@ -44,8 +44,9 @@ class Thought:
     record: QuestionRecord
     thinking: list[int] = field(default_factory=list)
     active: bool = True
-    event: Literal["", "budget", "end", "step"] = ""  # what ended the last round
+    event: Literal["", "budget", "end", "step", "transition"] = ""  # what ended the last round
     rounds: int = 0
+    transition_at: int = 0  # where the last transition (a rule's own stop, kept) began
     # what happened where, for replay (eigscale.scalers.replay): ("end", at, raw_end) for a
     # natural end at `at` thinking tokens whose stop completed at raw_end; ("insert", at, n)
     # for n tokens appended at `at`
@@ -85,6 +86,16 @@ class ThinkingScaler(Scaler):
     def step_limit(self, thought: Thought, remaining: int) -> int:
         """Tokens the next reasoning round may add to this question (default: all it has)."""
         return remaining
+
+    def round_stops(self, ctx: RunContext, thought: Thought) -> tuple[str, ...]:
+        """Strings that end this question's next reasoning round: the thinking stops, and
+        whatever else the rule decides at (DEER: "Wait")."""
+        return ctx.thinking_stops
+
+    def is_transition(self, ctx: RunContext, stop: Completion) -> bool:
+        """Did this round end on one of the rule's own stops (not a natural end)? Then the
+        stop's tokens stay in the thinking, which goes on (event "transition")."""
+        return False
 
     @abstractmethod
     def on_events(self, ctx: RunContext, thoughts: list[Thought]) -> None:
@@ -174,7 +185,7 @@ class ThinkingScaler(Scaler):
             reqs.append(GenerateRequest(t.prompt + tuple(t.thinking), max_tokens=limit,
                                         temperature=ctx.decoding.temperature,
                                         top_p=ctx.decoding.top_p, seed=seed,
-                                        stop=ctx.thinking_stops))
+                                        stop=self.round_stops(ctx, t)))
         with ctx.clock.time("reasoning"):
             outs = generate_or_fail(ctx.engine, reqs, "reasoning")
         for t, out in zip(active, outs, strict=True):
@@ -193,6 +204,10 @@ class ThinkingScaler(Scaler):
                 t.trace.append(("end", cut, raw_end))
             elif len(t.thinking) >= ctx.budget:
                 t.event = "budget"
+            elif comp.finish_reason == "stop" and self.is_transition(ctx, comp):
+                t.transition_at = len(t.thinking)
+                t.thinking += comp.stop_ids[:ctx.budget - len(t.thinking)]
+                t.event = "budget" if len(t.thinking) >= ctx.budget else "transition"
             elif comp.finish_reason == "stop":
                 t.event = "end"
                 raw_end = old + comp.raw_tokens
