@@ -194,3 +194,9 @@ def _spec_in(root, name):
                                               is_package=True)
     spec = importlib.machinery.ModuleSpec(name, None, origin=str(rel.with_suffix(".py")))
     return spec
+
+
+def test_every_scaler_has_a_colour_and_a_label_in_the_figures():
+    from eigscale.pipeline import figures
+
+    assert set(SCALERS) <= set(figures.COLORS) and set(SCALERS) <= set(figures.LABELS)
