@@ -58,6 +58,7 @@ def question_cost(record: Mapping[str, Any], shape: ModelShape | None = None
     a = float(tok.get("answer", record.get("answer_tokens", 0)) or 0)
     side = float(sum(tok.get(k, 0) or 0 for k in SIDE_KINDS))
     scored = float(max(0, (tok.get("score_prompt", 0) or 0) - (tok.get("score_cached", 0) or 0)))
+    scored += float(tok.get("probe_prompt", 0) or 0)  # probe prompts: prefilled, uncached
     generated = t + a + side
     prefilled = p + scored
     flops = float("nan")

@@ -24,7 +24,10 @@ Verdict = Literal["continue", "extend", "stop"]
 FailureKind = Literal["time_exceeded", "context_overflow", "engine_error", "empty_candidates",
                       "nonfinite_scores"]
 
-TOKEN_KINDS = ("thinking", "candidate", "mc", "probe", "score_prompt", "score_cached", "answer")
+# "probe_prompt": the tokens a probe or trial answer appends to the thinking (computed anew
+# each time; the thinking before it is served from the prefix cache)
+TOKEN_KINDS = ("thinking", "candidate", "mc", "probe", "probe_prompt", "score_prompt",
+               "score_cached", "answer")
 
 
 @dataclass

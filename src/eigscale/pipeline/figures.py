@@ -157,10 +157,12 @@ def cost_breakdown(runs: pd.DataFrame) -> plt.Figure:
     df = runs.copy()
     n = df["questions"].clip(lower=1)
     df["score_uncached_tokens"] = df["score_prompt_tokens"] - df["score_cached_tokens"]
-    if "probe_tokens" not in df:  # metrics written before probes were counted
-        df["probe_tokens"] = 0
+    for col in ("probe_tokens", "probe_prompt_tokens"):  # absent before probes were counted
+        df[col] = df[col] if col in df else 0
+    df["probe_all_tokens"] = df["probe_tokens"] + df["probe_prompt_tokens"]
     kinds = {"thinking": "thinking_tokens", "candidates": "candidate_tokens",
-             "MC samples": "mc_tokens", "probes": "probe_tokens", "answer": "answer_tokens",
+             "MC samples": "mc_tokens", "probes (written + prompt)": "probe_all_tokens",
+             "answer": "answer_tokens",
              "scoring prefill (uncached)": "score_uncached_tokens"}
     labels = [f"{r.run}\n({r.task})" if df["task"].nunique() > 1 else r.run
               for r in df.itertuples()]

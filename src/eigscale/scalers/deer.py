@@ -88,11 +88,12 @@ class DEER(ThinkingScaler):
             d = Decision(index=len(t.record.decisions), kind="step", thinking_tokens=cut,
                          candidates=[c.text], decision="stop" if stop else "continue",
                          engine_calls=eng.counters.calls - calls0,
-                         tokens={"probe": len(c.token_ids)}, seconds=dict(seconds),
+                         tokens={"probe": len(c.token_ids), "probe_prompt": len(trial)},
+                         seconds=dict(seconds),
                          scores={"trial": c.text, "confidence": conf,
                                  "logprobs": [round(x, 5) for x in c.logprobs]})
             t.record.decisions.append(d)
-            t.record.add_tokens(probe=len(c.token_ids))
+            t.record.add_tokens(probe=len(c.token_ids), probe_prompt=len(trial))
             if stop:
                 del t.thinking[cut:]
                 t.stop("deer_stop")

@@ -77,10 +77,10 @@ class DynasorCoT(ThinkingScaler):
             outs = generate_or_fail(eng, reqs, "the probes")
         seconds = {"probe": time.perf_counter() - t0}
         for t, out in zip(thoughts, outs, strict=True):
-            self._judge(t, out.completions[0], seconds, eng.counters.calls - calls0)
+            self._judge(t, out.completions[0], len(suffix), seconds, eng.counters.calls - calls0)
 
-    def _judge(self, t: Thought, probe: Completion, seconds: dict[str, float],
-               calls: int) -> None:
+    def _judge(self, t: Thought, probe: Completion, prompt_tokens: int,
+               seconds: dict[str, float], calls: int) -> None:
         p = self.params
         answer = probe_answer(probe.text)
         key = answer_class("\\boxed{" + answer + "}", p.answer_kind) if answer else None
@@ -90,12 +90,13 @@ class DynasorCoT(ThinkingScaler):
         settled = self.settled(history)
         d = Decision(index=len(t.record.decisions), kind="step", thinking_tokens=len(t.thinking),
                      candidates=[answer], decision="stop" if settled else "continue",
-                     engine_calls=calls, tokens={"probe": len(probe.token_ids)},
+                     engine_calls=calls, tokens={"probe": len(probe.token_ids),
+                                                 "probe_prompt": prompt_tokens},
                      seconds=dict(seconds),
                      scores={"probe": probe.text, "answer": answer, "class": key,
                              "certain": certain})
         t.record.decisions.append(d)
-        t.record.add_tokens(probe=len(probe.token_ids))
+        t.record.add_tokens(probe=len(probe.token_ids), probe_prompt=prompt_tokens)
         if settled:
             t.memory["answer"] = answer
             t.stop("probe_stop")

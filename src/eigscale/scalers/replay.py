@@ -135,7 +135,8 @@ def _cut(s: ThinkingScaler, t: Thought) -> Thought:
     rec.tokens = dict.fromkeys(rec.tokens, 0)
     for d in rec.decisions:
         rec.add_tokens(**{k: v for k, v in d.tokens.items()
-                          if k in ("candidate", "mc", "probe", "score_prompt", "score_cached")})
+                          if k in ("candidate", "mc", "probe", "probe_prompt", "score_prompt",
+                                   "score_cached")})
     thinking = _tokens_to(t, at) if isinstance(s, BudgetForcing) else t.thinking[:at]
     return replace(t, thinking=thinking, record=rec, trace=[], memory=memory)
 
