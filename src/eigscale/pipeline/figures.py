@@ -157,9 +157,8 @@ def cost_breakdown(runs: pd.DataFrame) -> plt.Figure:
     df = runs.copy()
     n = df["questions"].clip(lower=1)
     df["score_uncached_tokens"] = df["score_prompt_tokens"] - df["score_cached_tokens"]
-    for col in ("probe_tokens", "probe_prompt_tokens"):  # absent before probes were counted
-        df[col] = df[col] if col in df else 0
-    df["probe_all_tokens"] = df["probe_tokens"] + df["probe_prompt_tokens"]
+    # probe columns are absent from metrics written before probes were counted
+    df["probe_all_tokens"] = df.get("probe_tokens", 0) + df.get("probe_prompt_tokens", 0)
     kinds = {"thinking": "thinking_tokens", "candidates": "candidate_tokens",
              "MC samples": "mc_tokens", "probes (written + prompt)": "probe_all_tokens",
              "answer": "answer_tokens",
