@@ -22,13 +22,14 @@ results/bench/estimators.json and prints a table. A measurement, not a test.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from eigscale.jsonio import write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
@@ -174,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": float(np.mean(r["seconds"]))}
     out = REPO / "results" / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "estimators.json").write_text(json.dumps(
-        {"decisions": len(decisions), "repeats": args.repeats, "reference_K": args.reference,
-         "table": table}, indent=2))
+    write_json_atomic(out / "estimators.json",
+                      {"decisions": len(decisions), "repeats": args.repeats,
+                       "reference_K": args.reference, "table": table})
     cols = list(next(iter(table.values())))
     lines = ["| estimator | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     lines += [f"| {name} | " + " | ".join(f"{v:.3f}" if abs(v) < 100 else f"{v:.0f}"

@@ -95,3 +95,16 @@ def test_continuation_prompts_parse_and_sort():
     assert parse_continuations("0:Wait|0.5:Hmm, really?") == ((0.5, "Hmm, really?"), (0.0, "Wait"))
     with pytest.raises(ParamError, match="continuation_prompts"):
         EIGParams(continuation_prompts="Wait")
+
+
+def test_errors_carry_the_parameter_value_and_source_as_attributes():
+    from eigscale.errors import EigscaleError
+
+    with pytest.raises(ParamError) as e:
+        EIGParams.from_kwargs({"beam_size": "eight"}, source="run 'x'")
+    assert (e.value.param, e.value.value, e.value.source) == ("beam_size", "eight", "run 'x'")
+    with pytest.raises(ParamError) as e:
+        make_scaler("eig", {}, source="cfg.yaml")
+    assert (e.value.param, e.value.value, e.value.source) == ("scale_func_name", "eig",
+                                                              "cfg.yaml")
+    assert isinstance(e.value, EigscaleError) and isinstance(e.value, ValueError)
