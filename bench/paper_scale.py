@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -161,13 +160,32 @@ class InstantLLM:
 
 
 # -- one grid point (in its own process) ----------------------------------------------------
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def current_rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class PeakRSS:
+    """The largest resident set seen while inside (sampled every 5 ms by a thread): the
+    run's own peak, not an import's transient one (ru_maxrss would keep that)."""
+
+    def __enter__(self) -> PeakRSS:
+        import threading
+
+        self.start = self.peak = current_rss_mb()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.005):
+            self.peak = max(self.peak, current_rss_mb())
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, current_rss_mb())
 
 
 def trace_mb(records: list) -> float:
@@ -200,10 +218,10 @@ def point(scaler: str, questions: int, trace: int) -> dict[str, Any]:
     max_gen = trace + 512
     llm = InstantLLM(tok, max_model_len=max_gen + 512, tail=tail or (tok.eos_token_id,))
     engine = VLLMEngine(llm)
-    start_rss = current_rss_mb()
-    t0 = time.perf_counter()
-    out = sc.run(engine, prompts, max_gen if name != "none" else trace)
-    wall = time.perf_counter() - t0
+    with PeakRSS() as rss:
+        t0 = time.perf_counter()
+        out = sc.run(engine, prompts, max_gen if name != "none" else trace)
+        wall = time.perf_counter() - t0
     ours = wall - llm.seconds
     s = out.summary
     decisions = s["decisions"] if name != "none" else 0
@@ -223,9 +241,9 @@ def point(scaler: str, questions: int, trace: int) -> dict[str, Any]:
             "model_seconds_at_measured_throughput": model_seconds,
             "our_share": ours / (ours + model_seconds),
             "our_share_gpu": ours / (ours + gpu_seconds),
-            "peak_rss_mb": rss_mb(), "start_rss_mb": start_rss,
+            "peak_rss_mb": rss.peak, "start_rss_mb": rss.start,
             "trace_mb": trace_mb(out.records),
-            "rss_above_traces_mb": rss_mb() - start_rss - trace_mb(out.records)}
+            "rss_above_traces_mb": rss.peak - rss.start - trace_mb(out.records)}
 
 
 # -- a whole eigscale-eval run: lm-eval, the mixin, the records -----------------------------
@@ -263,8 +281,7 @@ def full_run(limit: int, max_gen: int) -> dict[str, Any]:
 
     gen = {"scale_func_name": "expected_information_gain_reasoning", "max_gen_toks": max_gen,
            "thinking_format": "plain", **PAPER_EIG}
-    with tempfile.TemporaryDirectory() as tmp:
-        start_rss = current_rss_mb()
+    with tempfile.TemporaryDirectory() as tmp, PeakRSS() as rss:
         t0 = time.perf_counter()
         code = evaluate.main(["--model", "standin_eig", "--model_args",
                               f"pretrained={MODEL},dtype=float32,eigscale_records={tmp}/rec",
@@ -285,7 +302,7 @@ def full_run(limit: int, max_gen: int) -> dict[str, Any]:
             "our_seconds": scaler - standin, "lm_eval_seconds": wall - scaler,
             "decisions": summary["decisions"],
             "thinking_mean": summary["thinking_tokens"]["mean"],
-            "peak_rss_mb": rss_mb(), "start_rss_mb": start_rss,
+            "peak_rss_mb": rss.peak, "start_rss_mb": rss.start,
             "file_bytes": files}
 
 
@@ -347,7 +364,7 @@ def table(rows: list[dict[str, Any]], cost: list[dict[str, Any]],
                   f"{w['wall_seconds']:.0f} s = our scaler and adapter {w['our_seconds']:.0f} s"
                   f" + stand-in {w['standin_seconds']:.0f} s + lm-eval and records "
                   f"{w['lm_eval_seconds']:.0f} s; peak RSS {w['peak_rss_mb'] / 1024:.2f} GB "
-                  f"(lm-eval's model and imports {w['start_rss_mb'] / 1024:.2f} GB of it); "
+                  f"({w['start_rss_mb'] / 1024:.2f} GB before the run: imports); "
                   f"files {sum(w['file_bytes'].values()) / 2**20:.1f} MB"]
     return "\n".join(lines)
 
