@@ -11,6 +11,7 @@ import sys
 import pytest
 import yaml
 
+from eigscale.scalers import SCALERS
 from eigscale.scalers.base import question_uid
 
 from .helpers import REPO, reasoning_template_model
@@ -34,8 +35,9 @@ def test_the_shape_is_the_papers():
     assert shape["sweeps"].keys() == paper["sweeps"].keys()
     assert shape["generation"]["apply_chat_template"] is paper["generation"][
         "apply_chat_template"] is True
-    assert {r["scaler"] for r in shape["runs"].values()} | {"expected_information_gain_reasoning"} \
-        == {"none", "budget_forcing", "expected_information_gain_reasoning"}
+    scalers = {r["scaler"] for r in shape["runs"].values()} | {
+        s.get("scaler", "expected_information_gain_reasoning") for s in shape["sweeps"].values()}
+    assert scalers == set(SCALERS)  # every rule at the paper's shape
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,8 @@ def test_every_question_reaches_the_engine_whole(shape_runs):
     assert set(runs) == {"s1-shape", "r1-shape"}
     for model, by_run in runs.items():
         tok = AutoTokenizer.from_pretrained(folders[model])
-        assert set(by_run) == {"baseline", "wait_2", "bf_8", "eig_0.03"}
+        assert set(by_run) == {"baseline", "wait_2", "bf_8", "eig_0.03", "entropy_0.3",
+                               "dynasor_32_2", "dynasor_64_2", "deer_0.95"}
         for run, r in by_run.items():
             lengths = r["summary"]["lengths"]
             assert lengths["prompts_cut"] == 0 and lengths["derived"], (model, run)
