@@ -8,8 +8,8 @@ it answers every request at once with outputs of the right shapes; it measures o
 model). Its own time is measured and subtracted: what remains is ours. Each grid point runs in
 its own process, so its peak RSS is its own.
 
-Reported per grid point: our milliseconds per question-decision (EIG) or per question-round
-(the thinking loop's rounds, for the scalers without decisions), our share of the model time
+Reported per grid point: our milliseconds per question-decision (EIG) or per question (the
+scalers without decisions: one thinking round per question), our share of the model time
 the same tokens would take at the real engine's measured throughput, and peak RSS above the
 process's start and above the traces' own size.
 
@@ -225,8 +225,6 @@ def point(scaler: str, questions: int, trace: int) -> dict[str, Any]:
     ours = wall - llm.seconds
     s = out.summary
     decisions = s["decisions"] if name != "none" else 0
-    rounds = max(1, sum(max(1, -(-r.thinking_tokens // params.get("step_tokens", trace)))
-                        for r in out.records)) if name != "none" else questions
     eng = s["engine"]
     decode = eng["decode_tokens"]
     prefill = eng["prompt_tokens"] - eng["cached_tokens"]
@@ -234,10 +232,10 @@ def point(scaler: str, questions: int, trace: int) -> dict[str, Any]:
     gpu_seconds = decode / GPU_DECODE_TOK_PER_S + prefill / GPU_PREFILL_TOK_PER_S
     return {"scaler": scaler, "questions": questions, "trace": trace,
             "thinking_mean": s["thinking_tokens"]["mean"], "decisions": decisions,
-            "rounds": rounds, "wall_seconds": wall, "standin_seconds": llm.seconds,
+            "wall_seconds": wall, "standin_seconds": llm.seconds,
             "our_seconds": ours, "standin_requests": llm.requests,
-            "our_ms_per_unit": 1000 * ours / max(1, decisions or rounds),
-            "unit": "question-decision" if decisions else "question-round",
+            "our_ms_per_unit": 1000 * ours / (decisions or questions),
+            "unit": "question-decision" if decisions else "question",
             "model_seconds_at_measured_throughput": model_seconds,
             "our_share": ours / (ours + model_seconds),
             "our_share_gpu": ours / (ours + gpu_seconds),
@@ -256,26 +254,24 @@ def full_run(limit: int, max_gen: int) -> dict[str, Any]:
     import tempfile
 
     from lm_eval.api.registry import register_model
-    from lm_eval.models.huggingface import HFLM
 
     from eigscale.engines.vllm import VLLMEngine
     from eigscale.lmeval import evaluate
-    from eigscale.lmeval.mixin import ScalingMixin
+    from eigscale.lmeval.models import HFEig
+    from eigscale.params import THINKING_FORMATS
 
     engines: list[InstantLLM] = []
 
     @register_model("standin_eig")
-    class StandinEig(ScalingMixin, HFLM):
-        """lm-eval's HFLM (tokenizer, template) whose scaler engine is the stand-in."""
-
-        def __init__(self, *args: Any, eigscale_records: str | None = None,
-                     eigscale_chunk: int = 0, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.setup_scaling(eigscale_records, eigscale_chunk)
+    class StandinEig(HFEig):
+        """eigscale's hf_eig (lm-eval's HFLM: tokenizer, template) whose scaler engine is the
+        stand-in."""
 
         def make_engine(self) -> VLLMEngine:
-            end = "\n\nTherefore,\nthe final answer is"  # the plain format's forced answer
-            tail = tuple(self.tokenizer.encode(end, add_special_tokens=False))
+            plain = THINKING_FORMATS["plain"]  # the forced answer's tail, as the scaler writes it
+            tail = tuple(self.tokenizer.encode(plain["thinking_end"] + "\n"
+                                               + plain["answer_prompt"],
+                                               add_special_tokens=False))
             engines.append(InstantLLM(self.tokenizer, max_model_len=max_gen, tail=tail))
             return VLLMEngine(engines[-1])
 
