@@ -11,7 +11,16 @@ RUNS = run_config.validate(
 )
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
-FIGURES = ["accuracy_vs_tokens", "eig_trajectories", "cost_breakdown"]
+FIGURES = [
+    "accuracy_vs_tokens",
+    "eig_trajectories",
+    "cost_breakdown",
+    "oracle_heatmap",
+    "regret",
+]
+ANALYSIS = ["points", "frontiers", "operating_points", "matched"]
+TABLE_NAMES = ["operating_points", "matched_compute", "oracle"]
+TABLE_FORMATS = ["csv", "md", "tex", "html"]
 RUN_FILES = eval_job.RUN_FILES
 # sweeps with `replay: true`: one job answers all their runs from one trace per question
 REPLAY = run_config.replay_sweeps(RUNS)
@@ -56,6 +65,19 @@ def run_settings(wildcards):
 
 def code_fingerprint(wildcards):
     return fingerprint(RUNS[wildcards.run]["scaler"])
+
+
+def oracle_settings_of(model, task):
+    """Everything an oracle grid depends on: a change reruns it alone."""
+    return run_config.oracle_of(config, RUNS, model, task)
+
+
+def oracle_settings(wildcards):
+    return oracle_settings_of(wildcards.model, wildcards.task)
+
+
+def oracle_fingerprint(wildcards):
+    return fingerprint("budget_forcing", oracle=True)
 
 
 def replay_settings(wildcards):

@@ -11,7 +11,12 @@ rule extract_metrics:
         # the models' shapes, for the FLOP estimate (eigscale.compute)
         models=expand("resources/models/{model}/config.json", model=MODELS),
     output:
-        runs=report("results/metrics/runs.csv", category="Tables"),
+        runs=report(
+            "results/metrics/runs.csv",
+            caption="../report/runs.rst",
+            category="Tables",
+            labels={"table": "runs (metrics)", "format": "csv"},
+        ),
         questions="results/metrics/questions.csv",
     params:
         runs=RUNS,

@@ -6,14 +6,21 @@ rule plots:
     input:
         runs="results/metrics/runs.csv",
         questions="results/metrics/questions.csv",
+        operating_points="results/analysis/operating_points.csv",
+        frontiers="results/analysis/frontiers.csv",
+        grids=expand("results/oracle/{model}/{task}/grid.csv", model=MODELS, task=TASKS),
     output:
         **{
-            f"{fig}_{ext}": report(
-                f"results/figures/{fig}.{ext}",
-                category="Figures",
+            f"{fig}_{ext}": (
+                report(
+                    f"results/figures/{fig}.{ext}",
+                    caption=f"../report/{fig}.rst",
+                    category="Figures",
+                    labels={"figure": fig},
+                )
+                if ext == "png"
+                else f"results/figures/{fig}.{ext}"
             )
-            if ext == "png"
-            else f"results/figures/{fig}.{ext}"
             for fig in FIGURES
             for ext in ["pdf", "png"]
         },

@@ -7,6 +7,7 @@ appended to a records folder as they finish; a rerun with the same folder resume
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from eigscale.grading import Response
 from eigscale.jsonio import append_jsonl, read_jsonl, write_json_atomic
 from eigscale.lmeval.gen_kwargs import SWITCH, ScalerJob, scaler_from_gen_kwargs, with_answer_kind
 from eigscale.records import QuestionRecord, summarise
+from eigscale.scalers.budget_forcing import BudgetForcing
 
 log = logging.getLogger("eigscale")
 
@@ -56,6 +58,7 @@ class ScalingMixin(_Host):
     _replay: dict[str, ScalerJob] | None = None  # label -> job, for a replay sweep
     _replay_runs: dict[str, Any] | None = None  # label -> gen_kwargs, for a replay sweep
     _replay_run: str = ""
+    _oracle_step: int = 0  # > 0: answer at every cut of the trace (eigscale.scalers.oracle)
 
     def setup_scaling(self, records_dir: str | None, chunk: int = 0) -> None:
         """records_dir: where per-question records are appended as chunks finish (a rerun
@@ -107,6 +110,16 @@ class ScalingMixin(_Host):
         check_replayable([j.scaler for j in jobs.values()], first.decoding)
         self._replay = jobs
 
+    def setup_oracle(self, step: int) -> None:
+        """Make the next budget_forcing evaluation the oracle grid's: one trace per question,
+        the answer forced at every `step` tokens of it and at its end. lm-eval grades the
+        end's answer; every cut's is appended to <records>/grid_<task>.jsonl (a rerun with
+        the same folder resumes)."""
+        if step < 1:
+            raise ParamError(f"oracle step must be >= 1, not {step}", param="oracle_step",
+                             value=step)
+        self._oracle_step = int(step)
+
     def use_run(self, label: str) -> None:
         if label not in (self._replay or {}):
             raise KeyError(f"{label!r} is not a run of this replay sweep")
@@ -132,6 +145,8 @@ class ScalingMixin(_Host):
                 raise ParamError(f"replay: the gen_kwargs evaluated are not run {label!r}'s")
         if self._engine is None:
             self._engine = self.make_engine()
+        if self._oracle_step:
+            return self._grid(task, reqs, job)
         paths = {lb: self._paths(task, lb) for lb in jobs}
         wanted = {r.doc_id for r in reqs}
         done = {lb: {row["doc_id"]: row for row in read_jsonl(store) if row["doc_id"] in wanted}
@@ -191,6 +206,43 @@ class ScalingMixin(_Host):
             log.info("%s: %d/%d questions done", task, len(done[label]), len(reqs))
         return self._finish(task, reqs, done[label], chunk_rows[label], len(reqs) - len(todo),
                             paths[label][0], getattr(job.scaler.params, "thinking_end", None))
+
+    def _grid(self, task: str, reqs: list, job: ScalerJob) -> list[str]:
+        """The oracle grid of these requests (see setup_oracle); the trace ends' answers."""
+        from eigscale.scalers.oracle import oracle_grid
+
+        if not isinstance(job.scaler, BudgetForcing):
+            raise ParamError(f"the oracle's trace is a budget_forcing run's, not "
+                             f"{job.scaler.name}'s", param="scale_func_name",
+                             value=job.scaler.name)
+        store = self._records_dir / f"grid_{task}.jsonl" if self._records_dir else None
+        rows = read_jsonl(store) if store else []
+        done = {row["doc_id"] for row in rows}
+        todo = [r for r in reqs if r.doc_id not in done]
+        log.info("%s: oracle grid every %d thinking tokens for %d questions (%d already "
+                 "done)", task, self._oracle_step, len(reqs), len(reqs) - len(todo))
+        prompts = {r.doc_id: self.tok_encode(r.args[0]) for r in reqs}
+        plan = job.scaler.plan(self._engine, list(prompts.values()), job.max_gen_toks,
+                               [f"{task} doc {d}" for d in prompts])
+        size = self._chunk or max(1, len(todo))
+        for k in range(0, len(todo), size):
+            part = todo[k:k + size]
+            _, cuts = oracle_grid(self._engine, job.scaler, [prompts[r.doc_id] for r in part],
+                                  plan.gen_budget, self._oracle_step, job.decoding, job.until)
+            new = [{"task": task, "doc_id": r.doc_id, "prompt_tokens": len(prompts[r.doc_id]),
+                    **dataclasses.asdict(c)}
+                   for r, per_question in zip(part, cuts, strict=True) for c in per_question]
+            if store:
+                append_jsonl(store, new)
+            rows += new
+            log.info("%s: oracle grid %d/%d questions done", task,
+                     len(reqs) - len(todo) + k + len(part), len(reqs))
+        ends = {row["doc_id"]: row["text"] for row in rows if row["t"] == row["end"]}
+        # each text opens with the forced tail, so the grader's answer section is the answer
+        texts = [Response(ends[r.doc_id], job.scaler.params.thinking_end) for r in reqs]
+        for r, text in zip(reqs, texts, strict=True):
+            self.cache_hook.add_partial("generate_until", r.args, text)
+        return texts
 
     def _finish(self, task: str, reqs: list, done: dict, chunk_rows: list[dict], resumed: int,
                 store: Path | None, thinking_end: str | None) -> list[str]:

@@ -42,38 +42,51 @@ def check_spec(spec: dict[str, Any]) -> None:
                      f"sweep of {', '.join(runs)}")
 
 
-def run_sweep(spec: dict[str, Any]) -> None:
-    from lm_eval import simple_evaluate
+def load_lm(spec: dict[str, Any], records: Path) -> Any:
+    """The spec's lm-eval model, appending finished questions' records under `records`."""
     from lm_eval.api.registry import get_model
-    from lm_eval.loggers import EvaluationTracker
-    from lm_eval.tasks import TaskManager
 
     from eigscale.lmeval.models import resolve_model
 
-    name = resolve_model(spec["model"])
-    records, output = Path(spec["records"]), Path(spec["output"])
-    lm = get_model(name).create_from_arg_obj({**spec["model_args"],
-                                               "eigscale_records": str(records)},
-                                              # what lm-eval's CLI passes by default; HFLM
-                                              # falls back to the CPU when there is no CUDA
-                                              {"batch_size": "auto", "device": "cuda:0"})
-    lm.setup_replay(spec["runs"])
-    tasks = TaskManager(include_path=str(TASKS_DIR))
+    return get_model(resolve_model(spec["model"])).create_from_arg_obj(
+        {**spec["model_args"], "eigscale_records": str(records)},
+        # what lm-eval's CLI passes by default; HFLM falls back to the CPU without CUDA
+        {"batch_size": "auto", "device": "cuda:0"})
+
+
+def evaluate_task(lm: Any, spec: dict[str, Any], gen_kwargs: dict[str, Any],
+                  output: Path) -> dict[str, Any]:
+    """One lm-eval evaluation of the spec's task with these gen_kwargs, saved under `output`
+    as lm-eval saves one (results_<stamp>.json, samples_<task>_<stamp>.jsonl); returns
+    lm-eval's results, its samples under "samples"."""
+    from lm_eval import simple_evaluate
+    from lm_eval.loggers import EvaluationTracker
+    from lm_eval.tasks import TaskManager
+
     seed = spec.get("seed", DEFAULT_SEED)
+    tracker = EvaluationTracker(output_path=str(output))
+    results = simple_evaluate(model=lm, tasks=[spec["task"]], limit=spec.get("limit"),
+                              log_samples=True, gen_kwargs=dict(gen_kwargs),
+                              evaluation_tracker=tracker,
+                              apply_chat_template=spec.get("apply_chat_template", False),
+                              task_manager=TaskManager(include_path=str(TASKS_DIR)),
+                              random_seed=seed, numpy_random_seed=seed,
+                              torch_random_seed=seed, fewshot_random_seed=seed)
+    samples = results.pop("samples")
+    tracker.save_results_aggregated(results=results, samples=samples)
+    for task in results["configs"]:
+        tracker.save_results_samples(task_name=task, samples=samples[task])
+    return {**results, "samples": samples}
+
+
+def run_sweep(spec: dict[str, Any]) -> None:
+    records, output = Path(spec["records"]), Path(spec["output"])
+    lm = load_lm(spec, records)
+    lm.setup_replay(spec["runs"])
     for label, gen_kwargs in spec["runs"].items():
         lm.use_run(label)
         started = time.time() - 1
-        tracker = EvaluationTracker(output_path=str(output / label))
-        results = simple_evaluate(model=lm, tasks=[spec["task"]], limit=spec.get("limit"),
-                                  log_samples=True, gen_kwargs=dict(gen_kwargs),
-                                  evaluation_tracker=tracker,
-                                  apply_chat_template=spec.get("apply_chat_template", False),
-                                  task_manager=tasks, random_seed=seed, numpy_random_seed=seed,
-                                  torch_random_seed=seed, fewshot_random_seed=seed)
-        samples = results.pop("samples")
-        tracker.save_results_aggregated(results=results, samples=samples)
-        for task in results["configs"]:
-            tracker.save_results_samples(task_name=task, samples=samples[task])
+        evaluate_task(lm, spec, gen_kwargs, output / label)
         collect_outputs(output / label, records / label, started)
 
 

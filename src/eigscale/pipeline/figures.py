@@ -1,12 +1,17 @@
-"""The paper figures, from the tidy tables (eigscale.pipeline.metrics). One style; PDF and PNG.
+"""The paper figures, from the tidy tables (eigscale.pipeline.metrics, .analysis). One style; PDF
+and PNG.
 
 1. accuracy_vs_tokens: accuracy against total compute per question (FLOP estimate, or tokens
    processed; eigscale.compute) and, below, against thinking tokens, one column per (model,
-   task); every sweep as a curve with stderr bars, single runs as points.
+   task); every sweep as a curve with 95% paired bootstrap intervals, single runs as points,
+   each rule's Pareto points filled; the fixed-budget frontier F(B) and the oracle frontiers
+   A*_SC and A*_FC dashed.
 2. eig_trajectories: H_t and EIG over thinking tokens for a few questions of the EIG runs, with
    each run's lambda_cost drawn.
 3. cost_breakdown: tokens per question by kind (thinking, candidates, MC, answer, scoring
    prefill not served from the cache) per run.
+4. oracle_heatmap: c_i(t), question by cut, ordered by stays-correct point.
+5. regret: each operating point's regret against A*_SC, with its interval.
 """
 
 from __future__ import annotations
@@ -18,8 +23,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.colors
+import matplotlib.patches
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+
+from eigscale.pipeline.oracle import Grid
 
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
          "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150, "savefig.bbox": "tight"}
@@ -46,52 +56,72 @@ def _panels(n: int, width: float = 4.2, height: float = 3.2):
 
 # the x axes of accuracy_vs_tokens: total compute first (a rule is charged for everything it
 # made the model process, eigscale.compute), thinking tokens second
-COMPUTE_AXES = (("flops_mean", 1e-9, "total compute per question (GFLOPs, est.)"),
-                ("processed_mean", 1.0, "total tokens processed per question"),
-                ("thinking_mean", 1.0, "thinking tokens per question"))
+COMPUTE_UNITS = {"flops": (1e-9, "total compute per question (GFLOPs, est.)"),
+                 "processed_tokens": (1.0, "total tokens processed per question")}
+# the oracle analysis' curves (eigscale.pipeline.oracle): (label, colour, line style)
+FRONTIERS = {"fixed": ("fixed budget F(B)", "#1f77b4", (0, (4, 2))),
+             "oracle_sc": ("oracle A*_SC (stays correct)", "#000000", (0, (5, 2))),
+             "oracle_fc": ("oracle A*_FC (first correct)", "#7f7f7f", (0, (1, 2)))}
 
 
-def _compute_axes(runs: pd.DataFrame) -> list[tuple[str, float, str]]:
-    """The primary (total compute: FLOPs if estimated, else tokens processed) and the
-    thinking-tokens axis, among the columns this table has."""
-    present = [a for a in COMPUTE_AXES if a[0] in runs and runs[a[0]].notna().any()]
-    total = [a for a in present if a[0] != "thinking_mean"][:1]
-    return total + [a for a in present if a[0] == "thinking_mean"]
+def pareto(x: pd.Series, y: pd.Series) -> pd.Series:
+    """True for the points no other point beats (at most its cost, at least its accuracy,
+    better in one)."""
+    return pd.Series([not ((x <= xi) & (y >= yi) & ((x < xi) | (y > yi))).any()
+                      for xi, yi in zip(x, y, strict=True)], index=x.index)
 
 
-def accuracy_vs_tokens(runs: pd.DataFrame) -> plt.Figure:
-    groups = list(runs.groupby(["model", "task"]))
-    axes_spec = _compute_axes(runs)
-    fig, grid = plt.subplots(len(axes_spec), max(1, len(groups)),
-                             figsize=(4.6 * max(1, len(groups)), 3.4 * len(axes_spec)),
-                             squeeze=False)
+def accuracy_vs_tokens(ops: pd.DataFrame, frontiers: pd.DataFrame | None = None
+                       ) -> plt.Figure:
+    """Accuracy against total compute (top) and thinking tokens (below), one column per
+    (model, task): each rule's operating points with their paired bootstrap intervals, its
+    Pareto points filled (dominated ones hollow), and the oracle's curves dashed."""
+    groups = list(ops.groupby(["model", "task"]))
+    unit = ops["compute_unit"].iloc[0] if "compute_unit" in ops and len(ops) else \
+        "processed_tokens"
+    axes_spec = [("compute", *COMPUTE_UNITS[unit]),
+                 ("thinking", 1.0, "thinking tokens per question")]
+    fig, grid = plt.subplots(2, max(1, len(groups)),
+                             figsize=(4.8 * max(1, len(groups)), 3.6 * 2), squeeze=False)
     for row, (column, scale, xlabel) in enumerate(axes_spec):
         for ax, ((model, task), df) in zip(grid[row], groups, strict=False):
             labels = []
+            if frontiers is not None and len(frontiers):
+                mine = frontiers[(frontiers["model"] == model) & (frontiers["task"] == task)]
+                for curve, (name, color, style) in FRONTIERS.items():
+                    f = mine[mine["curve"] == curve].sort_values(column)
+                    ax.plot(scale * f[column], 100 * f["accuracy"], color=color, ls=style,
+                            lw=1.2, label=name, zorder=1)
             for (scaler, sweep), part in df.groupby(["scaler", df["sweep"].fillna("")]):
                 part = part.sort_values(column)
                 label = LABELS[scaler] + (f" ({sweep} sweep)" if sweep
                                           else f" ({part['run'].iloc[0]})")
-                ax.errorbar(scale * part[column], 100 * part["accuracy"],
-                            yerr=100 * part["accuracy_stderr"].fillna(0), marker="o", ms=4,
-                            capsize=3, lw=1.5, color=COLORS[scaler],
-                            ls="-" if sweep else "none", label=label)
+                x, y = scale * part[column], 100 * part["accuracy"]
+                err = [100 * (part["accuracy"] - part["accuracy_lo"]).clip(lower=0),
+                       100 * (part["accuracy_hi"] - part["accuracy"]).clip(lower=0)]
+                ax.errorbar(x, y, yerr=err, marker="none", capsize=3, lw=1.5,
+                            color=COLORS[scaler], ls="-" if sweep else "none", label=label,
+                            zorder=2)
+                front = pareto(x, y)
+                ax.scatter(x[front], y[front], s=22, color=COLORS[scaler], zorder=3)
+                ax.scatter(x[~front], y[~front], s=22, facecolor="white",
+                           edgecolor=COLORS[scaler], zorder=3)
                 if sweep:
                     labels += [(scale * r[column], 100 * r["accuracy"],
                                 f"{r['value']:g}" if isinstance(r["value"], float)
                                 else str(r["value"]), COLORS[scaler])
                                for _, r in part.iterrows()]
-            kind = "primary: total compute" if row == 0 and column != "thinking_mean" else \
-                "secondary view: thinking only"
+            kind = "primary: total compute" if row == 0 else "secondary view: thinking only"
             ax.set_title(f"{task} ({model}); {kind}")
             ax.set_xlabel(xlabel)
             ax.set_ylabel("accuracy (%)")
             ax.set_xlim(left=0)
-            if row == len(axes_spec) - 1:
-                ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
+            if row == 1:
+                ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
                           frameon=False)
             _label_points(ax, labels)
-    fig.suptitle("Accuracy against compute (labels: swept value)", y=1.01)
+    fig.suptitle("Accuracy against compute (95% paired bootstrap intervals; filled: Pareto "
+                 "points; labels: swept value)", y=1.01)
     fig.tight_layout()
     return fig
 
@@ -181,13 +211,69 @@ def cost_breakdown(runs: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def make_figures(runs_csv: str, questions_csv: str, outputs: Mapping[str, str]) -> None:
-    """Write every figure; `outputs` maps "<figure>_<pdf|png>" to a path."""
-    runs = pd.read_csv(runs_csv)
-    questions = pd.read_csv(questions_csv)
+def oracle_heatmap(grids: pd.DataFrame) -> plt.Figure:
+    """c_i(t) per question (rows, ordered by stays-correct point, never-correct last) and cut
+    (columns); past a trace's end its end's answer holds."""
+    groups = list(grids.groupby(["model", "task"])) if len(grids) else []
+    fig, axes = _panels(max(1, len(groups)), 4.8, 3.8)
+    for ax, ((model, task), rows) in zip(axes, groups, strict=False):
+        g = Grid.from_frame(rows)
+        order = sorted(range(len(g.doc_ids)), key=lambda i: (g.sc[i], g.fc[i], g.doc_ids[i]))
+        past_end = g.cuts[None, :] > g.ends[:, None]
+        shown = np.where(past_end, 0.5 + 0.3 * g.correct, g.correct)[order]
+        cmap = matplotlib.colors.ListedColormap(["#f2f2f2", "#bfbfbf", "#9ecae1", "#08519c"])
+        norm = matplotlib.colors.BoundaryNorm([-0.1, 0.25, 0.65, 0.9, 1.1], cmap.N)
+        ax.imshow(shown, aspect="auto", interpolation="nearest", cmap=cmap, norm=norm,
+                  extent=(-0.5, len(g.cuts) - 0.5, len(order) - 0.5, -0.5))
+        ticks = np.linspace(0, len(g.cuts) - 1, min(8, len(g.cuts))).round().astype(int)
+        ax.set_xticks(ticks, [str(int(g.cuts[k])) for k in ticks])
+        ax.set_yticks(range(len(order)), [str(g.doc_ids[i]) for i in order],
+                      fontsize=6 if len(order) > 20 else 8)
+        ax.grid(False)
+        ax.set_xlabel("thinking tokens at the cut")
+        ax.set_ylabel("question (by stays-correct point)")
+        ax.set_title(f"{task} ({model})")
+    handles = [matplotlib.patches.Patch(color=c, label=t) for c, t in
+               (("#08519c", "right"), ("#f2f2f2", "wrong"),
+                ("#9ecae1", "right (trace ended)"), ("#bfbfbf", "wrong (trace ended)"))]
+    axes[0].legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2,
+                   frameon=False)
+    fig.suptitle("Forced-answer correctness $c_i(t)$ along one greedy trace per question",
+                 y=1.02)
+    return fig
+
+
+def regret(ops: pd.DataFrame) -> plt.Figure:
+    """Each operating point's regret (A*_SC at its mean thinking tokens minus its accuracy),
+    with its paired bootstrap interval, one panel per (model, task)."""
+    groups = list(ops.groupby(["model", "task"])) if len(ops) else []
+    fig, axes = _panels(max(1, len(groups)), max(4.5, 0.45 * len(ops) + 1.5), 3.4)
+    for ax, ((model, task), df) in zip(axes, groups, strict=False):
+        df = df.reset_index(drop=True)
+        y = 100 * df["regret"]
+        err = [100 * (df["regret"] - df["regret_lo"]).clip(lower=0),
+               100 * (df["regret_hi"] - df["regret"]).clip(lower=0)]
+        ax.bar(df["run"], y, color=[COLORS[s] for s in df["scaler"]], yerr=err, capsize=2)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_ylabel("regret vs oracle A*_SC (pp)")
+        ax.set_title(f"{task} ({model})")
+        ax.tick_params(axis="x", labelrotation=60)
+        for label in ax.get_xticklabels():
+            label.set_ha("right")
+    fig.suptitle("Regret at equal thinking tokens (lower is better; 0 = the oracle)", y=1.02)
+    return fig
+
+
+def make_figures(tables: Mapping[str, pd.DataFrame], outputs: Mapping[str, str]) -> None:
+    """Write every figure from the tables {runs, questions (eigscale.pipeline.metrics),
+    operating_points, frontiers (eigscale.pipeline.analysis), grids (the oracle grids, with
+    model and task columns)}; `outputs` maps "<figure>_<pdf|png>" to a path."""
     with plt.rc_context(STYLE):
-        figs = {"accuracy_vs_tokens": accuracy_vs_tokens(runs),
-                "eig_trajectories": eig_trajectories(runs, questions),
-                "cost_breakdown": cost_breakdown(runs)}
+        figs = {"accuracy_vs_tokens": accuracy_vs_tokens(tables["operating_points"],
+                                                         tables["frontiers"]),
+                "eig_trajectories": eig_trajectories(tables["runs"], tables["questions"]),
+                "cost_breakdown": cost_breakdown(tables["runs"]),
+                "oracle_heatmap": oracle_heatmap(tables["grids"]),
+                "regret": regret(tables["operating_points"])}
         for name, fig in figs.items():
             _save(fig, outputs[f"{name}_pdf"], outputs[f"{name}_png"])

@@ -32,6 +32,8 @@ SCALER_MODULES = {
 }
 # what a replay sweep runs through besides
 REPLAY = ("eigscale.scalers.replay", "eigscale.lmeval.sweep")
+# what the oracle grid runs through besides (its trace is budget_forcing's)
+ORACLE = REPLAY + ("eigscale.scalers.oracle", "eigscale.lmeval.oracle")
 # modules that compute no evaluation result (they read, plot or launch them)
 NOT_IN_RESULTS = ("eigscale", "eigscale.cli", "eigscale.prepare", "eigscale.compute",
                   "eigscale.pipeline.*")
@@ -62,9 +64,10 @@ def module_files(name: str) -> dict[str, Path]:
     return out
 
 
-def fingerprint(scaler: str, replay: bool = False) -> str:
-    """Hash of the package code a scaler's results depend on: edit it and its runs rerun."""
-    names = SHARED + SCALER_MODULES[scaler] + (REPLAY if replay else ())
+def fingerprint(scaler: str, replay: bool = False, oracle: bool = False) -> str:
+    """Hash of the package code a scaler's results depend on (replay: a replay sweep's;
+    oracle: the oracle grid's): edit it and its runs rerun."""
+    names = SHARED + SCALER_MODULES[scaler] + (ORACLE if oracle else REPLAY if replay else ())
     files: dict[str, Path] = {}
     for name in names:
         files.update(module_files(name))

@@ -200,18 +200,48 @@ def evaluate_run(settings: dict[str, Any], model_dir: Path, outputs: dict[str, s
     shutil.rmtree(run_dir / ".partial", ignore_errors=True)
 
 
-def replay_spec(settings: dict[str, dict[str, Any]], model_dir: Path, work: Path,
-                parallel: dict[str, Any], chunk: int = 0) -> dict[str, Any]:
-    """The eigscale-sweep spec of a replay sweep ({run: settings}, as for evaluate_run)."""
-    first = next(iter(settings.values()))
+def _spec(first: dict[str, Any], model_dir: Path, work: Path, parallel: dict[str, Any],
+          chunk: int) -> dict[str, Any]:
+    """What the specs of eigscale-sweep and eigscale-oracle share."""
     margs = model_args(first, model_dir, work / ".partial", parallel, chunk)
     margs.pop("eigscale_records")  # eigscale-sweep sets it from "records"
     gen = first["generation"]
     return {"model": first["model"]["engine"], "model_args": margs,
             "task": first["task"]["name"], "limit": first["task"].get("limit"),
             "apply_chat_template": gen["apply_chat_template"], "seed": gen["seed"],
-            "records": str(work / ".partial"), "output": str(work / "out"),
+            "records": str(work / ".partial"), "output": str(work / "out")}
+
+
+def replay_spec(settings: dict[str, dict[str, Any]], model_dir: Path, work: Path,
+                parallel: dict[str, Any], chunk: int = 0) -> dict[str, Any]:
+    """The eigscale-sweep spec of a replay sweep ({run: settings}, as for evaluate_run)."""
+    return {**_spec(next(iter(settings.values())), model_dir, work, parallel, chunk),
             "runs": {name: gen_kwargs(s) for name, s in settings.items()}}
+
+
+def oracle_spec(settings: dict[str, Any], model_dir: Path, work: Path,
+                parallel: dict[str, Any], chunk: int = 0) -> dict[str, Any]:
+    """The eigscale-oracle spec of one (model, task) (settings: pipeline.settings.oracle_of)."""
+    return {**_spec(settings, model_dir, work, parallel, chunk),
+            "gen_kwargs": gen_kwargs(settings), "step": settings["oracle"]["step"]}
+
+
+def evaluate_oracle(settings: dict[str, Any], model_dir: Path, out_dir: Path, log: Path,
+                    parallel: dict[str, Any] | None = None, chunk: int = 0) -> None:
+    """The oracle grid of one (model, task): out_dir/{grid.csv, provenance.json}. Built in a
+    sibling folder and renamed into place; its records checkpoint survives a killed job."""
+    work = out_dir.with_name(out_dir.name + ".work")
+    shutil.rmtree(work / "out", ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    claim_checkpoints(work / ".partial", settings)
+    spec = oracle_spec(settings, model_dir, work, parallel or {}, chunk)
+    write_json_atomic(work / "spec.json", spec)
+    cmd = [sys.executable, "-m", "eigscale.lmeval.oracle", str(work / "spec.json")]
+    _run_logged(cmd, log, "eigscale-oracle")
+    write_json_atomic(work / "out" / "provenance.json", _provenance(settings, cmd))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(work / "out", out_dir)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def evaluate_replay(settings: dict[str, dict[str, Any]], model_dir: Path, out_dir: Path,

@@ -36,6 +36,9 @@ MODEL_DEFAULTS = {"engine": "vllm", "dtype": "auto", "max_model_len": 4096,
                   "thinking_format": "s1", "gpus": 0, "gpu_memory_utilization": 0.9}
 GENERATION_DEFAULTS = {"max_gen_toks": 1024, "apply_chat_template": True, "seed": DEFAULT_SEED,
                        "checkpoint_every": 64}
+# the oracle grid and the statistics (eigscale.pipeline.oracle, .stats)
+ANALYSIS_DEFAULTS = {"oracle_step": 16, "oracle_max_thinking": "auto", "bootstrap": 10_000,
+                     "confidence": 0.95, "seed": 0}
 
 # generation keys that change how a job runs, never what it computes
 RESULT_NEUTRAL = ("checkpoint_every",)
@@ -181,6 +184,34 @@ def model_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
 
 def generation_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return {**GENERATION_DEFAULTS, **(config.get("generation") or {})}
+
+
+def analysis_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {**ANALYSIS_DEFAULTS, **(config.get("analysis") or {})}
+
+
+def oracle_cap(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]]) -> int | str:
+    """The oracle trace's thinking cap: analysis.oracle_max_thinking, or ("auto") the largest
+    explicit cap of any run, so that the grid spans every rule's range ("auto" again, the
+    budget derived from max_gen_toks, if no run has one)."""
+    cap = analysis_settings(config)["oracle_max_thinking"]
+    if cap != "auto":
+        return int(cap)
+    caps = [r["params"].get("max_tokens_thinking") for r in runs.values()]
+    return max((c for c in caps if isinstance(c, int)), default="auto")
+
+
+def oracle_of(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]], model: str,
+              task: str) -> dict[str, Any]:
+    """Everything the oracle grid of (model, task) depends on, as `settings_of` gives a run's:
+    its trace is a greedy budget_forcing run without extensions, capped at `oracle_cap`."""
+    gen = {k: v for k, v in generation_settings(config).items() if k not in RESULT_NEUTRAL}
+    trace = {"scaler": "budget_forcing",
+             "params": {"max_tokens_thinking": oracle_cap(config, runs)}}
+    return canonical({"run": trace, "oracle": {"step": analysis_settings(config)["oracle_step"]},
+                      "model": model_settings(config, model),
+                      "task": {"name": task, **(config["tasks"][task] or {})},
+                      "generation": gen})
 
 
 def settings_of(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]], model: str,

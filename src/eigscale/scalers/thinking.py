@@ -246,10 +246,12 @@ class ThinkingScaler(Scaler):
         return True
 
     def force_answers(self, engine: Engine, thoughts: Sequence[Thought], ctx: RunContext,
-                      until: Sequence[str]) -> list[str]:
+                      until: Sequence[str], with_thinking: bool = True) -> list[str]:
         """One greedy call answers every thought: its thinking + the tail its stop calls for
         (see module doc), then the rest of the generation budget. Thoughts with identical
-        tokens share one request (replay cuts often coincide)."""
+        tokens share one request (replay cuts often coincide). Returns each thought's response:
+        thinking + tail + answer, or (with_thinking=False: the oracle's many cuts of one
+        trace) tail + answer alone, all a grader reads, with the record's thinking left out."""
         min_answer = self.params.min_answer_tokens
         unique: dict[tuple[int, ...], int] = {}
         rooms: list[int] = []
@@ -272,7 +274,11 @@ class ThinkingScaler(Scaler):
             t.record.answer_tokens = len(ans.token_ids)
             t.record.answer_finish = ans.finish_reason
             t.record.add_tokens(answer=len(ans.token_ids))
-            t.record.thinking = engine.decode(t.thinking)
             t.record.answer = ans.text
-            texts.append(engine.decode(key[len(t.prompt):] + ans.token_ids))
+            if with_thinking:
+                t.record.thinking = engine.decode(t.thinking)
+                texts.append(engine.decode(key[len(t.prompt):] + ans.token_ids))
+            else:
+                texts.append(engine.decode(key[len(t.prompt) + len(t.thinking):]
+                                           + ans.token_ids))
         return texts

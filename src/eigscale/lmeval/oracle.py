@@ -1,0 +1,116 @@
+"""`eigscale-oracle SPEC.json`: the oracle grid of one task, graded by the task's own grader.
+
+One lm-eval evaluation of a budget_forcing run (the trace: greedy, no extensions, its cap the
+grid's last point) in oracle mode (ScalingMixin.setup_oracle): every question's trace is cut at
+0, step, 2 step, ... and at its end, the answer is forced at every cut in one batched call
+(eigscale.scalers.oracle), and each cut's answer is graded by the task's `process_results`,
+the function lm-eval grades the run with. lm-eval itself grades the trace ends' answers; the
+grid must agree with it there, or this fails.
+
+Writes `<output>/grid.csv`, one row per (question, cut): task, doc_id, t (thinking tokens before
+the cut), end (the trace's thinking length), correct (0/1), answer (what the grader read, empty
+when nothing gradable), stop_reason, prompt_tokens, answer_tokens; and lm-eval's own files of
+the trace-end evaluation under `<output>/lm_eval/`.
+
+SPEC (JSON): as eigscale-sweep's (model, model_args, task, limit, apply_chat_template, seed,
+records, output), with `gen_kwargs` (the trace's budget_forcing run) for `runs` and `step`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from eigscale.errors import ParamError
+from eigscale.grading import Response, answer_class
+from eigscale.jsonio import read_jsonl
+from eigscale.lmeval.gen_kwargs import check_gen_kwargs
+from eigscale.lmeval.sweep import evaluate_task, load_lm
+from eigscale.lmeval.tasks import ANSWER_KIND, TASKS_DIR
+
+GRID_COLUMNS = ("task", "doc_id", "t", "end", "correct", "answer", "stop_reason",
+                "prompt_tokens", "answer_tokens")
+PRIMARY_METRIC = "exact_match"  # what every eigscale task reports, and metrics.py reads
+
+
+def grade_rows(rows: list[dict[str, Any]], docs: dict[int, dict], process_results: Any,
+               thinking_end: str, kind: str) -> list[dict[str, Any]]:
+    """Grade each grid row's answer with `process_results(doc, [response])` (a task's grader);
+    identical answers of one question are graded once."""
+    seen: dict[tuple[int, str], tuple[int, str]] = {}
+    out = []
+    for row in rows:
+        key = (row["doc_id"], row["text"])
+        if key not in seen:
+            response = Response(row["text"], thinking_end)
+            correct = int(process_results(docs[row["doc_id"]], [response])[PRIMARY_METRIC])
+            seen[key] = (correct, answer_class(response, kind) or "")
+        correct, answer = seen[key]
+        out.append({**{k: row[k] for k in GRID_COLUMNS if k in row}, "correct": correct,
+                    "answer": answer})
+    return out
+
+
+def write_grid(path: Path, rows: list[dict[str, Any]]) -> None:
+    """grid.csv, sorted by question and cut, written atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=GRID_COLUMNS)
+        writer.writeheader()
+        writer.writerows(sorted(rows, key=lambda r: (r["doc_id"], r["t"])))
+    os.replace(tmp, path)
+
+
+def run_oracle(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    from eigscale.lmeval.gen_kwargs import scaler_from_gen_kwargs
+
+    task, records, output = spec["task"], Path(spec["records"]), Path(spec["output"])
+    thinking_end = scaler_from_gen_kwargs(spec["gen_kwargs"], 256).scaler.params.thinking_end
+    lm = load_lm(spec, records)
+    lm.setup_oracle(int(spec["step"]))
+    results = evaluate_task(lm, spec, spec["gen_kwargs"], output / "lm_eval")
+    samples = results["samples"][task]
+    docs = {s["doc_id"]: s["doc"] for s in samples}
+    grader = get_task_dict([task], TaskManager(include_path=str(TASKS_DIR)))[task]
+    rows = [r for r in read_jsonl(records / f"grid_{task}.jsonl") if r["doc_id"] in docs]
+    graded = grade_rows(rows, docs, grader.process_results, thinking_end, ANSWER_KIND[task])
+    ends = {r["doc_id"]: r["correct"] for r in graded if r["t"] == r["end"]}
+    for s in samples:  # the same grader on the same answer: a disagreement is a bug here
+        if ends.get(s["doc_id"]) != int(s[PRIMARY_METRIC]):
+            raise RuntimeError(f"oracle grid: doc {s['doc_id']} graded {ends.get(s['doc_id'])}"
+                               f" at its trace's end, lm-eval graded {s[PRIMARY_METRIC]}")
+    write_grid(output / "grid.csv", graded)
+    return graded
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 1 or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    path = Path(argv[0])
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        check_gen_kwargs(spec["gen_kwargs"], f"oracle trace in {path}")
+        if spec["gen_kwargs"].get("scale_func_name") != "budget_forcing":
+            raise ParamError(f"{path}: the oracle's trace is a budget_forcing run",
+                             param="scale_func_name",
+                             value=spec["gen_kwargs"].get("scale_func_name"), source=str(path))
+        rows = run_oracle(spec)
+    except ParamError as e:
+        print(f"eigscale-oracle: error in {path}: {e}", file=sys.stderr)
+        return 2
+    questions = len({r["doc_id"] for r in rows})
+    print(f"eigscale-oracle: {len(rows)} cuts of {questions} questions graded, "
+          f"{sum(r['correct'] for r in rows)} correct", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The analysis tables: oracle points and frontiers, every run's operating point with paired
+intervals, regret and headroom, and the matched-compute comparisons with budget forcing.
+
+Inputs are the tidy tables (eigscale.pipeline.metrics: questions.csv) and the oracle grids
+(eigscale.lmeval.oracle: grid.csv per (model, task)). Per (model, task) one set of bootstrap
+resamples over its questions serves every run (paired; eigscale.pipeline.stats); the oracle
+quantities (eigscale.pipeline.oracle) are recomputed inside each resample.
+
+Total compute per question is the FLOP estimate when the model's shape is known, else tokens
+processed (eigscale.compute); the oracle's and a fixed cap's compute at a cut is charged the
+same way: the prompt, the thinking to the cut and that cut's forced answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from eigscale.compute import ModelShape, question_cost
+from eigscale.pipeline.oracle import (Grid, Resampled, fixed_budget, oracle_choice,
+                                      oracle_frontier, points, standing)
+from eigscale.pipeline.settings import ANALYSIS_DEFAULTS, analysis_settings
+from eigscale.pipeline.stats import holm, interval, mcnemar, mean_interval, resample_weights
+
+BF = "budget_forcing"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The `analysis` config section (config/README.md)."""
+
+    bootstrap: int = ANALYSIS_DEFAULTS["bootstrap"]  # resamples
+    confidence: float = ANALYSIS_DEFAULTS["confidence"]  # of every interval
+    seed: int = ANALYSIS_DEFAULTS["seed"]  # of the resamples
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        section = analysis_settings(config)
+        return cls(section["bootstrap"], section["confidence"], section["seed"])
+
+
+def compute_column(questions: pd.DataFrame) -> str:
+    """The total-compute column: FLOPs if estimated for every row, else tokens processed."""
+    flops = questions.get("flops")
+    return "flops" if flops is not None and flops.notna().all() and len(flops) else \
+        "processed_tokens"
+
+
+def _cell_costs(grid_rows: pd.DataFrame, shape: ModelShape | None) -> pd.DataFrame:
+    """Each grid cut's compute: the prompt, the thinking to the cut, its forced answer."""
+    costs = [question_cost({"prompt_tokens": r.prompt_tokens, "thinking_tokens": r.t,
+                            "answer_tokens": r.answer_tokens}, shape)
+             for r in grid_rows.itertuples()]
+    out = grid_rows[["doc_id", "t"]].copy()
+    out["processed_tokens"] = [c["processed"] for c in costs]
+    out["flops"] = [c["flops"] for c in costs]
+    return out
+
+
+def _compute_at(cells: pd.DataFrame, grid: Grid, stops: np.ndarray, column: str) -> float:
+    """Mean compute per question when question i stops at stops[i] (a grid point)."""
+    lookup = cells.set_index(["doc_id", "t"])[column]
+    at = [min(s, e) for s, e in zip(stops, grid.ends, strict=True)]
+    return float(np.mean([lookup[(d, int(t))] if (d, int(t)) in lookup.index
+                          else lookup.loc[d].iloc[-1]
+                          for d, t in zip(grid.doc_ids, at, strict=True)]))
+
+
+def frontiers(grid: Grid, cells: pd.DataFrame, column: str) -> pd.DataFrame:
+    """F, A*_SC and A*_FC at every budget of the grid: mean thinking tokens, accuracy, and the
+    mean total compute of the stops they imply."""
+    rows = []
+    tokens, acc = fixed_budget(grid)
+    for b, x, y in zip(grid.cuts, tokens, acc, strict=True):
+        stops = np.minimum(b, grid.ends)
+        rows.append({"curve": "fixed", "budget": b, "thinking": x, "accuracy": y,
+                     "compute": _compute_at(cells, grid, stops, column)})
+    for which in ("sc", "fc"):
+        costs = grid.sc if which == "sc" else grid.fc
+        for b, (x, y) in zip(grid.cuts, zip(*oracle_frontier(grid, which), strict=True),
+                             strict=True):
+            rows.append({"curve": f"oracle_{which}", "budget": b, "thinking": x, "accuracy": y,
+                         "compute": _compute_at(cells, grid, oracle_choice(costs, b), column)})
+    return pd.DataFrame(rows)
+
+
+def _per_question(q: pd.DataFrame, grid: Grid, run: str, column: str) -> dict[str, np.ndarray]:
+    """A run's correctness, thinking tokens and compute, in the grid's question order."""
+    q = q.set_index("doc_id")
+    missing = sorted(set(grid.doc_ids) - set(q.index))
+    extra = sorted(set(q.index) - set(grid.doc_ids))
+    if missing or extra:
+        raise ValueError(f"run {run}: its questions are not the oracle grid's (missing "
+                         f"{missing[:5]}, extra {extra[:5]}); rerun the workflow")
+    q = q.loc[grid.doc_ids]
+    return {"correct": q["correct"].fillna(0).to_numpy(float),
+            "thinking": q["thinking_tokens"].to_numpy(float),
+            "compute": q[column].to_numpy(float)}
+
+
+def operating_points(runs: pd.DataFrame, questions: pd.DataFrame, grid: Grid,
+                     weights: np.ndarray, column: str, confidence: float) -> pd.DataFrame:
+    """Every run of one (model, task) against the oracle, with paired intervals."""
+    resampled = Resampled(grid, weights)
+    rows = []
+    for r in runs.itertuples():
+        x = _per_question(questions[questions["run"] == r.run], grid, r.run, column)
+        row = {"run": r.run, "scaler": r.scaler, "sweep": r.sweep, "value": r.value}
+        for name, values in (("accuracy", x["correct"]), ("thinking", x["thinking"]),
+                             ("compute", x["compute"])):
+            row[name], row[f"{name}_lo"], row[f"{name}_hi"] = mean_interval(values, weights,
+                                                                            confidence)
+        point = standing(grid, x["correct"], x["thinking"])
+        row.update({k: v for k, v in asdict(point).items()
+                    if k in ("fixed", "oracle_sc", "oracle_fc")})
+        spread = resampled.regret_headroom(x["correct"], x["thinking"])
+        for name, values in zip(("regret", "headroom"), spread, strict=True):
+            row[name] = getattr(point, name)
+            row[f"{name}_lo"], row[f"{name}_hi"] = interval(values, confidence)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def matched(ops: pd.DataFrame, questions: pd.DataFrame, grid: Grid, weights: np.ndarray,
+            column: str, confidence: float) -> pd.DataFrame:
+    """For each budget-forcing run, every other rule's operating point nearest to it in total
+    compute: the paired accuracy difference (other - budget forcing) with its interval and the
+    exact McNemar test."""
+    rows: list[dict[str, Any]] = []
+    if ops.empty:
+        return pd.DataFrame(rows)
+    rules = ops.assign(rule=ops["sweep"].fillna(ops["run"]))
+    for bf in rules[rules["scaler"] == BF].itertuples():
+        a = _per_question(questions[questions["run"] == bf.run], grid, bf.run, column)
+        for rule, part in rules[rules["scaler"] != BF].groupby("rule", sort=True):
+            other = part.loc[(part["compute"] - bf.compute).abs().idxmin()]
+            b = _per_question(questions[questions["run"] == other["run"]], grid,
+                              other["run"], column)
+            diff = b["correct"] - a["correct"]
+            n10, n01, p = mcnemar(b["correct"], a["correct"])
+            d, lo, hi = mean_interval(diff, weights, confidence)
+            rows.append({"budget_forcing": bf.run, "bf_compute": bf.compute,
+                         "bf_accuracy": bf.accuracy, "rule": rule, "run": other["run"],
+                         "scaler": other["scaler"], "compute": other["compute"],
+                         "accuracy": other["accuracy"], "difference": d,
+                         "difference_lo": lo, "difference_hi": hi,
+                         "only_rule_right": n10, "only_bf_right": n01, "p_mcnemar": p})
+    return pd.DataFrame(rows)
+
+
+def analyse(runs: pd.DataFrame, questions: pd.DataFrame, grids: pd.DataFrame,
+            settings: Settings, shapes: Mapping[str, ModelShape] | None = None
+            ) -> dict[str, pd.DataFrame]:
+    """{points, frontiers, operating_points, matched} over every (model, task) of the grids
+    (grid rows carry model and task columns); matched p-values Holm-adjusted across tasks (per
+    model, budget-forcing run and rule)."""
+    column = compute_column(questions)
+    out: dict[str, list[pd.DataFrame]] = {k: [] for k in ("points", "frontiers",
+                                                          "operating_points", "matched")}
+    for (model, task), rows in grids.groupby(["model", "task"], sort=True):
+        ids = {"model": model, "task": task}
+        grid = Grid.from_frame(rows)
+        cells = _cell_costs(rows, (shapes or {}).get(model))
+        weights = resample_weights(len(grid.doc_ids), settings.bootstrap, settings.seed)
+        mine = (runs["model"] == model) & (runs["task"] == task)
+        q = questions[(questions["model"] == model) & (questions["task"] == task)]
+        ops = operating_points(runs[mine], q, grid, weights, column, settings.confidence)
+        parts = {"points": points(grid), "frontiers": frontiers(grid, cells, column),
+                 "operating_points": ops,
+                 "matched": matched(ops, q, grid, weights, column, settings.confidence)}
+        for name, df in parts.items():
+            out[name].append(df.assign(**ids, compute_unit=column)[
+                ["model", "task", *[c for c in df.columns], "compute_unit"]])
+    tables = {k: pd.concat(v, ignore_index=True) if v else pd.DataFrame()
+              for k, v in out.items()}
+    m = tables["matched"]
+    if not m.empty:
+        m["p_holm"] = m.groupby(["model", "budget_forcing", "rule"])["p_mcnemar"].transform(
+            lambda p: pd.Series(holm(p.tolist()), index=p.index))
+    return tables

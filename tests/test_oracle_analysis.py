@@ -1,0 +1,236 @@
+"""The oracle quantities, the paired statistics and the table writers, on hand-made inputs whose
+answers are worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eigscale.pipeline.analysis import Settings, analyse
+from eigscale.pipeline.oracle import (Grid, Resampled, fixed_budget, fixed_budget_at,
+                                      oracle_at, oracle_choice, points, standing)
+from eigscale.pipeline.stats import holm, interval, mcnemar, mean_interval, resample_weights
+from eigscale.pipeline.tables import (TABLES, latex_escape, to_latex, to_markdown,
+                                      with_interval, write_table)
+
+# c_i(t), step 10:
+#   q0 T=30: 0 1 1 1   FC 10, SC 10
+#   q1 T=20: 1 0 1     FC 0,  SC 20 (right by chance at 0, wrong at 10)
+#   q2 T=30: 0 1 0 0   FC 10, SC never (the end is wrong)
+#   q3 T=10: 0 0       never right
+CELLS = {0: [0, 1, 1, 1], 1: [1, 0, 1], 2: [0, 1, 0, 0], 3: [0, 0]}
+
+
+def grid_rows(cells: dict[int, list[int]] = CELLS, step: int = 10) -> pd.DataFrame:
+    rows = []
+    for doc, cs in cells.items():
+        end = step * (len(cs) - 1)
+        rows += [{"doc_id": doc, "t": step * k, "end": end, "correct": c,
+                  "prompt_tokens": 5, "answer_tokens": 3} for k, c in enumerate(cs)]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def grid() -> Grid:
+    return Grid.from_frame(grid_rows())
+
+
+def test_first_and_stays_correct(grid):
+    p = points(grid).set_index("doc_id")
+    assert p["first_correct"].tolist()[:3] == [10, 0, 10] and math.isnan(p.loc[3,
+                                                                                "first_correct"])
+    assert p.loc[0, "stays_correct"] == 10 and p.loc[1, "stays_correct"] == 20
+    assert p[["stays_correct"]].loc[[2, 3]].isna().all().all()
+    # overthinking: T - FC; after stabilisation: T - SC
+    assert p["overthinking"].tolist()[:3] == [20, 20, 20]
+    assert p.loc[0, "after_stable"] == 20 and p.loc[1, "after_stable"] == 0
+    assert p["end_correct"].tolist() == [1, 1, 0, 0]
+
+
+def test_fixed_budget_frontier(grid):
+    # caps 0, 10, 20, 30: correctness at min(B, T_i) and the mean thinking it costs
+    assert grid.cuts.tolist() == [0, 10, 20, 30]
+    tokens, acc = fixed_budget(grid)
+    assert tokens.tolist() == [0, 10, 17.5, 22.5]
+    assert acc.tolist() == [0.25, 0.5, 0.5, 0.5]
+    assert fixed_budget_at(grid, 5) == pytest.approx(0.375)  # halfway between caps 0 and 10
+    assert fixed_budget_at(grid, 100) == 0.5  # beyond the longest trace: its end
+
+
+def test_oracle_frontiers(grid):
+    # SC costs 10, 20, never, never; giving up costs 0 thinking tokens
+    assert [oracle_at(grid.sc, b) for b in (0, 2.5, 5, 7.5, 100)] == [0, .25, .25, .5, .5]
+    # FC costs 10, 0, 10, never: q1 is free, then q0 and q2 for 10 each
+    assert [oracle_at(grid.fc, b) for b in (0, 2.5, 5, 100)] == [.25, .5, .75, .75]
+    assert oracle_choice(grid.sc, 7.5).tolist() == [10, 20, 0, 0]
+    # weights: q0 twice, q1 not drawn: at a mean budget of 5 the 20 tokens buy both copies
+    assert oracle_at(grid.sc, 5, np.array([2, 0, 1, 1])) == 0.5
+    assert oracle_at(grid.sc, 4, np.array([2, 0, 1, 1])) == 0.25  # 16 tokens: one copy
+
+
+def test_regret_and_headroom(grid):
+    # stops at 10 and 20 on q0/q1, gives up on q2/q3: the oracle's own choice at 7.5 tokens
+    best = standing(grid, np.array([1, 1, 0, 0]), np.array([10, 20, 0, 0]))
+    assert (best.accuracy, best.thinking, best.oracle_sc) == (0.5, 7.5, 0.5)
+    assert best.fixed == pytest.approx(0.4375)  # 0.25 + 0.75 * (0.5 - 0.25)
+    assert best.regret == 0 and best.headroom == pytest.approx(1.0)
+    # the same tokens, one question wrong: regret 25 points, worse than a fixed cap
+    worse = standing(grid, np.array([1, 0, 0, 0]), np.array([10, 20, 0, 0]))
+    assert worse.regret == pytest.approx(0.25)
+    assert worse.headroom == pytest.approx((0.25 - 0.4375) / 0.0625)
+    # where the oracle has no headroom over the fixed cap, captured headroom is undefined
+    flat = standing(grid, np.array([1, 1, 0, 0]), np.array([10, 20, 30, 10]))
+    assert flat.regret == 0 and math.isnan(flat.headroom)
+
+
+def test_resampled_equals_one_at_a_time(grid):
+    weights = resample_weights(4, 200, seed=3)
+    correct, thinking = np.array([1, 0, 1, 0]), np.array([10, 20, 0, 10])
+    regret, headroom = Resampled(grid, weights).regret_headroom(correct, thinking)
+    for r in range(0, 200, 7):
+        one = standing(grid, correct, thinking, weights[r])
+        assert regret[r] == pytest.approx(one.regret)
+        assert (math.isnan(one.headroom) and math.isnan(headroom[r])) or \
+            headroom[r] == pytest.approx(one.headroom)
+
+
+def test_resample_weights_are_seeded_draws_of_n():
+    w = resample_weights(50, 1000, seed=7)
+    assert w.shape == (1000, 50) and (w.sum(axis=1) == 50).all()
+    assert (w == resample_weights(50, 1000, seed=7)).all()
+    assert (w != resample_weights(50, 1000, seed=8)).any()
+    assert w.mean() == pytest.approx(1.0)  # every question equally likely
+
+
+def test_bootstrap_interval_of_a_proportion_matches_its_normal_approximation():
+    # 30 of 100 right: standard error sqrt(.3 .7 / 100) = 0.0458, 95% about +-0.090
+    x = np.array([1] * 30 + [0] * 70)
+    mean, lo, hi = mean_interval(x, resample_weights(100, 10_000, seed=0))
+    assert mean == 0.3
+    assert lo == pytest.approx(0.3 - 1.96 * 0.0458, abs=0.012)
+    assert hi == pytest.approx(0.3 + 1.96 * 0.0458, abs=0.012)
+
+
+def test_paired_difference_interval():
+    w = resample_weights(40, 5000, seed=1)
+    a = np.array([1, 0] * 20)
+    # identical runs: no difference in any resample
+    assert mean_interval(a - a, w) == (0.0, 0.0, 0.0)
+    # one question flipped to right: the difference is 1/40 or 0 (when it is not drawn)...
+    b = a.copy()
+    b[1] = 1
+    d, lo, hi = mean_interval(b - a, w)
+    assert d == 0.025 and lo == 0.0 and 0.025 <= hi <= 0.1
+    # ...where unpaired intervals of the two accuracies overlap almost entirely
+    assert mean_interval(a, w)[2] > mean_interval(b, w)[1]
+
+
+def test_interval_percentiles():
+    assert interval(np.arange(101.0), 0.9) == pytest.approx((5.0, 95.0))
+    assert interval(np.array([np.nan, 1.0, 1.0])) == (1.0, 1.0)
+    assert all(math.isnan(v) for v in interval(np.array([np.nan])))
+
+
+def test_mcnemar_exact():
+    # 1 vs 9 discordant pairs: p = 2 (C(10,0) + C(10,1)) / 2^10
+    a = [1] * 1 + [0] * 9 + [1] * 5
+    b = [0] * 1 + [1] * 9 + [1] * 5
+    assert mcnemar(a, b) == (1, 9, 2 * 11 / 1024)
+    assert mcnemar(b, a) == (9, 1, 2 * 11 / 1024)
+    assert mcnemar([1, 0, 1], [1, 0, 1]) == (0, 0, 1.0)  # no discordant pair
+    assert mcnemar([1, 0], [0, 1])[2] == 1.0  # balanced split
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for n10, n01 in ((3, 12), (0, 6), (20, 31)):
+        a = [1] * n10 + [0] * n01
+        b = [0] * n10 + [1] * n01
+        assert mcnemar(a, b)[2] == pytest.approx(
+            scipy_stats.binomtest(n10, n10 + n01, 0.5).pvalue)
+
+
+def test_holm():
+    # sorted 0.01, 0.03, 0.04 -> 3 x 0.01, 2 x 0.03, max(0.06, 1 x 0.04)
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == [1.0, 1.0]
+    out = holm([0.02, float("nan")])
+    assert out[0] == 0.02 and math.isnan(out[1])
+
+
+def _runs_and_questions():
+    # budget forcing caps 10 and 30, and one other rule (two thresholds), on the grid's docs
+    specs = {"bf_10": ("budget_forcing", "bf", 10, [1, 0, 1, 0], [10, 10, 10, 10]),
+             "bf_30": ("budget_forcing", "bf", 30, [1, 1, 0, 0], [30, 20, 30, 10]),
+             "rule_1": ("answer_entropy", "rule", 1.0, [1, 1, 0, 0], [10, 20, 0, 0]),
+             "rule_2": ("answer_entropy", "rule", 2.0, [1, 0, 0, 0], [10, 0, 0, 0])}
+    runs, questions = [], []
+    for run, (scaler, sweep, value, correct, thinking) in specs.items():
+        runs.append({"model": "m", "task": "t", "run": run, "scaler": scaler,
+                     "sweep": sweep, "value": value})
+        questions += [{"model": "m", "task": "t", "run": run, "doc_id": i, "correct": c,
+                       "thinking_tokens": k, "processed_tokens": 5 + k + 3,
+                       "flops": float("nan")}
+                      for i, (c, k) in enumerate(zip(correct, thinking, strict=True))]
+    return pd.DataFrame(runs), pd.DataFrame(questions)
+
+
+def test_analyse_end_to_end_on_the_hand_made_grid():
+    runs, questions = _runs_and_questions()
+    tables = analyse(runs, questions, grid_rows().assign(model="m", task="t"),
+                     Settings(bootstrap=500, seed=0))
+    ops = tables["operating_points"].set_index("run")
+    assert ops.loc["rule_1", "regret"] == 0 and ops.loc["rule_1", "headroom"] == 1.0
+    assert ops.loc["rule_2", "accuracy"] == 0.25 and ops.loc["rule_2", "thinking"] == 2.5
+    assert ops.loc["bf_30", "compute"] == 8 + 22.5  # tokens processed: no FLOPs without shape
+    assert (ops["accuracy_lo"] <= ops["accuracy"]).all()
+    assert (ops["accuracy"] <= ops["accuracy_hi"]).all()
+    m = tables["matched"].set_index("budget_forcing")
+    # nearest in total compute: bf_10 (18 tokens) meets rule_1 (15.5), bf_30 (30.5) too
+    assert m.loc["bf_10", "run"] == "rule_1" and m.loc["bf_30", "run"] == "rule_1"
+    assert m.loc["bf_30", "difference"] == 0 and m.loc["bf_30", "p_mcnemar"] == 1.0
+    assert m.loc["bf_10", "p_holm"] == m.loc["bf_10", "p_mcnemar"]  # one task: no correction
+    f = tables["frontiers"]
+    sc = f[f["curve"] == "oracle_sc"]
+    assert sc["accuracy"].tolist() == [0, 0.5, 0.5, 0.5]
+    # the oracle's compute at budget 10: q0 and q1 stop at their SC points, q2 q3 give up
+    assert sc["compute"].iloc[1] == pytest.approx(8 + (10 + 20) / 4)
+
+
+def test_analyse_refuses_runs_on_other_questions():
+    runs, questions = _runs_and_questions()
+    with pytest.raises(ValueError, match="not the oracle grid's"):
+        analyse(runs, questions[questions["doc_id"] != 3],
+                grid_rows().assign(model="m", task="t"), Settings(bootstrap=100))
+
+
+def test_table_writers(tmp_path):
+    runs, questions = (df.assign(model="m_1", task="t&t") for df in _runs_and_questions())
+    tables = analyse(runs, questions, grid_rows().assign(model="m_1", task="t&t"),
+                     Settings(bootstrap=200, seed=0))
+    for name, (frame, title, view) in TABLES.items():
+        files = write_table(tables[frame], view, tmp_path / name, title)
+        csv, md, tex, page = (f.read_text() for f in files)
+        assert page.count("<tr>") == len(view(tables[frame])) + 1
+        assert "t&amp;t (m_1)" in page
+        back = pd.read_csv(files[0])
+        assert len(back) == len(tables[frame])
+        shown = view(tables[frame])
+        assert md.count("\n## t&t (m_1)") == 1
+        header = md.split("## t&t (m_1)\n\n")[1].splitlines()[0]
+        assert header.count("|") == len(shown.columns) + 1
+        assert md.count("\n|") == len(shown) + 2  # header, rule, one line per row
+        assert r"\toprule" in tex and r"\bottomrule" in tex and "t\\&t (m\\_1)" in tex
+        body = tex.split(r"\midrule")[1].split(r"\bottomrule")[0].strip().splitlines()
+        assert len(body) == len(shown)
+        assert all(line.count(" & ") == len(shown.columns) - 1 for line in body)
+    assert with_interval(0.25, 0.125, 0.5, 100) == "25.0 [12.5, 50.0]"
+    assert with_interval(float("nan"), 0, 0) == "–"
+
+
+def test_markdown_and_latex_escape_what_they_must():
+    df = pd.DataFrame({"a|b": ["x|y"], "c_d": ["50%"]})
+    assert to_markdown(df).splitlines()[2] == r"| x\|y | 50% |"
+    assert latex_escape("a_b & 50% {x} $") == r"a\_b \& 50\% \{x\} \$"
+    tex = to_latex(df, "cap_tion", "tab:x")
+    assert r"\caption{cap\_tion}" in tex and r"x|y & 50\% \\" in tex
