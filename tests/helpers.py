@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from eigscale.engines.base import Completion, Engine, GenerateResult, ScoreResult
@@ -78,6 +80,21 @@ def reasoning_template_model(model_dir: Path, dest: Path) -> Path:
     assert opened != template, "the model's chat template has changed: update this helper"
     (dest / "chat_template.jinja").write_text(opened)
     return dest
+
+
+def apt_install(packages: Sequence[str], binaries: Sequence[str]) -> None:
+    """apt-get install Debian `packages` unless all of `binaries` are on the PATH already;
+    PermissionError where that cannot be done (not root, no apt-get)."""
+    if all(shutil.which(b) for b in binaries):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise PermissionError(f"{', '.join(packages)} not installed, and this is not a root "
+                              "Debian machine")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
+        subprocess.run(cmd, env=env, capture_output=True, check=True)
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
+
+from .helpers import apt_install
 
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
 ETC = Path("/etc/slurm")
@@ -30,15 +31,10 @@ class SlurmUnavailable(RuntimeError):
 
 def install() -> None:
     """apt-get install the Slurm and munge packages unless they are already there."""
-    if all(shutil.which(b) for b in ("slurmctld", "slurmd", "sbatch", "munged")):
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise SlurmUnavailable("Slurm is not installed and this is not a root Debian machine")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES]
-    if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
-        subprocess.run(cmd, env=env, capture_output=True, check=True)
+    try:
+        apt_install(PACKAGES, ("slurmctld", "slurmd", "sbatch", "munged"))
+    except PermissionError as e:
+        raise SlurmUnavailable(str(e)) from e
 
 
 def _mem_mb() -> int:

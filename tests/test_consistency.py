@@ -25,7 +25,7 @@ from eigscale.params import (
     ThinkingParams,
 )
 from eigscale.pipeline import fingerprint as fp
-from eigscale.pipeline.settings import GENERATION_DEFAULTS, MODEL_DEFAULTS
+from eigscale.pipeline.settings import ANALYSIS_DEFAULTS, GENERATION_DEFAULTS, MODEL_DEFAULTS
 from eigscale.scalers import SCALERS
 
 from .helpers import REPO
@@ -90,10 +90,13 @@ def test_schema_defaults_are_the_codes_defaults():
     gen = p["generation"]["properties"]
     assert {k: v["default"] for k, v in gen.items()} == GENERATION_DEFAULTS
     assert GENERATION_DEFAULTS["seed"] == DEFAULT_SEED == ThinkingParams().seed
+    analysis = p["analysis"]["properties"]
+    assert {k: v["default"] for k, v in analysis.items()} == ANALYSIS_DEFAULTS
 
 
 @pytest.mark.parametrize("section, defaults", [("models", MODEL_DEFAULTS),
-                                               ("generation", GENERATION_DEFAULTS)])
+                                               ("generation", GENERATION_DEFAULTS),
+                                               ("analysis", ANALYSIS_DEFAULTS)])
 def test_config_readme_documents_every_key_with_its_default(section, defaults):
     text = CONFIG_README[CONFIG_README.index(f"## `{section}`"):]
     rows = {r[0].strip("`"): r[1] for r in table_rows(text, "| key | default |")}
@@ -155,7 +158,7 @@ def test_the_readme_parameter_table_gives_the_declared_default_and_range(row):
 
 
 def test_the_fingerprint_accounts_for_every_module():
-    listed = {n for names in (fp.SHARED, fp.REPLAY, fp.NOT_IN_RESULTS,
+    listed = {n for names in (fp.SHARED, fp.ORACLE, fp.NOT_IN_RESULTS,
                               *fp.SCALER_MODULES.values()) for n in names}
     covered = set()
     for name in listed:

@@ -10,11 +10,25 @@ import pandas as pd
 import pytest
 
 from eigscale.pipeline.analysis import Settings, analyse
-from eigscale.pipeline.oracle import (Grid, Resampled, fixed_budget, fixed_budget_at,
-                                      oracle_at, oracle_choice, points, standing)
+from eigscale.pipeline.oracle import (
+    Grid,
+    Resampled,
+    fixed_budget,
+    fixed_budget_at,
+    oracle_at,
+    oracle_choice,
+    points,
+    standing,
+)
 from eigscale.pipeline.stats import holm, interval, mcnemar, mean_interval, resample_weights
-from eigscale.pipeline.tables import (TABLES, latex_escape, to_latex, to_markdown,
-                                      with_interval, write_table)
+from eigscale.pipeline.tables import (
+    TABLES,
+    latex_escape,
+    to_latex,
+    to_markdown,
+    with_interval,
+    write_table,
+)
 
 # c_i(t), step 10:
 #   q0 T=30: 0 1 1 1   FC 10, SC 10
@@ -210,7 +224,7 @@ def test_table_writers(tmp_path):
                      Settings(bootstrap=200, seed=0))
     for name, (frame, title, view) in TABLES.items():
         files = write_table(tables[frame], view, tmp_path / name, title)
-        csv, md, tex, page = (f.read_text() for f in files)
+        _, md, tex, page = (f.read_text() for f in files)
         assert page.count("<tr>") == len(view(tables[frame])) + 1
         assert "t&amp;t (m_1)" in page
         back = pd.read_csv(files[0])

@@ -72,3 +72,27 @@ def test_replay_refuses_what_changes_the_trace():
     with pytest.raises(ReplayError, match="auto"):
         check_replayable([make_scaler(BF, {**PLAIN, "max_tokens_thinking": v})
                           for v in ("auto", 64)])
+
+
+@pytest.mark.engine
+def test_oracle_grid_answers_are_live_budget_forcing_answers(vllm_engine):
+    """Every cut of the oracle grid is answered as a live budget_forcing run capped there
+    answers (same forced tail, same answer), the trace's end as the uncapped run's."""
+    from eigscale.grading import answer_section
+    from eigscale.scalers.oracle import grid_points, oracle_grid
+
+    prompts = chat_prompts(vllm_engine, QUESTIONS[:4])
+    tracer = make_scaler(BF, {**PLAIN, "max_tokens_thinking": 96})
+    ctx, cuts = oracle_grid(vllm_engine, tracer, prompts, GEN, step=32)
+    ends = [len(t.thinking) for t in ctx.thoughts]
+    assert [[c.t for c in per] for per in cuts] == [grid_points(e, 32) for e in ends]
+    assert any(e < 96 for e in ends) and any(e == 96 for e in ends)  # natural ends and caps
+    end = tracer.params.thinking_end
+    for cap in (32, 64, 96):
+        live = make_scaler(BF, {**PLAIN, "max_tokens_thinking": cap}).run(vllm_engine, prompts,
+                                                                         GEN)
+        for per, text, rec in zip(cuts, live.texts, live.records, strict=True):
+            cut = next(c for c in per if c.t == min(cap, c.end))
+            assert cut.t == rec.thinking_tokens and cut.stop_reason == rec.stop_reason
+            assert answer_section(cut.text, end) == answer_section(text, end)
+            assert cut.answer_tokens == rec.answer_tokens

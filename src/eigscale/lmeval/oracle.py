@@ -66,7 +66,7 @@ def write_grid(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def run_oracle(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    from lm_eval.tasks import TaskManager, get_task_dict
+    from lm_eval.tasks import TaskManager
 
     from eigscale.lmeval.gen_kwargs import scaler_from_gen_kwargs
 
@@ -77,7 +77,7 @@ def run_oracle(spec: dict[str, Any]) -> list[dict[str, Any]]:
     results = evaluate_task(lm, spec, spec["gen_kwargs"], output / "lm_eval")
     samples = results["samples"][task]
     docs = {s["doc_id"]: s["doc"] for s in samples}
-    grader = get_task_dict([task], TaskManager(include_path=str(TASKS_DIR)))[task]
+    grader = TaskManager(include_path=str(TASKS_DIR)).load([task])["tasks"][task]
     rows = [r for r in read_jsonl(records / f"grid_{task}.jsonl") if r["doc_id"] in docs]
     graded = grade_rows(rows, docs, grader.process_results, thinking_end, ANSWER_KIND[task])
     ends = {r["doc_id"]: r["correct"] for r in graded if r["t"] == r["end"]}

@@ -21,8 +21,15 @@ import numpy as np
 import pandas as pd
 
 from eigscale.compute import ModelShape, question_cost
-from eigscale.pipeline.oracle import (Grid, Resampled, fixed_budget, oracle_choice,
-                                      oracle_frontier, points, standing)
+from eigscale.pipeline.oracle import (
+    Grid,
+    Resampled,
+    fixed_budget,
+    oracle_choice,
+    oracle_frontier,
+    points,
+    standing,
+)
 from eigscale.pipeline.settings import ANALYSIS_DEFAULTS, analysis_settings
 from eigscale.pipeline.stats import holm, interval, mcnemar, mean_interval, resample_weights
 

@@ -33,7 +33,7 @@ SCALER_MODULES = {
 # what a replay sweep runs through besides
 REPLAY = ("eigscale.scalers.replay", "eigscale.lmeval.sweep")
 # what the oracle grid runs through besides (its trace is budget_forcing's)
-ORACLE = REPLAY + ("eigscale.scalers.oracle", "eigscale.lmeval.oracle")
+ORACLE = (*REPLAY, "eigscale.scalers.oracle", "eigscale.lmeval.oracle")
 # modules that compute no evaluation result (they read, plot or launch them)
 NOT_IN_RESULTS = ("eigscale", "eigscale.cli", "eigscale.prepare", "eigscale.compute",
                   "eigscale.pipeline.*")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from eigscale.engines.base import Engine
 from eigscale.scalers.base import GREEDY, Decoding
 from eigscale.scalers.budget_forcing import BudgetForcing
-from eigscale.scalers.replay import _cap_cut, _tokens_to
+from eigscale.scalers.replay import cap_cut, tokens_to
 from eigscale.scalers.thinking import RunContext, Thought
 
 
@@ -73,5 +73,5 @@ def _cut_at(t: Thought, k: int) -> Thought:
     rec = replace(t.record, tokens=dict(t.record.tokens))
     if k == len(t.thinking):
         return replace(t, record=rec, trace=[])
-    at, rec.stop_reason, _ = _cap_cut(t, k, 0)
-    return replace(t, thinking=_tokens_to(t, at), record=rec, trace=[])
+    at, rec.stop_reason, _ = cap_cut(t, k, 0)
+    return replace(t, thinking=tokens_to(t, at), record=rec, trace=[])

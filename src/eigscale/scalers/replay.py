@@ -119,7 +119,7 @@ def _cut(s: ThinkingScaler, t: Thought) -> Thought:
     rec = copy.deepcopy(t.record)
     memory = dict(t.memory)
     if isinstance(s, BudgetForcing):
-        at, reason, ext = _cap_cut(t, int(s.params.max_tokens_thinking),
+        at, reason, ext = cap_cut(t, int(s.params.max_tokens_thinking),
                                    s.params.thinking_n_ignore)
         rec.decisions = []
     elif isinstance(s, DEER):
@@ -137,11 +137,11 @@ def _cut(s: ThinkingScaler, t: Thought) -> Thought:
         rec.add_tokens(**{k: v for k, v in d.tokens.items()
                           if k in ("candidate", "mc", "probe", "probe_prompt", "score_prompt",
                                    "score_cached")})
-    thinking = _tokens_to(t, at) if isinstance(s, BudgetForcing) else t.thinking[:at]
+    thinking = tokens_to(t, at) if isinstance(s, BudgetForcing) else t.thinking[:at]
     return replace(t, thinking=thinking, record=rec, trace=[], memory=memory)
 
 
-def _tokens_to(t: Thought, at: int) -> list[int]:
+def tokens_to(t: Thought, at: int) -> list[int]:
     """The first `at` tokens a live run capped at `at` would have thought: the trace's own,
     except where the cap falls inside a delimiter the trace cut off at a natural end (the live
     run keeps the delimiter's first tokens: the stop string never completed for it)."""
@@ -151,7 +151,7 @@ def _tokens_to(t: Thought, at: int) -> list[int]:
     return t.thinking[:at]
 
 
-def _cap_cut(t: Thought, cap: int, n_ignore: int) -> tuple[int, str, int]:
+def cap_cut(t: Thought, cap: int, n_ignore: int) -> tuple[int, str, int]:
     """Where a live budget_forcing run with this cap stops on t's trace (made with a larger
     cap, same n_ignore)."""
     ext = 0
