@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from eigscale.pipeline.figures import accuracy_vs_tokens
+from eigscale.pipeline.figures import accuracy_vs_tokens, pareto
 
 
 def _run(scaler: str, sweep: str, value: float, tokens: float, acc: float) -> dict:
+    """An operating point (eigscale.pipeline.analysis) costing `tokens` on both axes."""
     return {"model": "m", "task": "t", "scaler": scaler, "sweep": sweep, "run": f"{sweep}_{value}",
-            "value": value, "thinking_mean": tokens, "accuracy": acc, "accuracy_stderr": 0.1}
+            "value": value, "thinking": tokens, "compute": tokens, "accuracy": acc,
+            "accuracy_lo": acc - 0.1, "accuracy_hi": acc + 0.1,
+            "compute_unit": "processed_tokens"}
 
 
 def test_sweep_labels_of_nearby_points_do_not_overlap():
@@ -27,3 +30,24 @@ def test_sweep_labels_of_nearby_points_do_not_overlap():
     for i, a in enumerate(boxes):
         for b in boxes[i + 1:]:
             assert not a.overlaps(b)
+
+
+def test_pareto_points_are_those_nothing_beats():
+    x = pd.Series([10, 20, 30, 25, 40])
+    y = pd.Series([0.2, 0.4, 0.4, 0.5, 0.5])
+    # 30 is beaten by 20 (cheaper, as good), 40 by 25
+    assert pareto(x, y).tolist() == [True, True, False, True, False]
+
+
+def test_frontiers_are_drawn_dashed_on_both_axes():
+    runs = pd.DataFrame([_run("budget_forcing", "bf", 32.0, 30.0, 0.25),
+                         _run("budget_forcing", "bf", 64.0, 55, 0.3)])
+    curves = pd.DataFrame([{"model": "m", "task": "t", "curve": c, "budget": b, "thinking": b,
+                            "compute": b + 10, "accuracy": a}
+                           for c in ("fixed", "oracle_sc", "oracle_fc")
+                           for b, a in ((0, 0.1), (64, 0.5))])
+    fig = accuracy_vs_tokens(runs, curves)
+    for ax in fig.axes:
+        dashed = {line.get_label() for line in ax.lines if line.get_linestyle() != "-"}
+        assert {"fixed budget F(B)", "oracle A*_SC (stays correct)",
+                "oracle A*_FC (first correct)"} <= dashed

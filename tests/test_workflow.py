@@ -49,7 +49,8 @@ def test_metrics_table(workflow_run):
 
 
 def test_every_figure_exists_and_is_not_empty(workflow_run):
-    for fig in ("accuracy_vs_tokens", "eig_trajectories", "cost_breakdown"):
+    for fig in ("accuracy_vs_tokens", "eig_trajectories", "cost_breakdown", "oracle_heatmap",
+                "regret"):
         for ext in ("pdf", "png"):
             path = workflow_run / "results/figures" / f"{fig}.{ext}"
             assert path.stat().st_size > 5000, path
@@ -89,8 +90,68 @@ def test_editing_one_run_reruns_only_that_run(workflow_run, config_file, tmp_pat
     edited = tmp_path / "edited.yaml"
     edited.write_text(yaml.safe_dump(config))
     stats, runs = planned_jobs(snakemake(workflow_run, "-n", "--configfile", str(edited)))
-    assert stats == {"evaluate": 1, "extract_metrics": 1, "plots": 1, "all": 1}
+    assert stats == {"evaluate": 1, "extract_metrics": 1, "analysis": 1, "tables": 1,
+                     "plots": 1, "all": 1}
     assert runs == ["eig"]
+
+
+@pytest.mark.parametrize("key, value, reruns", [
+    ("bootstrap", 500, {"analysis", "tables", "plots", "all"}),
+    ("oracle_step", 32, {"oracle", "analysis", "tables", "plots", "all"}),
+])
+def test_editing_the_analysis_reruns_only_what_depends_on_it(workflow_run, config_file, tmp_path,
+                                                             key, value, reruns):
+    config = yaml.safe_load(config_file.read_text())
+    config.setdefault("analysis", {})[key] = value
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(config))
+    stats, _ = planned_jobs(snakemake(workflow_run, "-n", "--configfile", str(edited)))
+    assert set(stats) == reruns and all(n == 1 for n in stats.values())
+
+
+def test_oracle_grid_agrees_with_the_budget_forcing_runs(workflow_run):
+    """The grid's trace is the bf sweep's (greedy, cap 64 = the largest cap of any run): its
+    correctness at each cap's cut is that run's, question by question."""
+    grid = pd.read_csv(workflow_run / "results/oracle/smollm2/demo_arith/grid.csv")
+    assert sorted(grid["doc_id"].unique()) == [0, 1, 2, 3]
+    for doc, rows in grid.groupby("doc_id"):
+        end = rows["end"].iloc[0]
+        assert 0 < end <= 64
+        assert rows["t"].tolist() == [*range(0, end, 16), end]
+        assert set(rows["correct"]) <= {0, 1}
+    questions = pd.read_csv(workflow_run / "results/metrics/questions.csv")
+    for run, cap in (("bf_32", 32), ("bf_64", 64)):
+        q = questions[questions["run"] == run].set_index("doc_id")
+        for doc, rows in grid.groupby("doc_id"):
+            cut = rows[rows["t"] == min(cap, rows["end"].iloc[0])].iloc[0]
+            assert q.loc[doc, "thinking_tokens"] == cut["t"], (run, doc)
+            assert q.loc[doc, "correct"] == cut["correct"], (run, doc)
+
+
+def test_analysis_and_tables(workflow_run):
+    ops = pd.read_csv(workflow_run / "results/analysis/operating_points.csv")
+    assert sorted(ops["run"]) == ["baseline", "bf_32", "bf_64", "eig"]
+    assert ((ops["accuracy_lo"] <= ops["accuracy"]) & (ops["accuracy"] <= ops["accuracy_hi"])).all()
+    # the oracle solves at least what any rule solves with as many thinking tokens, or the
+    # rule found answers the oracle's trace never holds (possible only for a rule off its trace)
+    on_trace = ops[ops["scaler"] == "budget_forcing"]
+    assert (on_trace["regret"] >= 0).all()
+    frontiers = pd.read_csv(workflow_run / "results/analysis/frontiers.csv")
+    sc = frontiers[frontiers["curve"] == "oracle_sc"]["accuracy"].to_numpy()
+    fixed = frontiers[frontiers["curve"] == "fixed"]["accuracy"].to_numpy()
+    assert (sc[1:] >= sc[:-1]).all()  # more budget never hurts the oracle
+    assert sc[-1] >= fixed[-1]  # with the whole trace, the oracle is at least the fixed cap
+    matched = pd.read_csv(workflow_run / "results/analysis/matched.csv")
+    assert set(matched["budget_forcing"]) == {"bf_32", "bf_64"}
+    assert set(matched["rule"]) == {"baseline", "eig"}
+    assert matched["p_mcnemar"].between(0, 1).all()
+    for table in ("operating_points", "matched_compute", "oracle"):
+        md = (workflow_run / f"results/tables/{table}.md").read_text()
+        assert "## demo_arith (smollm2)" in md
+        tex = (workflow_run / f"results/tables/{table}.tex").read_text()
+        assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 1
+    md = (workflow_run / "results/tables/operating_points.md").read_text()
+    assert all(f"| {run} |" in md for run in ("baseline", "eig")) and "bf = 32" in md
 
 
 def test_lint_is_clean():
