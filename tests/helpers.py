@@ -97,6 +97,20 @@ def apt_install(packages: Sequence[str], binaries: Sequence[str]) -> None:
         subprocess.run(cmd, env=env, capture_output=True, check=True)
 
 
+def chromium() -> str:
+    """Debian's chromium for the browser tests, installed when missing; the test is skipped
+    where it cannot be (not root, no apt), unless EIGSCALE_REQUIRE_BROWSER is set (CI)."""
+    import pytest
+
+    try:
+        apt_install(["chromium"], ["chromium"])
+    except (PermissionError, subprocess.CalledProcessError) as e:
+        if os.environ.get("EIGSCALE_REQUIRE_BROWSER"):
+            raise
+        pytest.skip(f"no chromium here: {e}")
+    return str(shutil.which("chromium"))
+
+
 def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     return subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory",

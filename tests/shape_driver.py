@@ -7,7 +7,8 @@ same evaluations in one process per model, with what the jobs would use: the con
 and expanded by eigscale.pipeline.settings, model_args and gen_kwargs from eigscale.pipeline.job,
 eigscale's lm-eval model classes and tasks through lm-eval's simple_evaluate. It writes, per
 model and run, lm-eval's metrics, eigscale's summary and records, and each question's prompt
-text as lm-eval built it.
+text as lm-eval built it; and, under "oracle", the oracle grid's rows (what the oracle job
+computes, eigscale.lmeval.oracle) with its trace's cap and step.
 """
 
 from __future__ import annotations
@@ -59,6 +60,18 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
                         "prompts": {str(x["doc_id"]): x["arguments"][0][0]
                                     for x in res["samples"][task]},
                     }
+                # the oracle grid last: oracle mode stays on for this model object
+                s = wc.oracle_of(config, runs, model, task)
+                records = Path(tmp) / model / task / "oracle"
+                lm.setup_scaling(str(records))
+                lm.setup_oracle(s["oracle"]["step"])
+                simple_evaluate(model=lm, tasks=[task], limit=s["task"].get("limit"),
+                                gen_kwargs=wr.gen_kwargs(s),
+                                apply_chat_template=s["generation"]["apply_chat_template"],
+                                task_manager=tasks)
+                out[model]["oracle"] = {"grid": read_jsonl(records / f"grid_{task}.jsonl"),
+                                        "cap": s["run"]["params"]["max_tokens_thinking"],
+                                        "step": s["oracle"]["step"]}
                 del lm
     return out
 

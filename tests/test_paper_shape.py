@@ -61,8 +61,10 @@ def test_every_question_reaches_the_engine_whole(shape_runs):
     for model, by_run in runs.items():
         tok = AutoTokenizer.from_pretrained(folders[model])
         assert set(by_run) == {"baseline", "wait_2", "bf_8", "eig_0.03", "entropy_0.3",
-                               "dynasor_32_2", "dynasor_64_2", "deer_0.95"}
+                               "dynasor_32_2", "dynasor_64_2", "deer_0.95", "oracle"}
         for run, r in by_run.items():
+            if run == "oracle":
+                continue
             lengths = r["summary"]["lengths"]
             assert lengths["prompts_cut"] == 0 and lengths["derived"], (model, run)
             assert lengths["max_gen_toks"] == lengths["max_model_len"] == CONTEXT
@@ -90,6 +92,8 @@ def test_every_run_answers_within_the_context(shape_runs):
     runs, _ = shape_runs
     for by_run in runs.values():
         for run, r in by_run.items():
+            if run == "oracle":
+                continue
             s = r["summary"]
             assert s["questions"] == 2 and s.get("failed_questions", 0) == 0, run
             for rec in r["records"]:
@@ -99,3 +103,25 @@ def test_every_run_answers_within_the_context(shape_runs):
                     assert rec["thinking_tokens"] <= s["budget"]
                     assert rec["answer"].strip() or rec["answer_finish"] == "stop"
             assert 0 <= r["metrics"]["exact_match,none"] <= 1
+
+
+def test_the_oracle_grid_at_the_papers_shape(shape_runs):
+    """max_gen_toks == max_model_len: every cut of the oracle's trace (capped at the largest
+    cap of any run) gets its forced answer within the context, on the grid's steps."""
+    runs, _ = shape_runs
+    for model, by_run in runs.items():
+        oracle = by_run["oracle"]
+        assert oracle["cap"] == 125 and oracle["step"] == 16  # wait_2's 8000 / 64
+        by_doc: dict = {}
+        for row in oracle["grid"]:
+            by_doc.setdefault(row["doc_id"], []).append(row)
+        assert len(by_doc) == 2
+        for rows in by_doc.values():
+            end = rows[0]["end"]
+            assert 0 < end <= oracle["cap"]
+            assert [r["t"] for r in rows] == [*range(0, end, 16), end], model
+            for r in rows:
+                assert r["prompt_tokens"] + r["t"] + r["answer_tokens"] <= CONTEXT
+                assert r["answer_tokens"] > 0, (model, r["t"])
+                assert r["stop_reason"] == "budget" if r["t"] < end else \
+                    r["stop_reason"] in ("budget", "natural_end")

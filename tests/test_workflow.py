@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .helpers import REPO, TEST_CONFIG, linked_config, planned_jobs, snakemake
+from .helpers import REPO, TEST_CONFIG, chromium, linked_config, planned_jobs, snakemake
 
 pytestmark = pytest.mark.engine
 
@@ -184,3 +184,59 @@ def test_config_errors_name_the_key_and_the_file(tmp_path, edit, names):
     assert "bad_config.yaml" in out
     for name in names:
         assert name in out, (name, out[-2000:])
+
+
+# what the report must show: (category, label), and a phrase of what is shown / of its caption
+REPORT_FIGURES = {"accuracy_vs_tokens": "paired bootstrap", "oracle_heatmap": "stays-correct",
+                  "regret": "A*_SC", "eig_trajectories": "lambda_cost",
+                  "cost_breakdown": "Where the compute goes"}
+REPORT_TABLES = {"operating_points": ("accuracy % [95% CI]", "headroom"),
+                 "matched_compute": ("McNemar p", "McNemar"),
+                 "oracle": ("stays correct %", "overthinking")}
+
+
+@pytest.fixture(scope="module")
+def report(workflow_run, config_file) -> Path:
+    path = workflow_run / "results" / "report.html"
+    proc = snakemake(workflow_run, "--configfile", str(config_file), "--report", str(path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return path
+
+
+def test_the_report_shows_every_figure_and_table_in_a_browser(report):
+    """snakemake --report, opened in a real headless chromium: the workflow description with
+    this config, every figure drawn (an image of real width) and every table shown (its
+    columns in the page the report embeds), each with its caption."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(report.as_uri())
+        home = page.inner_text("body")
+        assert "Workflow." in home and "smollm2" in home and "demo_arith" in home
+        for category, expected in (("Figures", REPORT_FIGURES), ("Tables", REPORT_TABLES)):
+            seen = set()
+            for name, phrase in expected.items():
+                page.goto(report.as_uri())
+                page.get_by_text(category, exact=True).first.click()
+                row = page.locator("tbody tr").filter(has_text=name).first
+                row.locator("a[iconname=eye]").click()
+                if category == "Figures":
+                    img = page.locator("img[src^='data:image/png']").first
+                    img.wait_for()
+                    assert img.evaluate("e => e.complete && e.naturalWidth") > 300, name
+                else:
+                    page.wait_for_function("document.querySelector('iframe') !== null")
+                    frame = page.frames[-1]
+                    assert phrase[0] in frame.inner_text("body"), name
+                    assert "demo_arith (smollm2)" in frame.inner_text("body"), name
+                row.locator("a[iconname=information-circle]").click()
+                caption = phrase if category == "Figures" else phrase[1]
+                page.get_by_text(caption).first.wait_for()
+                seen.add(name)
+            assert seen == set(expected)
+        browser.close()
+    assert errors == []

@@ -227,11 +227,14 @@ class ScalingMixin(_Host):
         size = self._chunk or max(1, len(todo))
         for k in range(0, len(todo), size):
             part = todo[k:k + size]
-            _, cuts = oracle_grid(self._engine, job.scaler, [prompts[r.doc_id] for r in part],
-                                  plan.gen_budget, self._oracle_step, job.decoding, job.until)
-            new = [{"task": task, "doc_id": r.doc_id, "prompt_tokens": len(prompts[r.doc_id]),
+            ctx, cuts = oracle_grid(self._engine, job.scaler,
+                                    [prompts[r.doc_id] for r in part], plan.gen_budget,
+                                    self._oracle_step, job.decoding, job.until)
+            # prompt_tokens as the rules' records count them: with the thinking start
+            new = [{"task": task, "doc_id": r.doc_id, "prompt_tokens": len(t.prompt),
                     **dataclasses.asdict(c)}
-                   for r, per_question in zip(part, cuts, strict=True) for c in per_question]
+                   for r, t, per_question in zip(part, ctx.thoughts, cuts, strict=True)
+                   for c in per_question]
             if store:
                 append_jsonl(store, new)
             rows += new
