@@ -114,7 +114,7 @@ def test_oracle_grid_agrees_with_the_budget_forcing_runs(workflow_run):
     correctness at each cap's cut is that run's, question by question."""
     grid = pd.read_csv(workflow_run / "results/oracle/smollm2/demo_arith/grid.csv")
     assert sorted(grid["doc_id"].unique()) == [0, 1, 2, 3]
-    for doc, rows in grid.groupby("doc_id"):
+    for _, rows in grid.groupby("doc_id"):
         end = rows["end"].iloc[0]
         assert 0 < end <= 64
         assert rows["t"].tolist() == [*range(0, end, 16), end]
