@@ -1,4 +1,5 @@
-"""Our own cost at the user's scale: 50-500 questions, 1k-32k-token traces, every scaler.
+"""Our own cost at the user's scale: 50-500 questions, 1k-32k-token traces, every scaler, and
+the oracle grid (`oracle_grid`: one trace per question, the answer forced every 64 tokens).
 
     ./run bench paper-scale [--quick] [--engine-cost] [--full-run QUESTIONS MAX_GEN_TOKS]
 
@@ -49,7 +50,10 @@ SCALERS = {
                     {**PAPER_EIG, "posterior_estimator": "sampled"}),
     "eig_scored": ("expected_information_gain_reasoning",
                    {**PAPER_EIG, "posterior_estimator": "scored"}),
+    # the oracle job's engine-side work (eigscale.scalers.oracle), the paper's step
+    "oracle_grid": ("budget_forcing", {}),
 }
+ORACLE_STEP = 64
 # (questions, trace tokens): the grid of the issue, runnable in minutes
 GRID = [(50, 1024), (50, 8192), (200, 8192), (500, 8192), (50, 32768)]
 QUICK_GRID = [(50, 1024), (50, 8192)]
@@ -220,7 +224,10 @@ def point(scaler: str, questions: int, trace: int) -> dict[str, Any]:
     engine = VLLMEngine(llm)
     with PeakRSS() as rss:
         t0 = time.perf_counter()
-        out = sc.run(engine, prompts, max_gen if name != "none" else trace)
+        if scaler == "oracle_grid":
+            out = _oracle_grid(engine, sc, prompts, max_gen)
+        else:
+            out = sc.run(engine, prompts, max_gen if name != "none" else trace)
         wall = time.perf_counter() - t0
     ours = wall - llm.seconds
     s = out.summary
@@ -235,13 +242,28 @@ def point(scaler: str, questions: int, trace: int) -> dict[str, Any]:
             "wall_seconds": wall, "standin_seconds": llm.seconds,
             "our_seconds": ours, "standin_requests": llm.requests,
             "our_ms_per_unit": 1000 * ours / (decisions or questions),
-            "unit": "question-decision" if decisions else "question",
+            "unit": s.get("unit") or ("question-decision" if decisions else "question"),
             "model_seconds_at_measured_throughput": model_seconds,
             "our_share": ours / (ours + model_seconds),
             "our_share_gpu": ours / (ours + gpu_seconds),
             "peak_rss_mb": rss.peak, "start_rss_mb": rss.start,
             "trace_mb": trace_mb(out.records),
             "rss_above_traces_mb": rss.peak - rss.start - trace_mb(out.records)}
+
+
+def _oracle_grid(engine: Any, tracer: Any, prompts: list, max_gen: int) -> SimpleNamespace:
+    """The oracle grid over the stand-in, shaped like a scaler's output: its unit is one cut
+    (a forced answer), counted in `decisions`."""
+    from eigscale.scalers.oracle import oracle_grid
+
+    ctx, cuts = oracle_grid(engine, tracer, prompts, max_gen, ORACLE_STEP)
+    thinking = [len(t.thinking) for t in ctx.thoughts]
+    for t, n in zip(ctx.thoughts, thinking, strict=True):
+        t.record.thinking_tokens = n  # the traces' size, for the RSS accounting
+    summary = {"decisions": sum(len(c) for c in cuts), "unit": "question-cut",
+               "engine": engine.counters.minus(ctx.before).to_dict(),
+               "thinking_tokens": {"mean": sum(thinking) / len(thinking)}}
+    return SimpleNamespace(summary=summary, records=[t.record for t in ctx.thoughts])
 
 
 # -- a whole eigscale-eval run: lm-eval, the mixin, the records -----------------------------

@@ -64,6 +64,17 @@ def test_first_and_stays_correct(grid):
     assert p["end_correct"].tolist() == [1, 1, 0, 0]
 
 
+def test_a_trace_shorter_than_a_step_keeps_the_grid():
+    # q1 ends at 4 thinking tokens: its cuts are 0 and 4, the grid's step is still 10
+    rows = pd.concat([grid_rows({0: [0, 1, 1]}), pd.DataFrame(
+        [{"doc_id": 1, "t": t, "end": 4, "correct": 1, "prompt_tokens": 5, "answer_tokens": 3}
+         for t in (0, 4)])])
+    g = Grid.from_frame(rows)
+    assert g.cuts.tolist() == [0, 10, 20]
+    assert g.correct.tolist() == [[0, 1, 1], [1, 1, 1]]
+    assert fixed_budget(g)[0].tolist() == [0, 7, 12]
+
+
 def test_fixed_budget_frontier(grid):
     # caps 0, 10, 20, 30: correctness at min(B, T_i) and the mean thinking it costs
     assert grid.cuts.tolist() == [0, 10, 20, 30]

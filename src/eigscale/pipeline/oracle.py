@@ -65,9 +65,10 @@ class Grid:
 
 
 def _step(df: pd.DataFrame) -> int:
-    """The grid's step: the smallest positive cut (every question's first step)."""
-    positive = df.loc[df["t"] > 0, "t"]
-    return int(positive.min()) if len(positive) else 1
+    """The grid's step: each question's first cut after 0 is the step, or its end if the trace
+    is shorter than a step; so the largest of them is the step."""
+    positive = df[df["t"] > 0].groupby("doc_id")["t"].min()
+    return int(positive.max()) if len(positive) else 1
 
 
 def first_correct(t: np.ndarray, c: np.ndarray) -> float:
