@@ -102,6 +102,9 @@ def test_regret_and_headroom(grid):
     assert (best.accuracy, best.thinking, best.oracle_sc) == (0.5, 7.5, 0.5)
     assert best.fixed == pytest.approx(0.4375)  # 0.25 + 0.75 * (0.5 - 0.25)
     assert best.regret == 0 and best.headroom == pytest.approx(1.0)
+    # against first-correct: q1 free, q0 and q2 for 10 each fit 4 x 7.5 tokens
+    assert best.oracle_fc == 0.75 and best.regret_fc == pytest.approx(0.25)
+    assert best.headroom_fc == pytest.approx(0.0625 / 0.3125)
     # the same tokens, one question wrong: regret 25 points, worse than a fixed cap
     worse = standing(grid, np.array([1, 0, 0, 0]), np.array([10, 20, 0, 0]))
     assert worse.regret == pytest.approx(0.25)
@@ -114,12 +117,13 @@ def test_regret_and_headroom(grid):
 def test_resampled_equals_one_at_a_time(grid):
     weights = resample_weights(4, 200, seed=3)
     correct, thinking = np.array([1, 0, 1, 0]), np.array([10, 20, 0, 10])
-    regret, headroom = Resampled(grid, weights).regret_headroom(correct, thinking)
-    for r in range(0, 200, 7):
-        one = standing(grid, correct, thinking, weights[r])
-        assert regret[r] == pytest.approx(one.regret)
-        assert (math.isnan(one.headroom) and math.isnan(headroom[r])) or \
-            headroom[r] == pytest.approx(one.headroom)
+    for which, suffix in (("sc", ""), ("fc", "_fc")):
+        regret, headroom = Resampled(grid, weights).regret_headroom(correct, thinking, which)
+        for r in range(0, 200, 7):
+            one = standing(grid, correct, thinking, weights[r])
+            assert regret[r] == pytest.approx(getattr(one, "regret" + suffix))
+            h = getattr(one, "headroom" + suffix)
+            assert (math.isnan(h) and math.isnan(headroom[r])) or headroom[r] == pytest.approx(h)
 
 
 def test_resample_weights_are_seeded_draws_of_n():

@@ -124,10 +124,12 @@ def operating_points(runs: pd.DataFrame, questions: pd.DataFrame, grid: Grid,
         point = standing(grid, x["correct"], x["thinking"])
         row.update({k: v for k, v in asdict(point).items()
                     if k in ("fixed", "oracle_sc", "oracle_fc")})
-        spread = resampled.regret_headroom(x["correct"], x["thinking"])
-        for name, values in zip(("regret", "headroom"), spread, strict=True):
-            row[name] = getattr(point, name)
-            row[f"{name}_lo"], row[f"{name}_hi"] = interval(values, confidence)
+        for which, suffix in (("sc", ""), ("fc", "_fc")):
+            spread = resampled.regret_headroom(x["correct"], x["thinking"], which)
+            for name, values in zip(("regret", "headroom"), spread, strict=True):
+                row[name + suffix] = getattr(point, name + suffix)
+                row[f"{name}{suffix}_lo"], row[f"{name}{suffix}_hi"] = interval(values,
+                                                                                confidence)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -11,7 +11,7 @@ and PNG.
 3. cost_breakdown: tokens per question by kind (thinking, candidates, MC, answer, scoring
    prefill not served from the cache) per run.
 4. oracle_heatmap: c_i(t), question by cut, ordered by stays-correct point.
-5. regret: each operating point's regret against A*_SC, with its interval.
+5. regret: each operating point's regret against A*_SC, with its interval, and against A*_FC.
 """
 
 from __future__ import annotations
@@ -253,9 +253,14 @@ def regret(ops: pd.DataFrame) -> plt.Figure:
         y = 100 * df["regret"]
         err = [100 * (df["regret"] - df["regret_lo"]).clip(lower=0),
                100 * (df["regret_hi"] - df["regret"]).clip(lower=0)]
-        ax.bar(df["run"], y, color=[COLORS[s] for s in df["scaler"]], yerr=err, capsize=2)
+        ax.bar(df["run"], y, color=[COLORS[s] for s in df["scaler"]], yerr=err, capsize=2,
+               label="vs A*_SC (bars, 95% interval)")
+        if "regret_fc" in df:
+            ax.scatter(df["run"], 100 * df["regret_fc"], marker="_", s=120, color="k",
+                       zorder=3, label="vs A*_FC")
+            ax.legend(loc="best", frameon=False)
         ax.axhline(0, color="k", lw=0.8)
-        ax.set_ylabel("regret vs oracle A*_SC (pp)")
+        ax.set_ylabel("regret vs the oracle (pp)")
         ax.set_title(f"{task} ({model})")
         ax.tick_params(axis="x", labelrotation=60)
         for label in ax.get_xticklabels():

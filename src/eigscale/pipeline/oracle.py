@@ -17,7 +17,9 @@ grid (shared-notes peer-rules section 4):
   reference; A*_FC credits answers that are right by chance and later change.
 - a rule at accuracy Acc and mean thinking tokens B: regret A*_SC(B) - Acc; headroom captured
   (Acc - F(B)) / (A*_SC(B) - F(B)): 1 is the oracle, 0 no better than a fixed cap (undefined
-  where the oracle has no headroom).
+  where the oracle has no headroom). The same against A*_FC (regret_fc, headroom_fc) is the
+  optimistic bound: where no trace's end is right, A*_SC is 0 and a rule that is right by
+  chance has negative regret against it.
 
 Every function takes per-question weights (bootstrap resample counts, eigscale.pipeline.stats);
 none means each question once.
@@ -171,8 +173,18 @@ class Standing:
     fixed: float  # F(thinking)
     oracle_sc: float  # A*_SC(thinking)
     oracle_fc: float  # A*_FC(thinking)
-    regret: float
+    regret: float  # A*_SC - accuracy
     headroom: float  # NaN where A*_SC <= F
+    regret_fc: float  # the same against A*_FC
+    headroom_fc: float
+
+
+def _versus(acc, fixed, best):
+    """(regret, headroom captured) against an oracle accuracy `best` (arrays or floats)."""
+    gap = np.asarray(best - fixed, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        headroom = np.where(gap > 1e-12, (acc - fixed) / gap, np.nan)
+    return best - acc, headroom
 
 
 def standing(grid: Grid, correct: np.ndarray, thinking: np.ndarray,
@@ -183,10 +195,10 @@ def standing(grid: Grid, correct: np.ndarray, thinking: np.ndarray,
     n = wt.sum()
     acc, budget = float(wt @ correct / n), float(wt @ thinking / n)
     fixed = fixed_budget_at(grid, budget, w)
-    best = oracle_at(grid.sc, budget, w)
-    gap = best - fixed
-    return Standing(acc, budget, fixed, best, oracle_at(grid.fc, budget, w), best - acc,
-                    (acc - fixed) / gap if gap > 1e-12 else float("nan"))
+    sc, fc = oracle_at(grid.sc, budget, w), oracle_at(grid.fc, budget, w)
+    (regret, headroom), (regret_fc, headroom_fc) = (_versus(acc, fixed, b) for b in (sc, fc))
+    return Standing(acc, budget, fixed, sc, fc, float(regret), float(headroom),
+                    float(regret_fc), float(headroom_fc))
 
 
 class Resampled:
@@ -227,15 +239,11 @@ class Resampled:
             out[r] = solved / self.n[r]
         return out
 
-    def regret_headroom(self, correct: np.ndarray, thinking: np.ndarray
+    def regret_headroom(self, correct: np.ndarray, thinking: np.ndarray, which: str = "sc"
                         ) -> tuple[np.ndarray, np.ndarray]:
-        """A rule's regret and headroom captured in every resample."""
+        """A rule's regret and headroom captured against A*_which in every resample."""
         acc = self.weights @ correct / self.n
         budget = self.weights @ thinking / self.n
         fixed = np.array([np.interp(b, x, y) for b, x, y in
                           zip(budget, self.fixed_tokens, self.fixed_acc, strict=True)])
-        best = self.oracle_at(budget)
-        gap = best - fixed
-        with np.errstate(divide="ignore", invalid="ignore"):
-            headroom = np.where(gap > 1e-12, (acc - fixed) / gap, np.nan)
-        return best - acc, headroom
+        return _versus(acc, fixed, self.oracle_at(budget, which))

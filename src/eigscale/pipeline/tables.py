@@ -138,10 +138,14 @@ def operating_view(part: pd.DataFrame) -> pd.DataFrame:
         f"total compute {unit}": [with_interval(r.compute, r.compute_lo, r.compute_hi, scale,
                                                 1 if scale != 1 else 0)
                                   for r in part.itertuples()],
-        "regret pp": [with_interval(r.regret, r.regret_lo, r.regret_hi, 100)
-                      for r in part.itertuples()],
+        "regret vs A*_SC pp": [with_interval(r.regret, r.regret_lo, r.regret_hi, 100)
+                               for r in part.itertuples()],
+        "regret vs A*_FC pp": [with_interval(r.regret_fc, r.regret_fc_lo, r.regret_fc_hi, 100)
+                               for r in part.itertuples()],
         "headroom captured %": [with_interval(r.headroom, r.headroom_lo, r.headroom_hi, 100, 0)
                                 for r in part.itertuples()],
+        "headroom vs A*_FC %": [with_interval(r.headroom_fc, r.headroom_fc_lo, r.headroom_fc_hi,
+                                              100, 0) for r in part.itertuples()],
     })
 
 
