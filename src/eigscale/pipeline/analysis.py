@@ -78,19 +78,22 @@ def _compute_at(cells: pd.DataFrame, grid: Grid, stops: np.ndarray, column: str)
 
 
 def frontiers(grid: Grid, cells: pd.DataFrame, column: str) -> pd.DataFrame:
-    """F, A*_SC and A*_FC at every budget of the grid: mean thinking tokens, accuracy, and the
-    mean total compute of the stops they imply."""
+    """F, A*_SC and A*_FC at every budget B of the grid: accuracy, `thinking` (the x of the
+    curve: F's mean thinking tokens, mean min(B, T_i); the oracle's mean budget B, at which
+    regret compares), `spent` (the mean thinking tokens actually spent) and the mean total
+    compute of the stops they imply."""
     rows = []
     tokens, acc = fixed_budget(grid)
     for b, x, y in zip(grid.cuts, tokens, acc, strict=True):
         stops = np.minimum(b, grid.ends)
-        rows.append({"curve": "fixed", "budget": b, "thinking": x, "accuracy": y,
+        rows.append({"curve": "fixed", "budget": b, "thinking": x, "spent": x, "accuracy": y,
                      "compute": _compute_at(cells, grid, stops, column)})
     for which in ("sc", "fc"):
         costs = grid.sc if which == "sc" else grid.fc
         for b, (x, y) in zip(grid.cuts, zip(*oracle_frontier(grid, which), strict=True),
                              strict=True):
-            rows.append({"curve": f"oracle_{which}", "budget": b, "thinking": x, "accuracy": y,
+            rows.append({"curve": f"oracle_{which}", "budget": b, "thinking": float(b),
+                         "spent": x, "accuracy": y,
                          "compute": _compute_at(cells, grid, oracle_choice(costs, b), column)})
     return pd.DataFrame(rows)
 

@@ -89,7 +89,9 @@ def accuracy_vs_tokens(ops: pd.DataFrame, frontiers: pd.DataFrame | None = None
             if frontiers is not None and len(frontiers):
                 mine = frontiers[(frontiers["model"] == model) & (frontiers["task"] == task)]
                 for curve, (name, color, style) in FRONTIERS.items():
-                    f = mine[mine["curve"] == curve].sort_values(column)
+                    # in budget order: on the compute axis a larger cap may cost less (its
+                    # forced answers are shorter), and the curve shows it
+                    f = mine[mine["curve"] == curve].sort_values("budget")
                     ax.plot(scale * f[column], 100 * f["accuracy"], color=color, ls=style,
                             lw=1.2, label=name, zorder=1)
             for (scaler, sweep), part in df.groupby(["scaler", df["sweep"].fillna("")]):
