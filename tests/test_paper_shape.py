@@ -111,7 +111,7 @@ def test_the_oracle_grid_at_the_papers_shape(shape_runs):
     runs, _ = shape_runs
     for model, by_run in runs.items():
         oracle = by_run["oracle"]
-        assert oracle["cap"] == 125 and oracle["step"] == 16  # wait_2's 8000 / 64
+        assert oracle["cap"] == 125 and oracle["step"] == 64  # wait_2's 8000 / 64
         by_doc: dict = {}
         for row in oracle["grid"]:
             by_doc.setdefault(row["doc_id"], []).append(row)
@@ -119,9 +119,11 @@ def test_the_oracle_grid_at_the_papers_shape(shape_runs):
         for rows in by_doc.values():
             end = rows[0]["end"]
             assert 0 < end <= oracle["cap"]
-            assert [r["t"] for r in rows] == [*range(0, end, 16), end], model
+            assert [r["t"] for r in rows] == [*range(0, end, 64), end], model
             for r in rows:
                 assert r["prompt_tokens"] + r["t"] + r["answer_tokens"] <= CONTEXT
-                assert r["answer_tokens"] > 0, (model, r["t"])
+                # a forced answer is written at every cut; at a natural end SmolLM2 under
+                # the r1 format may write nothing after </think> (s1-faithful: no prompt)
+                assert r["answer_tokens"] > 0 or r["t"] == end, (model, r["t"])
                 assert r["stop_reason"] == "budget" if r["t"] < end else \
                     r["stop_reason"] in ("budget", "natural_end")

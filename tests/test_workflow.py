@@ -97,7 +97,7 @@ def test_editing_one_run_reruns_only_that_run(workflow_run, config_file, tmp_pat
 
 @pytest.mark.parametrize("key, value, reruns", [
     ("bootstrap", 500, {"analysis", "tables", "plots", "all"}),
-    ("oracle_step", 32, {"oracle", "analysis", "tables", "plots", "all"}),
+    ("oracle_step", 16, {"oracle", "analysis", "tables", "plots", "all"}),
 ])
 def test_editing_the_analysis_reruns_only_what_depends_on_it(workflow_run, config_file, tmp_path,
                                                              key, value, reruns):
@@ -117,7 +117,7 @@ def test_oracle_grid_agrees_with_the_budget_forcing_runs(workflow_run):
     for _, rows in grid.groupby("doc_id"):
         end = rows["end"].iloc[0]
         assert 0 < end <= 64
-        assert rows["t"].tolist() == [*range(0, end, 16), end]
+        assert rows["t"].tolist() == [*range(0, end, 32), end]
         assert set(rows["correct"]) <= {0, 1}
     questions = pd.read_csv(workflow_run / "results/metrics/questions.csv")
     for run, cap in (("bf_32", 32), ("bf_64", 64)):
