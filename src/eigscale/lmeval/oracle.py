@@ -19,7 +19,6 @@ records, output), with `gen_kwargs` (the trace's budget_forcing run) for `runs` 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
 from pathlib import Path
@@ -29,7 +28,7 @@ from eigscale.errors import ParamError
 from eigscale.grading import Response, answer_class
 from eigscale.jsonio import read_jsonl
 from eigscale.lmeval.gen_kwargs import check_gen_kwargs
-from eigscale.lmeval.sweep import evaluate_task, load_lm
+from eigscale.lmeval.sweep import evaluate_task, load_lm, spec_main
 from eigscale.lmeval.tasks import ANSWER_KIND, TASKS_DIR
 
 GRID_COLUMNS = ("task", "doc_id", "t", "end", "correct", "answer", "stop_reason",
@@ -89,27 +88,19 @@ def run_oracle(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return graded
 
 
+def _oracle(path: Path, spec: dict[str, Any]) -> None:
+    check_gen_kwargs(spec["gen_kwargs"], f"oracle trace in {path}")
+    if spec["gen_kwargs"].get("scale_func_name") != "budget_forcing":
+        raise ParamError(f"{path}: the oracle's trace is a budget_forcing run",
+                         param="scale_func_name",
+                         value=spec["gen_kwargs"].get("scale_func_name"), source=str(path))
+    rows = run_oracle(spec)
+    print(f"eigscale-oracle: {len(rows)} cuts of {len({r['doc_id'] for r in rows})} questions "
+          f"graded, {sum(r['correct'] for r in rows)} correct", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) != 1 or argv[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
-    path = Path(argv[0])
-    spec = json.loads(path.read_text(encoding="utf-8"))
-    try:
-        check_gen_kwargs(spec["gen_kwargs"], f"oracle trace in {path}")
-        if spec["gen_kwargs"].get("scale_func_name") != "budget_forcing":
-            raise ParamError(f"{path}: the oracle's trace is a budget_forcing run",
-                             param="scale_func_name",
-                             value=spec["gen_kwargs"].get("scale_func_name"), source=str(path))
-        rows = run_oracle(spec)
-    except ParamError as e:
-        print(f"eigscale-oracle: error in {path}: {e}", file=sys.stderr)
-        return 2
-    questions = len({r["doc_id"] for r in rows})
-    print(f"eigscale-oracle: {len(rows)} cuts of {questions} questions graded, "
-          f"{sum(r['correct'] for r in rows)} correct", file=sys.stderr)
-    return 0
+    return spec_main(argv, __doc__ or "", "eigscale-oracle", _oracle)
 
 
 if __name__ == "__main__":

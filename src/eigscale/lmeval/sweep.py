@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,20 +91,30 @@ def run_sweep(spec: dict[str, Any]) -> None:
         collect_outputs(output / label, records / label, started)
 
 
-def main(argv: list[str] | None = None) -> int:
+def spec_main(argv: list[str] | None, doc: str, command: str,
+              run: Callable[[Path, dict[str, Any]], None]) -> int:
+    """The command line of a SPEC.json command (eigscale-sweep, eigscale-oracle): `run(path,
+    spec)`; a ParamError is one line naming the spec file, exit 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 1 or argv[0] in ("-h", "--help"):
-        print(__doc__)
+        print(doc)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     path = Path(argv[0])
-    spec = json.loads(path.read_text(encoding="utf-8"))
     try:
-        check_spec(spec)
-        run_sweep(spec)  # a LengthError is found once the prompts are known
+        run(path, json.loads(path.read_text(encoding="utf-8")))
     except ParamError as e:
-        print(f"eigscale-sweep: error in {path}: {e}", file=sys.stderr)
+        print(f"{command}: error in {path}: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _sweep(_path: Path, spec: dict[str, Any]) -> None:
+    check_spec(spec)
+    run_sweep(spec)  # a LengthError is found once the prompts are known
+
+
+def main(argv: list[str] | None = None) -> int:
+    return spec_main(argv, __doc__ or "", "eigscale-sweep", _sweep)
 
 
 if __name__ == "__main__":

@@ -226,18 +226,26 @@ def oracle_spec(settings: dict[str, Any], model_dir: Path, work: Path,
             "gen_kwargs": gen_kwargs(settings), "step": settings["oracle"]["step"]}
 
 
+def _run_spec(work: Path, settings: Any, spec: dict[str, Any], module: str, log: Path
+              ) -> list[str]:
+    """Run a SPEC.json command in `work` (outputs in work/out, emptied first; the records
+    checkpoint work/.partial kept if made with these settings); returns its command line."""
+    shutil.rmtree(work / "out", ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    claim_checkpoints(work / ".partial", settings)
+    write_json_atomic(work / "spec.json", spec)
+    cmd = [sys.executable, "-m", module, str(work / "spec.json")]
+    _run_logged(cmd, log, module.replace("eigscale.lmeval.", "eigscale-"))
+    return cmd
+
+
 def evaluate_oracle(settings: dict[str, Any], model_dir: Path, out_dir: Path, log: Path,
                     parallel: dict[str, Any] | None = None, chunk: int = 0) -> None:
     """The oracle grid of one (model, task): out_dir/{grid.csv, provenance.json}. Built in a
     sibling folder and renamed into place; its records checkpoint survives a killed job."""
     work = out_dir.with_name(out_dir.name + ".work")
-    shutil.rmtree(work / "out", ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
-    claim_checkpoints(work / ".partial", settings)
     spec = oracle_spec(settings, model_dir, work, parallel or {}, chunk)
-    write_json_atomic(work / "spec.json", spec)
-    cmd = [sys.executable, "-m", "eigscale.lmeval.oracle", str(work / "spec.json")]
-    _run_logged(cmd, log, "eigscale-oracle")
+    cmd = _run_spec(work, settings, spec, "eigscale.lmeval.oracle", log)
     write_json_atomic(work / "out" / "provenance.json", _provenance(settings, cmd))
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(work / "out", out_dir)
@@ -250,13 +258,8 @@ def evaluate_replay(settings: dict[str, dict[str, Any]], model_dir: Path, out_di
     provenance.json} for every run. Built in a sibling folder, renamed into place at the end;
     the records checkpoint (<out_dir>.work/.partial) survives a killed job."""
     work = out_dir.with_name(out_dir.name + ".work")
-    shutil.rmtree(work / "out", ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
-    claim_checkpoints(work / ".partial", settings)
     spec = replay_spec(settings, model_dir, work, parallel or {}, chunk)
-    write_json_atomic(work / "spec.json", spec)
-    cmd = [sys.executable, "-m", "eigscale.lmeval.sweep", str(work / "spec.json")]
-    _run_logged(cmd, log, "eigscale-sweep")
+    cmd = _run_spec(work, settings, spec, "eigscale.lmeval.sweep", log)
     staged = work / "staged"
     shutil.rmtree(staged, ignore_errors=True)
     for name, s in settings.items():
