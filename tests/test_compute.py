@@ -104,6 +104,8 @@ def test_runs_table_has_total_compute_and_replayed_runs_have_no_time_of_their_ow
     assert t.loc["eig_0.5", "sweep_wall_seconds"] == 96.0
     assert t.loc["baseline", "wall_seconds"] == 9.0
 
-    fig = accuracy_vs_tokens(table.assign(accuracy_stderr=0.1))
+    # the figure's x axes, from the operating points the analysis makes of these columns
+    ops = table.rename(columns={"flops_mean": "compute", "thinking_mean": "thinking"})
+    fig = accuracy_vs_tokens(ops.assign(accuracy_lo=0.4, accuracy_hi=0.6, compute_unit="flops"))
     labels = [ax.get_xlabel() for ax in fig.axes]
     assert labels[0].startswith("total compute") and labels[-1].startswith("thinking tokens")

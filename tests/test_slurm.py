@@ -85,10 +85,15 @@ def test_every_evaluation_is_a_gpu_job_on_slurm(slurm, tmp_path, model_dir):
     # what Slurm itself says about every job the workflow submitted
     submitted = re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)", out)
     jobs = {jid: slurm.job(jid) for jid, _ in submitted}
-    runs = {j["Comment"].rsplit("_", 1)[-1]: (jid, j) for jid, j in jobs.items()}
-    assert sorted(runs) == ["baseline", "bf"], jobs  # the evaluations, nothing else
+    runs = {j["Comment"].rsplit("_", 1)[-1]: (jid, j) for jid, j in jobs.items()
+            if j["Comment"].startswith("rule_evaluate_")}
+    oracles = [j for j in jobs.values() if j["Comment"].startswith("rule_oracle_")]
+    # the evaluations and the oracle grid, nothing else (the rest are local rules)
+    assert sorted(runs) == ["baseline", "bf"] and len(oracles) == 1, jobs
+    for job in oracles:
+        assert job["JobState"] == "COMPLETED" and job["Partition"] == "gpu", job
+        assert job["TresPerJob"] == "gres:gpu:1", job
     for run, (jid, job) in runs.items():
-        assert job["Comment"].startswith("rule_evaluate_"), job
         assert job["JobState"] == "COMPLETED" and job["Partition"] == "gpu", job
         assert job["TresPerJob"] == "gres:gpu:1" and job["Account"] == "eigscale-ci", job
         host = json.loads((work / f"results/runs/smollm2/demo_arith/{run}/provenance.json")
