@@ -260,7 +260,7 @@ def regret(ops: pd.DataFrame) -> plt.Figure:
         if "regret_fc" in df:
             ax.scatter(df["run"], 100 * df["regret_fc"], marker="_", s=120, color="k",
                        zorder=3, label="vs A*_FC")
-            ax.legend(loc="best", frameon=False)
+            ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.08), ncol=2, frameon=False)
         ax.axhline(0, color="k", lw=0.8)
         ax.set_ylabel("regret vs the oracle (pp)")
         ax.set_title(f"{task} ({model})")
