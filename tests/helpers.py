@@ -3,6 +3,7 @@ the questions and prompts, the small scaler settings, the workflow runner, and `
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -49,6 +50,26 @@ END = "\n\nTherefore,"
 TAIL = END + "\nthe final answer is"
 
 
+# the EIG evaluation that test_lm_eval reads and test_resume kills and resumes (conftest's
+# `eig_eval`): HFLM, 4 questions answered 2 at a time, debug logging on
+EIG_EVAL_GEN = ("max_gen_toks=160,thinking_format=plain,min_answer_tokens=48,"
+                "scale_func_name=expected_information_gain_reasoning,max_tokens_thinking=64,"
+                "step_tokens=32,beam_size=3,mc_samples=2,sample_length=8,debug=true")
+EIG_EVAL_LIMIT = 4
+
+
+def eig_eval_command(model_dir: Path, work: Path) -> list[str]:
+    """`eigscale-eval` of the shared EIG evaluation, its records and outputs under `work`."""
+    return [str(BIN / "eigscale-eval"), "--model", "hf", "--model_args",
+            f"pretrained={model_dir},dtype=float32,eigscale_records={work / 'records'},"
+            "eigscale_chunk=2", "--tasks", "demo_arith", "--limit", str(EIG_EVAL_LIMIT),
+            "--apply_chat_template", "--output_path", str(work / "out"), "--log_samples",
+            "--gen_kwargs", EIG_EVAL_GEN]
+
+
+OFFLINE = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
 def split_forced(text: str, stop_reason: str) -> tuple[str, str, str]:
     """(thinking, the delimiter the forced answer was given, answer) of a plain-format
     response; the delimiter is "" if it is missing."""
@@ -92,9 +113,14 @@ def apt_install(packages: Sequence[str], binaries: Sequence[str]) -> None:
                               "Debian machine")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     cmd = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
-    if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
-        subprocess.run(cmd, env=env, capture_output=True, check=True)
+    # the test workers may install at the same time: one apt at a time
+    with open("/tmp/eigscale-tests-apt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if all(shutil.which(b) for b in binaries):
+            return
+        if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
+            subprocess.run(cmd, env=env, capture_output=True, check=True)
 
 
 def chromium() -> str:

@@ -3,12 +3,18 @@
     python -m tests.shape_driver <config.yaml> <model>=<folder> ... <out.json>
 
 The workflow runs each evaluation as its own job (an engine start each); this driver runs the
-same evaluations in one process per model, with what the jobs would use: the config validated
+same evaluations in one process, with what the jobs would use: the config validated
 and expanded by eigscale.pipeline.settings, model_args and gen_kwargs from eigscale.pipeline.job,
 eigscale's lm-eval model classes and tasks through lm-eval's simple_evaluate. It writes, per
 model and run, lm-eval's metrics, eigscale's summary and records, and each question's prompt
 text as lm-eval built it; and, under "oracle", the oracle grid's rows (what the oracle job
 computes, eigscale.lmeval.oracle) with its trace's cap and step.
+
+Models whose folders hold the same weights (files linked to one another's, as
+tests.helpers.reasoning_template_model makes them) share one engine start: the model object is
+created once, and each model's chat template is set from its own folder before its runs
+(`use_template`). Nothing else about a model
+differs in the evaluation (its thinking format and lengths come from the config).
 """
 
 from __future__ import annotations
@@ -37,13 +43,19 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
     runs = wc.validate(config, root / "workflow/schemas/config.schema.yaml", [str(config_path)])
     tasks = TaskManager(include_path=str(TASKS_DIR))
     out: dict = {}
+    engines: dict[tuple, object] = {}  # (weights, engine settings) -> the lm-eval model
     with TemporaryDirectory() as tmp:
         for model in config["models"]:
             for task in config["tasks"]:
                 first = wc.settings_of(config, runs, model, task, next(iter(runs)))
                 margs = wr.model_args(first, folders[model], Path(tmp), {})
-                lm = get_model(resolve_model(first["model"]["engine"])).create_from_arg_obj(
-                    margs, {"batch_size": "auto", "device": "cuda:0"})
+                key = (weights(folders[model]), json.dumps(
+                    {k: v for k, v in margs.items() if k != "pretrained"}, sort_keys=True))
+                if key not in engines:
+                    engines[key] = get_model(resolve_model(first["model"]["engine"])) \
+                        .create_from_arg_obj(margs, {"batch_size": "auto", "device": "cuda:0"})
+                lm = engines[key]
+                use_template(lm, folders[model])
                 for run in runs:
                     s = wc.settings_of(config, runs, model, task, run)
                     records = Path(tmp) / model / task / run
@@ -72,8 +84,21 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
                 out[model]["oracle"] = {"grid": read_jsonl(records / f"grid_{task}.jsonl"),
                                         "cap": s["run"]["params"]["max_tokens_thinking"],
                                         "step": s["oracle"]["step"]}
-                del lm
     return out
+
+
+def use_template(lm, folder: Path) -> None:
+    """Give an lm-eval model the chat template of `folder`: HFLM applies its tokenizer's,
+    VLLM the `hf_chat_template` it resolved from it at start."""
+    template = (folder / "chat_template.jinja").read_text()
+    lm.tokenizer.chat_template = template
+    if hasattr(lm, "hf_chat_template"):
+        lm.hf_chat_template = template
+
+
+def weights(folder: Path) -> tuple[str, ...]:
+    """The real paths of a model folder's weight files: equal for folders that share them."""
+    return tuple(sorted(str(f.resolve()) for f in folder.iterdir() if f.suffix == ".safetensors"))
 
 
 def main(argv: list[str]) -> int:

@@ -12,24 +12,21 @@ import pytest
 
 from eigscale.lmeval.tasks import TASKS_DIR
 
-from .helpers import BIN, split_forced
-
-pytestmark = pytest.mark.engine
-
+from .helpers import BIN, EIG_EVAL_LIMIT, split_forced
 
 LIMIT = 3
-COMMON = "max_gen_toks=192,thinking_format=plain,min_answer_tokens=64"
+CAP = 48  # budget forcing's thinking cap
 GEN = {
-    "none": "max_gen_toks=96,scale_func_name=none",
-    "budget_forcing": f"{COMMON},scale_func_name=budget_forcing,max_tokens_thinking=64",
-    "expected_information_gain_reasoning": (
-        f"{COMMON},scale_func_name=expected_information_gain_reasoning,max_tokens_thinking=96,"
-        "step_tokens=32,beam_size=4,mc_samples=3,sample_length=16,debug=true"),
+    "none": "max_gen_toks=64,scale_func_name=none",
+    "budget_forcing": ("max_gen_toks=128,thinking_format=plain,min_answer_tokens=48,"
+                       f"scale_func_name=budget_forcing,max_tokens_thinking={CAP}"),
 }
-# through lm-eval's HFLM no scaler and budget forcing; on vLLM (a minute per engine start) the
-# EIG scaler, whose code path (generate + score) covers the others'. EIG through HFLM runs in
-# test_resume.
-CASES = [("hf", "none"), ("hf", "budget_forcing"), ("vllm", "expected_information_gain_reasoning")]
+# through lm-eval's HFLM: no scaler and budget forcing here, EIG (whose code path, generate +
+# score, covers the others') is the session's shared EIG run (conftest's `eig_eval`, which
+# test_resume also reads). vLLM's lm-eval model runs the paper-shaped config through lm-eval
+# in test_paper_shape and every rule's scaler in test_replay.
+EIG = "expected_information_gain_reasoning"
+CASES = [("hf", "none"), ("hf", "budget_forcing"), ("hf", EIG)]
 
 
 def run_eval(args: list[str], tmp: Path, exe: str = "eigscale-eval",
@@ -47,41 +44,38 @@ def outputs(out_dir: Path) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def runs(model_dir, tmp_path_factory):
-    """Each (engine, scaler) of CASES evaluated once; the tests below read the files."""
-    done = {}
-    for engine, scaler in CASES:
-        gen = GEN[scaler]
+def runs(model_dir, eig_eval, tmp_path_factory):
+    """Each (engine, scaler) of CASES evaluated once: (output files, process, questions)."""
+    work, proc = eig_eval
+    done = {("hf", EIG): (outputs(work / "out"), proc, EIG_EVAL_LIMIT)}
+    for engine, scaler in CASES[:2]:
         tmp = tmp_path_factory.mktemp(f"{engine}-{scaler}")
-        model_args = f"pretrained={model_dir},dtype=float32"
-        if engine == "vllm":
-            model_args += ",max_model_len=2048"
-        t0 = time.time()
-        proc = run_eval(["--model", engine, "--model_args", model_args, "--tasks",
-                         "demo_arith", "--limit", str(LIMIT), "--apply_chat_template",
-                         "--batch_size", "auto", "--output_path", str(tmp / "out"),
-                         "--log_samples", "--gen_kwargs", gen], tmp)
+        proc = run_eval(["--model", engine, "--model_args",
+                         f"pretrained={model_dir},dtype=float32", "--tasks", "demo_arith",
+                         "--limit", str(LIMIT), "--apply_chat_template", "--batch_size",
+                         "auto", "--output_path", str(tmp / "out"), "--log_samples",
+                         "--gen_kwargs", GEN[scaler]], tmp)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        done[(engine, scaler)] = (outputs(tmp / "out"), proc, time.time() - t0)
+        done[(engine, scaler)] = (outputs(tmp / "out"), proc, LIMIT)
     return done
 
 
 @pytest.mark.parametrize("engine,scaler", CASES)
 def test_results_samples_and_decisions(runs, engine, scaler):
-    files, proc, _ = runs[(engine, scaler)]
+    files, proc, limit = runs[(engine, scaler)]
     results = json.loads(files["results"].read_text())
     metrics = results["results"]["demo_arith"]
     assert 0.0 <= metrics["exact_match,none"] <= 1.0
-    assert 0 <= metrics["unparsed,none"] <= LIMIT
+    assert 0 <= metrics["unparsed,none"] <= limit
     summary = results["eigscale"]["demo_arith"]
-    assert summary["scaler"] == scaler and summary["questions"] == LIMIT
+    assert summary["scaler"] == scaler and summary["questions"] == limit
     per_q = summary["thinking_tokens_per_question"]
-    assert sorted(per_q) == [str(i) for i in range(LIMIT)]
+    assert sorted(per_q) == [str(i) for i in range(limit)]
 
     samples = [json.loads(x) for x in files["samples"].read_text().splitlines()]
-    assert len(samples) == LIMIT
+    assert len(samples) == limit
     decisions = [json.loads(x) for x in files["decisions"].read_text().splitlines()]
-    assert sorted(d["doc_id"] for d in decisions) == list(range(LIMIT))
+    assert sorted(d["doc_id"] for d in decisions) == list(range(limit))
     assert all(d["task"] == "demo_arith" for d in decisions)
     by_doc = {d["doc_id"]: d for d in decisions}
     for s in samples:
@@ -95,14 +89,15 @@ def test_results_samples_and_decisions(runs, engine, scaler):
     assert summary["lengths"]["prompts_cut"] == 0
     for s in samples:  # the record is the same question's: its answer ends the response
         assert s["resps"][0][0].endswith(by_doc[s["doc_id"]]["answer"])
-    if scaler == "expected_information_gain_reasoning":
+    if scaler == EIG:
         assert summary["decisions"] > 0 and summary["eig"]["mean"] is not None
         assert all(d["decisions"] for d in decisions)
         assert "decision 0 (step)" in proc.stderr  # debug=true logs as it decides
     if scaler == "budget_forcing":
-        assert all(0 < d["thinking_tokens"] <= 64 for d in decisions)
+        assert all(0 < d["thinking_tokens"] <= CAP for d in decisions)
 
 
+@pytest.mark.engine
 def test_without_a_scaler_it_is_lm_evals_own_model(model_dir, tmp_path):
     args = ["--model_args", f"pretrained={model_dir},dtype=float32", "--tasks", "demo_arith",
             "--limit", "2", "--apply_chat_template", "--log_samples",

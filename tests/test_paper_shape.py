@@ -16,8 +16,6 @@ from eigscale.scalers.base import question_uid
 
 from .helpers import REPO, reasoning_template_model
 
-pytestmark = pytest.mark.engine
-
 SHAPE = REPO / "tests" / "configs" / "paper_shape.yaml"
 PAPER = REPO / "config" / "paper.yaml"
 CONTEXT = yaml.safe_load(SHAPE.read_text())["generation"]["max_gen_toks"]
@@ -53,6 +51,7 @@ def shape_runs(model_dir, tmp_path_factory):
     return json.loads(out.read_text()), {"s1-shape": model_dir, "r1-shape": r1}
 
 
+@pytest.mark.engine
 def test_every_question_reaches_the_engine_whole(shape_runs):
     from transformers import AutoTokenizer
 
@@ -88,6 +87,7 @@ def test_every_question_reaches_the_engine_whole(shape_runs):
             assert len(uids) == 2  # distinct questions, distinct prompts
 
 
+@pytest.mark.engine
 def test_every_run_answers_within_the_context(shape_runs):
     runs, _ = shape_runs
     for by_run in runs.values():
@@ -105,6 +105,7 @@ def test_every_run_answers_within_the_context(shape_runs):
             assert 0 <= r["metrics"]["exact_match,none"] <= 1
 
 
+@pytest.mark.engine
 def test_the_oracle_grid_at_the_papers_shape(shape_runs):
     """max_gen_toks == max_model_len: every cut of the oracle's trace (capped at the largest
     cap of any run) gets its forced answer within the context, on the grid's steps."""

@@ -16,7 +16,7 @@ import yaml
 from .helpers import REPO, SNAKEMAKE, linked_config
 from .localhost_slurm import LocalSlurm, SlurmUnavailable
 
-pytestmark = pytest.mark.engine
+pytestmark = pytest.mark.workflow
 
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 SITE_KEYS = {"default-resources": {"slurm_partition", "slurm_account", "runtime", "mem_mb",
@@ -71,6 +71,8 @@ def slurm(tmp_path_factory):
         cluster.stop()
 
 
+@pytest.mark.engine
+@pytest.mark.service
 def test_every_evaluation_is_a_gpu_job_on_slurm(slurm, tmp_path, model_dir):
     work = tmp_path / "work"
     profile = site_profile(tmp_path / "profile")
@@ -109,14 +111,14 @@ def test_every_evaluation_is_a_gpu_job_on_slurm(slurm, tmp_path, model_dir):
         assert (work / f"results/figures/{fig}.png").stat().st_size > 5000
 
 
-@pytest.mark.parametrize("engine,gpus,args", [
+@pytest.mark.parametrize("kind,gpus,args", [
     ("vllm", 2, "{'tensor_parallel_size': 2}"),
     ("vllm", 1, "{'tensor_parallel_size': 1}"),
     ("hf", 2, "{'parallelize': True}"),
 ])
-def test_profile_requests_the_models_gpus(tmp_path, model_dir, engine, gpus, args):
+def test_profile_requests_the_models_gpus(tmp_path, model_dir, kind, gpus, args):
     profile = site_profile(tmp_path / "profile")
-    config = slurm_config(tmp_path, model_dir, engine=engine, gpus=gpus)
+    config = slurm_config(tmp_path, model_dir, engine=kind, gpus=gpus)
     proc = snakemake(tmp_path / "work", "-n", "--profile", str(profile), "--configfile",
                      str(config), limit=300)
     out = proc.stdout + proc.stderr

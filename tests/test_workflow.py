@@ -1,4 +1,4 @@
-"""The Snakemake workflow for real: download -> evaluate (vLLM) -> metrics -> figures.
+"""The Snakemake workflow for real: download -> evaluate -> oracle -> analysis -> figures.
 
 Runs `.test/config.yaml` (the default config, smaller) end to end in a scratch directory, then
 checks what a user gets and what a config edit would rerun.
@@ -13,24 +13,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from .helpers import REPO, TEST_CONFIG, chromium, linked_config, planned_jobs, snakemake
+from .helpers import REPO, TEST_CONFIG, chromium, planned_jobs, snakemake
 
-pytestmark = pytest.mark.engine
-
-
-@pytest.fixture(scope="module")
-def config_file(tmp_path_factory, model_dir) -> Path:
-    """.test/config.yaml with the session's converted model linked in (the conversion from the
-    package is the same code, tested on its own)."""
-    return linked_config(TEST_CONFIG, model_dir, tmp_path_factory.mktemp("config") / "config.yaml")
+pytestmark = pytest.mark.workflow
 
 
 @pytest.fixture(scope="module")
-def workflow_run(tmp_path_factory, config_file):
-    work = tmp_path_factory.mktemp("workflow")
-    proc = snakemake(work, "--configfile", str(config_file), "--cores", "2")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    return work
+def config_file(default_config) -> Path:
+    return default_config
+
+
+@pytest.fixture(scope="module")
+def workflow_run(default_workflow) -> Path:
+    """The session's one run of .test/config.yaml (conftest.py); read, never written to."""
+    return default_workflow
 
 
 def test_metrics_table(workflow_run):
@@ -196,13 +192,14 @@ REPORT_TABLES = {"operating_points": ("accuracy % [95% CI]", "headroom"),
 
 
 @pytest.fixture(scope="module")
-def report(workflow_run, config_file) -> Path:
-    path = workflow_run / "results" / "report.html"
+def report(workflow_run, config_file, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("report") / "report.html"
     proc = snakemake(workflow_run, "--configfile", str(config_file), "--report", str(path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return path
 
 
+@pytest.mark.service
 def test_the_report_shows_every_figure_and_table_in_a_browser(report):
     """snakemake --report, opened in a real headless chromium: the workflow description with
     this config, every figure drawn (an image of real width) and every table shown (its

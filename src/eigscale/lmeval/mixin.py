@@ -61,9 +61,12 @@ class ScalingMixin(_Host):
     _oracle_step: int = 0  # > 0: answer at every cut of the trace (eigscale.scalers.oracle)
 
     def setup_scaling(self, records_dir: str | None, chunk: int = 0) -> None:
-        """records_dir: where per-question records are appended as chunks finish (a rerun
+        """Start a new evaluation, live (no replay sweep, no oracle grid, until set up).
+        records_dir: where per-question records are appended as chunks finish (a rerun
         with the same folder skips the questions already there). chunk: questions per scaler
         batch and durable checkpoint; 0 = the whole task in one batch."""
+        self._replay = self._replay_runs = None
+        self._oracle_step = 0
         self._records_dir = Path(records_dir) if records_dir else None
         if self._records_dir:
             self._records_dir.mkdir(parents=True, exist_ok=True)
@@ -204,8 +207,12 @@ class ScalingMixin(_Host):
                 chunk_rows[lb].append(info)
                 done[lb].update((row["doc_id"], row) for row in rows)
             log.info("%s: %d/%d questions done", task, len(done[label]), len(reqs))
-        return self._finish(task, reqs, done[label], chunk_rows[label], len(reqs) - len(todo),
-                            paths[label][0], getattr(job.scaler.params, "thinking_end", None))
+        # what a chunk's counters would have said of the run, should none have been kept
+        known = {"scaler": jobs[label].scaler.name, "params": jobs[label].scaler.params.to_dict(),
+                 "lengths": plans[label].to_dict()}
+        return self._finish(task, reqs, done[label], chunk_rows[label] or [known],
+                            len(reqs) - len(todo), paths[label][0],
+                            getattr(job.scaler.params, "thinking_end", None))
 
     def _grid(self, task: str, reqs: list, job: ScalerJob) -> list[str]:
         """The oracle grid of these requests (see setup_oracle); the trace ends' answers."""
@@ -252,12 +259,19 @@ class ScalingMixin(_Host):
         """The run summary (written beside the records) and the responses, as `Response`s
         that tell the grader where this run's thinking ends."""
         records = [QuestionRecord.from_dict(done[r.doc_id]) for r in reqs]
-        summary = summarise(records, _add_up(c["seconds"] for c in chunk_rows),
-                            _add_up(c["engine"] for c in chunk_rows))
+        summary = summarise(records, _add_up(c.get("seconds", {}) for c in chunk_rows),
+                            _add_up(c.get("engine", {}) for c in chunk_rows))
         summary.update({k: chunk_rows[-1][k] for k in ("scaler", "budget", "params", "replay",
                                                         "lengths")
                         if k in chunk_rows[-1]})
         summary["resumed_questions"] = resumed
+        # a kill between a chunk's records and its counters (two appends) keeps the records
+        # and loses that chunk's engine counters and seconds: say so, never undercount quietly
+        uncounted = len(records) - sum(int(c.get("questions", 0)) for c in chunk_rows)
+        if uncounted > 0:
+            log.warning("%s: the engine counters and seconds of %d questions were lost by an "
+                        "interruption (recorded as uncounted_questions)", task, uncounted)
+            summary["uncounted_questions"] = uncounted
         summary["thinking_tokens_per_question"] = {
             str(r.doc_id): rec.thinking_tokens for r, rec in zip(reqs, records, strict=True)}
         if store:
