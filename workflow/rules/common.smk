@@ -3,6 +3,7 @@
 import re
 
 from eigscale.pipeline import job as eval_job
+from eigscale.pipeline import outputs
 from eigscale.pipeline import settings as run_config
 from eigscale.pipeline.fingerprint import fingerprint
 
@@ -11,17 +12,11 @@ RUNS = run_config.validate(
 )
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
-FIGURES = [
-    "accuracy_vs_tokens",
-    "eig_trajectories",
-    "cost_breakdown",
-    "oracle_heatmap",
-    "regret",
-]
-ANALYSIS = ["points", "frontiers", "operating_points", "matched"]
-TABLE_NAMES = ["operating_points", "matched_compute", "oracle"]
-TABLE_FORMATS = ["csv", "md", "tex", "html"]
-RUN_FILES = eval_job.RUN_FILES
+FIGURES = outputs.FIGURES
+ANALYSIS = outputs.ANALYSIS
+TABLE_NAMES = outputs.TABLES
+TABLE_FORMATS = outputs.TABLE_FORMATS
+RUN_FILES = outputs.RUN_FILES
 # sweeps with `replay: true`: one job answers all their runs from one trace per question
 REPLAY = run_config.replay_sweeps(RUNS)
 LIVE = [r for r in RUNS if not RUNS[r]["replay"]]

@@ -30,6 +30,7 @@ from eigscale.pipeline.oracle import (
     points,
     standing,
 )
+from eigscale.pipeline.outputs import ANALYSIS
 from eigscale.pipeline.settings import ANALYSIS_DEFAULTS, analysis_settings
 from eigscale.pipeline.stats import holm, interval, mcnemar, mean_interval, resample_weights
 
@@ -171,8 +172,7 @@ def analyse(runs: pd.DataFrame, questions: pd.DataFrame, grids: pd.DataFrame,
     (grid rows carry model and task columns); matched p-values Holm-adjusted across tasks (per
     model, budget-forcing run and rule)."""
     column = compute_column(questions)
-    out: dict[str, list[pd.DataFrame]] = {k: [] for k in ("points", "frontiers",
-                                                          "operating_points", "matched")}
+    out: dict[str, list[pd.DataFrame]] = {k: [] for k in ANALYSIS}
     for (model, task), rows in grids.groupby(["model", "task"], sort=True):
         ids = {"model": model, "task": task}
         grid = Grid.from_frame(rows)

@@ -17,7 +17,7 @@ and PNG.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import matplotlib
@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from eigscale.pipeline.oracle import Grid
+from eigscale.pipeline.outputs import FIGURES
 
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
          "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150, "savefig.bbox": "tight"}
@@ -276,11 +277,15 @@ def make_figures(tables: Mapping[str, pd.DataFrame], outputs: Mapping[str, str])
     operating_points, frontiers (eigscale.pipeline.analysis), grids (the oracle grids, with
     model and task columns)}; `outputs` maps "<figure>_<pdf|png>" to a path."""
     with plt.rc_context(STYLE):
-        figs = {"accuracy_vs_tokens": accuracy_vs_tokens(tables["operating_points"],
-                                                         tables["frontiers"]),
-                "eig_trajectories": eig_trajectories(tables["runs"], tables["questions"]),
-                "cost_breakdown": cost_breakdown(tables["runs"]),
-                "oracle_heatmap": oracle_heatmap(tables["grids"]),
-                "regret": regret(tables["operating_points"])}
-        for name, fig in figs.items():
-            _save(fig, outputs[f"{name}_pdf"], outputs[f"{name}_png"])
+        for name in FIGURES:
+            _save(BUILDERS[name](tables), outputs[f"{name}_pdf"], outputs[f"{name}_png"])
+
+
+# figure name (eigscale.pipeline.outputs.FIGURES) -> its figure, from make_figures' tables
+BUILDERS: dict[str, Callable[[Mapping[str, pd.DataFrame]], plt.Figure]] = {
+    "accuracy_vs_tokens": lambda t: accuracy_vs_tokens(t["operating_points"], t["frontiers"]),
+    "eig_trajectories": lambda t: eig_trajectories(t["runs"], t["questions"]),
+    "cost_breakdown": lambda t: cost_breakdown(t["runs"]),
+    "oracle_heatmap": lambda t: oracle_heatmap(t["grids"]),
+    "regret": lambda t: regret(t["operating_points"]),
+}

