@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -60,6 +61,7 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
                     s = wc.settings_of(config, runs, model, task, run)
                     records = Path(tmp) / model / task / run
                     lm.setup_scaling(str(records))
+                    t0 = time.perf_counter()
                     res = simple_evaluate(model=lm, tasks=[task], limit=s["task"].get("limit"),
                                           log_samples=True, gen_kwargs=wr.gen_kwargs(s),
                                           apply_chat_template=s["generation"][
@@ -71,6 +73,7 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
                         "records": read_jsonl(records / f"decisions_{task}.jsonl"),
                         "prompts": {str(x["doc_id"]): x["arguments"][0][0]
                                     for x in res["samples"][task]},
+                        "seconds": time.perf_counter() - t0,
                     }
                 # the oracle grid last: oracle mode stays on for this model object
                 s = wc.oracle_of(config, runs, model, task)

@@ -55,8 +55,11 @@ def test_thinking_n_ignore_extends_twice(engine):
 
 
 def test_eig_on_four_questions_records_finite_decisions(engine):
+    # four questions on vLLM; two on transformers, whose EIG rounds cost four times as much
+    # (what is asserted holds for each decision on its own; batching has its own tests below)
+    n = 2 if engine.__class__.__name__ == "HFEngine" else 4
     out = make_scaler("expected_information_gain_reasoning", SMALL_EIG).run(
-        engine, chat_prompts(engine, QUESTIONS[:4]), GEN)
+        engine, chat_prompts(engine, QUESTIONS[:n]), GEN)
     assert out.summary["decisions"] > 0 and out.summary["failures"] == {}
     for text, rec in zip(out.texts, out.records, strict=True):
         assert rec.decisions
