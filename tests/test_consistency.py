@@ -199,10 +199,29 @@ def _spec_in(root, name):
     return spec
 
 
-def test_every_scaler_has_a_colour_and_a_label_in_the_figures():
-    from eigscale.pipeline import figures
+@pytest.mark.parametrize("name", list(SCALERS))
+def test_every_scaler_declares_itself(name):
+    """What the registry's derived lists read of a scaler class: a distinct label and colour
+    (figures, tables), the modules its results depend on (existing, its own among them), and
+    a replay parameter that is one of its parameters."""
+    import importlib.util
 
-    assert set(SCALERS) <= set(figures.COLORS) and set(SCALERS) <= set(figures.LABELS)
+    from eigscale.pipeline import figures
+    from eigscale.pipeline.fingerprint import SCALER_MODULES
+    from eigscale.scalers.replay import REPLAY_VARY
+
+    cls = SCALERS[name]
+    assert figures.LABELS[name] == cls.label and figures.COLORS[name] == cls.colour
+    assert [c.label for c in SCALERS.values()].count(cls.label) == 1
+    assert [c.colour for c in SCALERS.values()].count(cls.colour) == 1
+    assert re.fullmatch(r"#[0-9a-f]{6}", cls.colour)
+    assert cls.__module__ in cls.modules and SCALER_MODULES[name] == cls.modules
+    assert all(importlib.util.find_spec(m) for m in cls.modules)
+    if cls.replay_vary is not None:
+        assert cls.replay_vary in {f.name for f in dataclasses.fields(cls.params_class)}
+        assert REPLAY_VARY[name] == cls.replay_vary
+    else:
+        assert name not in REPLAY_VARY
 
 
 def test_every_install_pins_the_vllm_the_adapter_is_verified_with():

@@ -31,15 +31,13 @@ import pandas as pd
 
 from eigscale.pipeline.oracle import Grid
 from eigscale.pipeline.outputs import FIGURES
+from eigscale.scalers import SCALERS
 
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
          "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150, "savefig.bbox": "tight"}
-COLORS = {"none": "#444444", "budget_forcing": "#1f77b4",
-          "expected_information_gain_reasoning": "#d62728", "answer_entropy": "#ff7f0e",
-          "dynasor_cot": "#2ca02c", "deer": "#9467bd"}
-LABELS = {"none": "no scaling", "budget_forcing": "budget forcing",
-          "expected_information_gain_reasoning": "EIG", "answer_entropy": "answer entropy",
-          "dynasor_cot": "Dynasor-CoT", "deer": "DEER"}
+# each rule's colour and label, as its scaler class declares them
+COLORS = {name: cls.colour for name, cls in SCALERS.items()}
+LABELS = {name: cls.label for name, cls in SCALERS.items()}
 EIG = "expected_information_gain_reasoning"
 
 

@@ -12,24 +12,16 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
+from eigscale.scalers import SCALERS
+
 # what every evaluation runs through ("<package>.*": all its modules and data files)
 SHARED = ("eigscale.answers", "eigscale.engines.*", "eigscale.errors", "eigscale.grading",
           "eigscale.jsonio", "eigscale.lengths", "eigscale.params", "eigscale.records",
           "eigscale.scalers", "eigscale.scalers.base", "eigscale.lmeval",
           "eigscale.lmeval.evaluate", "eigscale.lmeval.gen_kwargs", "eigscale.lmeval.mixin",
           "eigscale.lmeval.models", "eigscale.lmeval.tasks.*")
-# each scaler's own modules, beyond the shared ones
-SCALER_MODULES = {
-    "none": ("eigscale.scalers.plain",),
-    "budget_forcing": ("eigscale.scalers.budget_forcing", "eigscale.scalers.thinking"),
-    "expected_information_gain_reasoning": ("eigscale.scalers.eig_reasoning",
-                                            "eigscale.scalers.posterior",
-                                            "eigscale.scalers.thinking", "eigscale.eig"),
-    "answer_entropy": ("eigscale.scalers.answer_entropy", "eigscale.scalers.posterior",
-                       "eigscale.scalers.thinking", "eigscale.eig"),
-    "dynasor_cot": ("eigscale.scalers.dynasor", "eigscale.scalers.thinking"),
-    "deer": ("eigscale.scalers.deer", "eigscale.scalers.thinking"),
-}
+# each scaler's own modules, beyond the shared ones: as its class declares them
+SCALER_MODULES = {name: cls.modules for name, cls in SCALERS.items()}
 # what a replay sweep runs through besides
 REPLAY = ("eigscale.scalers.replay", "eigscale.lmeval.sweep")
 # what the oracle grid runs through besides (its trace is budget_forcing's)

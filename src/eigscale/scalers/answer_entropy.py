@@ -22,6 +22,11 @@ from eigscale.scalers.posterior import PosteriorScaler
 class AnswerEntropy(PosteriorScaler):
     name = "answer_entropy"
     params_class = AnswerEntropyParams
+    label = "answer entropy"
+    colour = "#ff7f0e"
+    modules = ("eigscale.scalers.answer_entropy", "eigscale.scalers.posterior",
+               "eigscale.scalers.thinking", "eigscale.eig")
+    replay_vary = "tau"
     params: AnswerEntropyParams
     early_stop = "entropy_stop"
 

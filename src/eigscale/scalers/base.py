@@ -80,10 +80,18 @@ class Stopwatch:
 
 
 class Scaler(ABC):
-    """Base of all scalers. Subclasses name themselves and their parameter class."""
+    """Base of all scalers. A subclass declares itself here; the registry
+    (`eigscale.scalers.SCALERS`) and every list derived from it read these."""
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # scale_func_name, in configs and gen_kwargs
     params_class: ClassVar[type[Params]]
+    label: ClassVar[str]  # in figures and tables
+    colour: ClassVar[str]  # in figures
+    # the package modules its results depend on beyond the shared evaluation path (the code
+    # fingerprint: edit one and its runs rerun)
+    modules: ClassVar[tuple[str, ...]]
+    # the one parameter a replay sweep may vary (None: not replayable)
+    replay_vary: ClassVar[str | None] = None
 
     def __init__(self, params: Params | None = None) -> None:
         self.params = params if params is not None else self.params_class()

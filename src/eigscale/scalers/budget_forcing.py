@@ -14,6 +14,10 @@ from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
 class BudgetForcing(ThinkingScaler):
     name = "budget_forcing"
     params_class = BudgetForcingParams
+    label = "budget forcing"
+    colour = "#1f77b4"
+    modules = ("eigscale.scalers.budget_forcing", "eigscale.scalers.thinking")
+    replay_vary = "max_tokens_thinking"
     params: BudgetForcingParams
 
     def on_events(self, ctx: RunContext, thoughts: list[Thought]) -> None:

@@ -48,6 +48,10 @@ def confidence(logprobs: Sequence[float], how: str) -> float:
 class DEER(ThinkingScaler):
     name = "deer"
     params_class = DEERParams
+    label = "DEER"
+    colour = "#9467bd"
+    modules = ("eigscale.scalers.deer", "eigscale.scalers.thinking")
+    replay_vary = "threshold"
     params: DEERParams
 
     def round_stops(self, ctx: RunContext, thought: Thought) -> tuple[str, ...]:

@@ -47,6 +47,10 @@ def probe_answer(text: str) -> str:
 class DynasorCoT(ThinkingScaler):
     name = "dynasor_cot"
     params_class = DynasorParams
+    label = "Dynasor-CoT"
+    colour = "#2ca02c"
+    modules = ("eigscale.scalers.dynasor", "eigscale.scalers.thinking")
+    replay_vary = "window"
     params: DynasorParams
 
     def step_limit(self, thought: Thought, remaining: int) -> int:

@@ -26,6 +26,11 @@ from eigscale.scalers.thinking import RunContext
 class EIGReasoning(PosteriorScaler):
     name = "expected_information_gain_reasoning"
     params_class = EIGParams
+    label = "EIG"
+    colour = "#d62728"
+    modules = ("eigscale.scalers.eig_reasoning", "eigscale.scalers.posterior",
+               "eigscale.scalers.thinking", "eigscale.eig")
+    replay_vary = "lambda_cost"
     params: EIGParams
     early_stop = "eig_stop"
 

@@ -22,6 +22,9 @@ from eigscale.scalers.base import (
 class Plain(Scaler):
     name = "none"
     params_class = NoneParams
+    label = "no scaling"
+    colour = "#444444"
+    modules = ("eigscale.scalers.plain",)
     params: NoneParams
 
     def _thinking_tokens(self, engine: Engine, ids: Sequence[int]) -> int:

@@ -40,18 +40,16 @@ from dataclasses import replace
 from eigscale.engines.base import Engine
 from eigscale.errors import ParamError
 from eigscale.records import QuestionRecord
-from eigscale.scalers.answer_entropy import AnswerEntropy
+from eigscale.scalers import SCALERS
 from eigscale.scalers.base import GREEDY, Decoding, ScalerOutput
 from eigscale.scalers.budget_forcing import BudgetForcing
 from eigscale.scalers.deer import DEER
 from eigscale.scalers.dynasor import DynasorCoT
-from eigscale.scalers.eig_reasoning import EIGReasoning
 from eigscale.scalers.posterior import PosteriorScaler
 from eigscale.scalers.thinking import ThinkingScaler, Thought
 
-# the one parameter a replayable sweep may vary, per scaler
-REPLAY_VARY = {BudgetForcing.name: "max_tokens_thinking", EIGReasoning.name: "lambda_cost",
-               AnswerEntropy.name: "tau", DynasorCoT.name: "window", DEER.name: "threshold"}
+# the one parameter a replayable sweep may vary, per scaler (as each class declares it)
+REPLAY_VARY = {name: cls.replay_vary for name, cls in SCALERS.items() if cls.replay_vary}
 
 
 class ReplayError(ParamError):
