@@ -10,6 +10,9 @@ from typing import Any
 import pandas as pd
 
 from eigscale.compute import ModelShape, question_cost
+from eigscale.scalers import SCALERS
+
+KNOBS = tuple(dict.fromkeys(c.replay_vary for c in SCALERS.values() if c.replay_vary))
 
 
 def _run_row(results: dict[str, Any], summary: dict[str, Any], run: Mapping[str, Any],
@@ -45,8 +48,9 @@ def _run_row(results: dict[str, Any], summary: dict[str, Any], run: Mapping[str,
         "continue_rate": summary.get("continue_rate"),
         "failures": sum((summary.get("failures") or {}).values()),
         "failed_questions": summary.get("failed_questions", 0),
-        "lambda_cost": params.get("lambda_cost"),
-        "max_tokens_thinking": params.get("max_tokens_thinking"),
+        # every rule's swept knob (its replay parameter, from the registry): empty where the
+        # run's rule has no such parameter
+        **{knob: params.get(knob) for knob in KNOBS},
     }
 
 
