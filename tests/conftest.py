@@ -58,14 +58,16 @@ def _group(item) -> str:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
+    groups = {}
     for item in items:
         if ENGINE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.engine)
         if not any(item.get_closest_marker(m) for m in SLOW):
             item.add_marker(pytest.mark.fast)
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
+        groups[item] = _group(item)
+        item.add_marker(pytest.mark.xdist_group(groups[item]))
     rank = {g: i for i, g in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: file order kept
+    items.sort(key=lambda item: rank.get(groups[item], len(rank)))  # stable: file order kept
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +118,7 @@ def default_config(tmp_path_factory, model_dir) -> Path:
 def default_workflow(tmp_path_factory, default_config) -> Path:
     """The one run of the test workflow (.test/config.yaml, the default config's shape at 4
     questions) that the workflow, metrics, analysis, report and stale-run tests all read. Its
-    folder is shared: a test that reruns anything works on a copy (`copy_workflow`)."""
+    folder is shared: a test that reruns anything works on a copy (test_stale_runs)."""
     work = tmp_path_factory.mktemp("workflow")
     proc = snakemake(work, "--configfile", str(default_config), "--cores", "2")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
