@@ -50,7 +50,7 @@ SCALERS = {
                     {**PAPER_EIG, "posterior_estimator": "sampled"}),
     "eig_scored": ("expected_information_gain_reasoning",
                    {**PAPER_EIG, "posterior_estimator": "scored"}),
-    # the oracle job's engine-side work (eigscale.scalers.oracle), the paper's step
+    # the oracle job's engine-side work (eigscale.scalers.cut_grid), the paper's step
     "oracle_grid": ("budget_forcing", {}),
 }
 ORACLE_STEP = 64
@@ -254,7 +254,7 @@ def point(scaler: str, questions: int, trace: int) -> dict[str, Any]:
 def _oracle_grid(engine: Any, tracer: Any, prompts: list, max_gen: int) -> SimpleNamespace:
     """The oracle grid over the stand-in, shaped like a scaler's output: its unit is one cut
     (a forced answer), counted in `decisions`."""
-    from eigscale.scalers.oracle import oracle_grid
+    from eigscale.scalers.cut_grid import oracle_grid
 
     ctx, cuts = oracle_grid(engine, tracer, prompts, max_gen, ORACLE_STEP)
     thinking = [len(t.thinking) for t in ctx.thoughts]
@@ -278,7 +278,7 @@ def full_run(limit: int, max_gen: int) -> dict[str, Any]:
     from lm_eval.api.registry import register_model
 
     from eigscale.engines.vllm import VLLMEngine
-    from eigscale.lmeval import evaluate
+    from eigscale.lmeval import eval_command
     from eigscale.lmeval.models import HFEig
     from eigscale.params import THINKING_FORMATS
 
@@ -301,7 +301,7 @@ def full_run(limit: int, max_gen: int) -> dict[str, Any]:
            "thinking_format": "plain", **PAPER_EIG}
     with tempfile.TemporaryDirectory() as tmp, PeakRSS() as rss:
         t0 = time.perf_counter()
-        code = evaluate.main(["--model", "standin_eig", "--model_args",
+        code = eval_command.main(["--model", "standin_eig", "--model_args",
                               f"pretrained={MODEL},dtype=float32,eigscale_records={tmp}/rec",
                               "--tasks", "demo_arith", "--limit", str(limit),
                               "--output_path", f"{tmp}/out", "--log_samples",

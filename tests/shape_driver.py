@@ -4,11 +4,11 @@
 
 The workflow runs each evaluation as its own job (an engine start each); this driver runs the
 same evaluations in one process, with what the jobs would use: the config validated
-and expanded by eigscale.pipeline.settings, model_args and gen_kwargs from eigscale.pipeline.job,
+and expanded by eigscale.pipeline.run_config, model_args and gen_kwargs from eigscale.pipeline.job,
 eigscale's lm-eval model classes and tasks through lm-eval's simple_evaluate. It writes, per
 model and run, lm-eval's metrics, eigscale's summary and records, and each question's prompt
 text as lm-eval built it; and, under "oracle", the oracle grid's rows (what the oracle job
-computes, eigscale.lmeval.oracle) with its trace's cap and step.
+computes, eigscale.lmeval.oracle_command) with its trace's cap and step.
 
 Models whose folders hold the same weights (files linked to one another's, as
 tests.helpers.reasoning_template_model makes them) share one engine start: the model object is
@@ -37,7 +37,7 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
     from eigscale.lmeval.models import resolve_model
     from eigscale.lmeval.tasks import TASKS_DIR
     from eigscale.pipeline import job as wr
-    from eigscale.pipeline import settings as wc
+    from eigscale.pipeline import run_config as wc
 
     root = Path(__file__).resolve().parents[1]
     config = yaml.safe_load(config_path.read_text())

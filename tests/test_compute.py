@@ -9,10 +9,9 @@ import pandas as pd
 import pytest
 
 from eigscale.compute import ModelShape, question_cost
-from eigscale.params import NoneParams
 from eigscale.pipeline.figures import accuracy_vs_tokens
 from eigscale.pipeline.metrics import extract
-from eigscale.scalers.plain import Plain
+from eigscale.scalers.plain import NoneParams, Plain
 
 from .helpers import ScriptedEngine
 

@@ -12,21 +12,14 @@ import yaml
 
 from eigscale.engines import ENGINES
 from eigscale.lmeval.tasks import ANSWER_KIND, TASKS_DIR
-from eigscale.params import (
-    DEFAULT_SEED,
-    AnswerEntropyParams,
-    BudgetForcingParams,
-    CheckpointParams,
-    DEERParams,
-    DynasorParams,
-    EIGParams,
-    NoneParams,
-    Params,
-    ThinkingParams,
-)
+from eigscale.params import DEFAULT_SEED, Params, ThinkingParams
 from eigscale.pipeline import fingerprint as fp
-from eigscale.pipeline.settings import ANALYSIS_DEFAULTS, GENERATION_DEFAULTS, MODEL_DEFAULTS
+from eigscale.pipeline.run_config import ANALYSIS_DEFAULTS, GENERATION_DEFAULTS, MODEL_DEFAULTS
+from eigscale.records import COMMON_STOP_REASONS
 from eigscale.scalers import SCALERS
+from eigscale.scalers.eig_reasoning import EIGReasoning
+from eigscale.scalers.posterior import CheckpointParams
+from eigscale.scalers.thinking import ThinkingScaler
 
 from .helpers import REPO
 
@@ -34,10 +27,10 @@ SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").r
 README = (REPO / "README.md").read_text()
 CONFIG_README = (REPO / "config" / "README.md").read_text()
 # the README's "scalers" column: which parameter class's own fields a row documents
-LABELS = {Params: "all", NoneParams: "none", ThinkingParams: "thinking",
-          BudgetForcingParams: "budget_forcing", CheckpointParams: "EIG, answer_entropy",
-          EIGParams: "EIG", AnswerEntropyParams: "answer_entropy", DynasorParams: "dynasor_cot",
-          DEERParams: "deer"}
+# a rule's own parameters under its name (the EIG rule's under "EIG"); the shared bases
+LABELS = {Params: "all", ThinkingParams: "thinking", CheckpointParams: "EIG, answer_entropy",
+          **{cls.params_class: "EIG" if cls is EIGReasoning else name
+             for name, cls in SCALERS.items()}}
 GROUPS = {label: (cls, next((b for b in cls.__mro__[1:] if b in LABELS), None))
           for cls, label in LABELS.items()}
 
@@ -217,11 +210,39 @@ def test_every_scaler_declares_itself(name):
     assert re.fullmatch(r"#[0-9a-f]{6}", cls.colour)
     assert cls.__module__ in cls.modules and SCALER_MODULES[name] == cls.modules
     assert all(importlib.util.find_spec(m) for m in cls.modules)
-    if cls.replay_vary is not None:
+    if cls.replay_vary is not None:  # it cuts a trace itself, traced from one end of the sweep
         assert cls.replay_vary in {f.name for f in dataclasses.fields(cls.params_class)}
         assert REPLAY_VARY[name] == cls.replay_vary
+        assert cls.replay_cut is not ThinkingScaler.replay_cut
+        assert cls.replay_tracer in ("largest", "smallest")
     else:
         assert name not in REPLAY_VARY
+    # its stop reasons are its own (a reason two rules share would merge them in the tables)
+    assert all(sum(r in c.stop_reasons for c in SCALERS.values()) == 1 for r in cls.stop_reasons)
+    assert not set(cls.stop_reasons) & set(COMMON_STOP_REASONS)
+
+
+def test_config_readme_lists_every_rule_and_what_it_replays():
+    runs = CONFIG_README[CONFIG_README.index("## `runs`"):CONFIG_README.index("## `sweeps`")]
+    assert re.findall(r"`(\w+)`", runs.split("(the main README")[0])[-len(SCALERS):] == \
+        list(SCALERS)
+    rows = table_rows(CONFIG_README, "| scaler | `vary` |")
+    declared = [(n, c.replay_vary, c.replay_tracer) for n, c in SCALERS.items() if c.replay_vary]
+    documented = [(r[0].strip("`"), r[1].strip("`"),
+                   "largest" if re.match(r"the (largest|highest)", r[2]) else
+                   "smallest" if r[2].startswith("the smallest") else r[2]) for r in rows]
+    assert documented == declared
+
+
+def test_the_jobs_run_the_commands_the_package_installs():
+    import tomllib
+
+    from eigscale.pipeline.job import COMMANDS
+
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert {name: f"{module}:main" for name, module in COMMANDS.items()} == \
+        {k: v for k, v in scripts.items() if k in COMMANDS}
+    assert set(COMMANDS) == set(scripts) - {"eigscale-run", "eigscale-prepare-model"}
 
 
 def test_every_install_pins_the_vllm_the_adapter_is_verified_with():

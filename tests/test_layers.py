@@ -43,9 +43,9 @@ def under(module: str, prefix: str) -> bool:
 def test_the_layers_are_where_the_readme_says():
     assert {"eigscale.eig", "eigscale.params", "eigscale.records", "eigscale.grading",
             "eigscale.scalers.replay", "eigscale.engines.vllm"} <= set(CORE)
-    assert {"eigscale.lmeval.mixin", "eigscale.lmeval.models", "eigscale.lmeval.evaluate",
-            "eigscale.lmeval.sweep", "eigscale.lmeval.tasks"} <= set(MODULES)
-    assert {"eigscale.pipeline.settings", "eigscale.pipeline.job", "eigscale.pipeline.metrics",
+    assert {"eigscale.lmeval.mixin", "eigscale.lmeval.models", "eigscale.lmeval.eval_command",
+            "eigscale.lmeval.sweep_command", "eigscale.lmeval.tasks"} <= set(MODULES)
+    assert {"eigscale.pipeline.run_config", "eigscale.pipeline.job", "eigscale.pipeline.metrics",
             "eigscale.pipeline.figures"} <= set(MODULES)
 
 
@@ -75,3 +75,40 @@ def test_the_checker_sees_a_violation(tmp_path):
     f.write_text("def f():\n    from lm_eval.api import model\n    import pandas as pd\n")
     found = [m for m, _ in imports(f)]
     assert found == ["lm_eval.api", "pandas"]
+
+
+def code_strings(path: Path) -> list[str]:
+    """The string literals of a file's code (f-strings' literal parts included), docstrings
+    left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and n.body and isinstance(n.body[0], ast.Expr)
+            and isinstance(n.body[0].value, ast.Constant)}
+    return [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
+            and isinstance(n.value, str) and id(n) not in docs]
+
+
+def test_the_run_folders_file_names_are_spelled_in_one_module():
+    import re
+
+    pattern = re.compile(r"^(decisions|chunks|summary|grid|results|samples)_$|_\*\.json|grid\.csv")
+    spelled = {m for m, p in MODULES.items() if any(pattern.search(s) for s in code_strings(p))}
+    assert spelled == {"eigscale.lmeval.run_folder"}
+
+
+def test_the_commands_stand_side_by_side():
+    commands = [m for m in MODULES if m.startswith("eigscale.lmeval.") and
+                m.endswith("_command")]
+    assert len(commands) == 3
+    for module in commands:
+        others = [m for m, _ in imports(MODULES[module]) if m in commands]
+        assert not others, f"{module} imports the command {others}"
+
+
+def test_no_two_modules_share_a_name():
+    # "oracle" once named three modules: a name says what one module computes ("base", each
+    # package's contract, aside)
+    names = [m.rsplit(".", 1)[-1] for m in MODULES if m.count(".") > 1 or m != "eigscale"]
+    shared = {n for n in names if names.count(n) > 1} - {"base", "__init__"}
+    assert not shared, shared

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from eigscale.lengths import LengthError, answer_room, plan_lengths
-from eigscale.pipeline.settings import ConfigError, validate
+from eigscale.pipeline.run_config import ConfigError, validate
 
 from .helpers import REPO
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from eigscale.pipeline.analysis import Settings, analyse
-from eigscale.pipeline.oracle import (
+from eigscale.pipeline.frontier import (
     Grid,
     Resampled,
     fixed_budget,

@@ -2,13 +2,10 @@
 
 import pytest
 
-from eigscale.params import (
-    EIGParams,
-    ParamClampWarning,
-    ParamError,
-    parse_continuations,
-)
+from eigscale.params import ParamClampWarning, ParamError
 from eigscale.scalers import SCALERS, make_scaler
+from eigscale.scalers.eig_reasoning import EIGParams
+from eigscale.scalers.posterior import parse_continuations
 
 SEED_TABLE = {  # the seed's parameters: default, range
     "lambda_cost": (0.05, 0.0, 10.0),

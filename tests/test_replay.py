@@ -79,7 +79,7 @@ def test_oracle_grid_answers_are_live_budget_forcing_answers(vllm_engine):
     """Every cut of the oracle grid is answered as a live budget_forcing run capped there
     answers (same forced tail, same answer), the trace's end as the uncapped run's."""
     from eigscale.grading import answer_section
-    from eigscale.scalers.oracle import grid_points, oracle_grid
+    from eigscale.scalers.cut_grid import grid_points, oracle_grid
 
     prompts = chat_prompts(vllm_engine, QUESTIONS[:4])
     tracer = make_scaler(BF, {**PLAIN, "max_tokens_thinking": 96})

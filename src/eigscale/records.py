@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 from eigscale.engines.base import FinishReason
 
-# why a question stopped thinking ("plain": the baseline, which has no thinking loop)
-StopReason = Literal["budget", "natural_end", "eig_stop", "entropy_stop", "probe_stop",
-                     "deer_stop", "failure", "plain"]
+# why a question stopped thinking: one of these, which every thinking rule records, or a rule's
+# own (its class's `stop_reasons`; all of them: eigscale.scalers.STOP_REASONS)
+StopReason = str
+COMMON_STOP_REASONS = ("budget", "natural_end", "failure")
 # a decision at a step boundary (may stop early) or at a natural end of thinking (may extend)
 DecisionKind = Literal["step", "end"]
 Verdict = Literal["continue", "extend", "stop"]

@@ -4,7 +4,7 @@ import re
 
 from eigscale.pipeline import job as eval_job
 from eigscale.pipeline import outputs
-from eigscale.pipeline import settings as run_config
+from eigscale.pipeline import run_config
 from eigscale.pipeline.fingerprint import fingerprint
 
 RUNS = run_config.validate(

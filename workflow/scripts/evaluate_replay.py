@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from eigscale.pipeline.job import evaluate_replay
-from eigscale.pipeline.settings import generation_settings
+from eigscale.pipeline.job import run_replay
+from eigscale.pipeline.run_config import generation_settings
 
 sm = snakemake  # noqa: F821
-evaluate_replay(sm.params.settings, Path(sm.input.model).parent, Path(sm.output[0]),
+run_replay(sm.params.settings, Path(sm.input.model).parent, Path(sm.output[0]),
                 Path(sm.log[0]), parallel=sm.params.parallel,
                 chunk=generation_settings(sm.config)["checkpoint_every"])

@@ -2,9 +2,9 @@
 intervals, regret and headroom, and the matched-compute comparisons with budget forcing.
 
 Inputs are the tidy tables (eigscale.pipeline.metrics: questions.csv) and the oracle grids
-(eigscale.lmeval.oracle: grid.csv per (model, task)). Per (model, task) one set of bootstrap
+(eigscale.lmeval.oracle_command: grid.csv per (model, task)). Per (model, task) one set of bootstrap
 resamples over its questions serves every run (paired; eigscale.pipeline.stats); the oracle
-quantities (eigscale.pipeline.oracle) are recomputed inside each resample.
+quantities (eigscale.pipeline.frontier) are recomputed inside each resample.
 
 Total compute per question is the FLOP estimate when the model's shape is known, else tokens
 processed (eigscale.compute); the oracle's and a fixed cap's compute at a cut is charged the
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from eigscale.compute import ModelShape, question_cost
-from eigscale.pipeline.oracle import (
+from eigscale.pipeline.frontier import (
     Grid,
     Resampled,
     fixed_budget,
@@ -31,7 +31,7 @@ from eigscale.pipeline.oracle import (
     standing,
 )
 from eigscale.pipeline.outputs import ANALYSIS
-from eigscale.pipeline.settings import ANALYSIS_DEFAULTS, analysis_settings
+from eigscale.pipeline.run_config import ANALYSIS_DEFAULTS, analysis_settings
 from eigscale.pipeline.stats import holm, interval, mcnemar, mean_interval, resample_weights
 
 BF = "budget_forcing"

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from eigscale.pipeline.oracle import Grid
+from eigscale.pipeline.frontier import Grid
 from eigscale.pipeline.outputs import FIGURES
 from eigscale.scalers import SCALERS
 
@@ -57,7 +57,7 @@ def _panels(n: int, width: float = 4.2, height: float = 3.2):
 # made the model process, eigscale.compute), thinking tokens second
 COMPUTE_UNITS = {"flops": (1e-9, "total compute per question (GFLOPs, est.)"),
                  "processed_tokens": (1.0, "total tokens processed per question")}
-# the oracle analysis' curves (eigscale.pipeline.oracle): (label, colour, line style)
+# the oracle analysis' curves (eigscale.pipeline.frontier): (label, colour, line style)
 FRONTIERS = {"fixed": ("fixed budget F(B)", "#1f77b4", (0, (4, 2))),
              "oracle_sc": ("oracle A*_SC (stays correct)", "#000000", (0, (5, 2))),
              "oracle_fc": ("oracle A*_FC (first correct)", "#7f7f7f", (0, (1, 2)))}

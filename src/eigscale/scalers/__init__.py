@@ -1,4 +1,12 @@
-"""Scalers by name. `make_scaler(name, kwargs)` is the one way in from configs and gen_kwargs."""
+"""The stopping rules ("scalers") by name: `SCALERS`, the one registry every list of rules is
+derived from, and `make_scaler(name, kwargs)`, the one way in from configs and gen_kwargs.
+
+A rule is one module, which declares everything about it on its class (eigscale.scalers.base):
+`plain` (none), `budget_forcing`, `eig_reasoning`, `answer_entropy`, `dynasor`, `deer`. What
+they share: `base` (the contract), `thinking` (the lockstep loop and the forced answer),
+`posterior` (the answer posterior at checkpoints, for EIG and answer entropy), `cuts` and
+`replay` (a sweep from one trace), `cut_grid` (the oracle grid's forced answers).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ from typing import Any
 
 from eigscale.errors import ParamError
 from eigscale.params import ThinkingParams, apply_thinking_format
+from eigscale.records import COMMON_STOP_REASONS
 from eigscale.scalers.answer_entropy import AnswerEntropy
 from eigscale.scalers.base import Decoding, Scaler, ScalerOutput
 from eigscale.scalers.budget_forcing import BudgetForcing
@@ -17,8 +26,11 @@ from eigscale.scalers.plain import Plain
 
 SCALERS: dict[str, type[Scaler]] = {s.name: s for s in (Plain, BudgetForcing, EIGReasoning,
                                                        AnswerEntropy, DynasorCoT, DEER)}
+# every stop reason a record may carry, the shared ones first
+STOP_REASONS = tuple(dict.fromkeys([*COMMON_STOP_REASONS,
+                                    *(r for s in SCALERS.values() for r in s.stop_reasons)]))
 
-__all__ = ["SCALERS", "Decoding", "Scaler", "ScalerOutput", "make_scaler"]
+__all__ = ["SCALERS", "STOP_REASONS", "Decoding", "Scaler", "ScalerOutput", "make_scaler"]
 
 
 def make_scaler(name: str, kwargs: Mapping[str, Any] | None = None,

@@ -11,12 +11,25 @@ searching prompt), on the same thresholds as EIG's gain.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from eigscale.eig import NonFiniteScores
-from eigscale.params import AnswerEntropyParams
+from eigscale.params import param
 from eigscale.records import Decision
-from eigscale.scalers.posterior import PosteriorScaler
+from eigscale.scalers.posterior import CheckpointParams, PosteriorScaler
+
+
+@dataclass(frozen=True)
+class AnswerEntropyParams(CheckpointParams):
+    """`answer_entropy`: the direct ablation of EIG. At EIG's checkpoints, with EIG's candidate
+    answers and posterior, stop when the entropy itself is at most tau (the answer has settled)
+    rather than when its expected drop is at most lambda_cost; no forecasts are drawn."""
+
+    tau: float = param(0.5, float, 0.0, 10.0)
+    """Entropy threshold (nats): continue iff H_t > tau. 0 with the sampled estimator asks
+    for beam_size answers in one class (Dynasor's unanimity); log(beam_size) never stops."""
 
 
 class AnswerEntropy(PosteriorScaler):
@@ -26,9 +39,9 @@ class AnswerEntropy(PosteriorScaler):
     colour = "#ff7f0e"
     modules = ("eigscale.scalers.answer_entropy", "eigscale.scalers.posterior",
                "eigscale.scalers.thinking", "eigscale.eig")
+    stop_reasons = ("entropy_stop",)
     replay_vary = "tau"
     params: AnswerEntropyParams
-    early_stop = "entropy_stop"
 
     def judge(self, d: Decision, p_now: np.ndarray, h: np.ndarray) -> bool:
         if not np.isfinite(h[0]):

@@ -90,7 +90,11 @@ class Scaler(ABC):
     # the package modules its results depend on beyond the shared evaluation path (the code
     # fingerprint: edit one and its runs rerun)
     modules: ClassVar[tuple[str, ...]]
-    # the one parameter a replay sweep may vary (None: not replayable)
+    # why its questions may stop thinking, beyond what every thinking rule records ("budget",
+    # "natural_end", "failure"; see eigscale.records.STOP_REASONS)
+    stop_reasons: ClassVar[tuple[str, ...]] = ()
+    # the one parameter a replay sweep may vary (None: not replayable); a replayable rule also
+    # says which value thinks longest and where its run stops on a trace (ThinkingScaler)
     replay_vary: ClassVar[str | None] = None
 
     def __init__(self, params: Params | None = None) -> None:

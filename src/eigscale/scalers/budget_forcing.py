@@ -7,8 +7,24 @@ the model keeps thinking; then the answer is forced.
 
 from __future__ import annotations
 
-from eigscale.params import BudgetForcingParams
+from dataclasses import dataclass
+from typing import Any
+
+from eigscale.params import ThinkingParams, param
+from eigscale.records import QuestionRecord
+from eigscale.scalers.cuts import cap_cut, tokens_to
 from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
+
+
+@dataclass(frozen=True)
+class BudgetForcingParams(ThinkingParams):
+    """`budget_forcing` (s1): cap thinking, optionally suppress its end N times with "Wait"."""
+
+    thinking_n_ignore: int = param(0, int, 0, 1000)
+    """How many times a natural end of thinking is ignored and thinking_n_ignore_str appended."""
+
+    thinking_n_ignore_str: str = param("Wait", str)
+    """What is appended when an end of thinking is ignored."""
 
 
 class BudgetForcing(ThinkingScaler):
@@ -26,3 +42,14 @@ class BudgetForcing(ThinkingScaler):
                 t.stop("natural_end")
             elif self.append(ctx, t, self.params.thinking_n_ignore_str):
                 t.record.extensions += 1
+
+    def replay_cut(self, t: Thought, rec: QuestionRecord, memory: dict[str, Any]
+                   ) -> tuple[int, str, int]:
+        # the cap c cuts the trace (made with the largest cap) where a live run capped at c
+        # stops: at c, at a natural end whose stop string completes within c, or before a
+        # "Wait" that would not fit; budget forcing records no decisions
+        rec.decisions = []
+        return cap_cut(t, int(self.params.max_tokens_thinking), self.params.thinking_n_ignore)
+
+    def replay_thinking(self, t: Thought, at: int) -> list[int]:
+        return tokens_to(t, at)

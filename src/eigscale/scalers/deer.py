@@ -23,13 +23,61 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 from eigscale.engines.base import Completion, Engine, GenerateRequest
-from eigscale.params import DEERParams
-from eigscale.records import Decision
+from eigscale.params import EXITS, ThinkingParams, param
+from eigscale.records import Decision, QuestionRecord
 from eigscale.scalers.base import generate_or_fail
+from eigscale.scalers.cuts import stop_at, uncut
 from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
+
+DEER_TRIAL = "\n**Final Answer**\n\\boxed"
+
+
+DEER_TRIAL_STOPS = " }|}\n|}\n\n|}.|}.\n|}\\|}}|)}|)}.|)}\n"
+
+
+CONFIDENCES = ("mean", "geometric", "min")
+
+
+@dataclass(frozen=True)
+class DEERParams(ThinkingParams):
+    """`deer` (DEER, Yang et al. 2025): at each "Wait" in the thinking, a greedy trial answer
+    is written after the trial prompt; thinking stops when the model's confidence in it (the
+    mean probability of its tokens) exceeds the threshold. The trial answer is discarded."""
+
+    threshold: float = param(0.95, float, 0.0, 1.0)
+    """Stop iff the trial answer's confidence > threshold (DEER's default 0.95)."""
+
+    confidence: str = param("mean", str, choices=CONFIDENCES)
+    """How the trial tokens' probabilities p_2..p_{n-1} (the opening "{" and the closing stop
+    left out) combine: "mean" (DEER's avg1, its default for R1-style models), "geometric"
+    (avg2, its Qwen3 default), "min"."""
+
+    max_judge_steps: int = param(10, int, 0, 1000)
+    """At most this many checks per question; then thinking runs on without stopping at
+    transitions (DEER's default 10)."""
+
+    transition: str = param("Wait", str)
+    """The word whose every occurrence in the thinking is a check point (DEER's "Wait"; its
+    other option is "Alternatively"). It is kept in the thinking when thinking goes on."""
+
+    trial_prompt: str = param(DEER_TRIAL, str)
+    """Appended to the thinking before the transition (thinking left open) to draw the trial
+    answer (DEER's maths inducer; for multiple choice DEER writes "...I believe the final
+    answer, rather than the option, is \\boxed")."""
+
+    trial_tokens: int = param(20, int, 1, 512)
+    """Tokens a trial answer may take (DEER's 20)."""
+
+    trial_stops: str = param(DEER_TRIAL_STOPS, str)
+    """'|'-separated strings where the boxed trial answer closes (DEER's list)."""
+
+    exit: str = param("unified", str, choices=EXITS)
+    """"unified": thinking_end + answer prompt + the forced answer, as every rule exits;
+    "native": DEER's own, thinking_end + a blank line, then the answer written freely."""
 
 
 def confidence(logprobs: Sequence[float], how: str) -> float:
@@ -51,7 +99,8 @@ class DEER(ThinkingScaler):
     label = "DEER"
     colour = "#9467bd"
     modules = ("eigscale.scalers.deer", "eigscale.scalers.thinking")
-    replay_vary = "threshold"
+    stop_reasons = ("deer_stop",)
+    replay_vary = "threshold"  # traced with the highest: every lower one stops no later
     params: DEERParams
 
     def round_stops(self, ctx: RunContext, thought: Thought) -> tuple[str, ...]:
@@ -101,6 +150,16 @@ class DEER(ThinkingScaler):
             if stop:
                 del t.thinking[cut:]
                 t.stop("deer_stop")
+
+    def replay_cut(self, t: Thought, rec: QuestionRecord, memory: dict[str, Any]
+                   ) -> tuple[int, str, int]:
+        # the first check whose trial answer's confidence passes this threshold (the checks
+        # sit at the same transitions whatever the threshold: one that goes on keeps the
+        # transition word)
+        for k, d in enumerate(rec.decisions):
+            if d.scores["confidence"] > self.params.threshold:
+                return stop_at(t, rec, k, "deer_stop")
+        return uncut(t, rec)
 
     def force_answers(self, engine: Engine, thoughts: Sequence[Thought], ctx: RunContext,
                       until: Sequence[str]) -> list[str]:

@@ -19,13 +19,64 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from eigscale.engines.base import Completion, Engine, GenerateRequest
 from eigscale.grading import answer_class, same_class
-from eigscale.params import DynasorParams
-from eigscale.records import Decision
+from eigscale.params import ANSWER_KINDS, EXITS, ThinkingParams, param
+from eigscale.records import Decision, QuestionRecord
 from eigscale.scalers.base import derive_seed, generate_or_fail
+from eigscale.scalers.cuts import stop_at, uncut
 from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
+
+DYNASOR_PROBE = ("... Oh, I suddenly got the answer to the whole problem, **Final Answer**"
+                 "\n\n\\[ \\boxed{")
+
+
+@dataclass(frozen=True)
+class DynasorParams(ThinkingParams):
+    """`dynasor_cot` (Dynasor-CoT, Fu et al. 2025): every probe_interval thinking tokens a short
+    probe answer is drawn after the probe prompt; thinking stops once the last `window` probe
+    answers are non-empty, free of hesitation words and equal by the task's grader."""
+
+    probe_interval: int = param(64, int, 1, 1_000_000)
+    """Thinking tokens between probes (Dynasor's token interval; its presets use 32 and 64).
+    The first probe comes after the first interval."""
+
+    window: int = param(3, int, 1, 50)
+    """Consecutive consistent probe answers needed to stop (Dynasor's certainty window)."""
+
+    probe_tokens: int = param(20, int, 1, 512)
+    """Tokens each probe may write."""
+
+    probe_prompt: str = param(DYNASOR_PROBE, str)
+    """Appended to the thinking so far (thinking stays open) to draw a probe answer; the
+    answer is the probe's text up to the first unmatched "}"."""
+
+    probe_temperature: float = param(0.6, float, 0.0, 2.0)
+    """Sampling temperature of the probes (Dynasor's 0.6; each probe seeded by its question and
+    position, so a replay draws the same); 0 = greedy probes."""
+
+    probe_top_p: float = param(0.95, float, 0.1, 1.0)
+    """Nucleus sampling of the probes."""
+
+    hesitation_words: str = param("wait,hold,but,okay,no,hmm", str)
+    """Comma-separated; a probe whose lower-cased text contains one (as a substring, as
+    Dynasor matches: "not" trips "no") is uncertain and resets the window."""
+
+    answer_kind: str = param("text", str, choices=ANSWER_KINDS)
+    """Which probe answers are equal: the task's grader's (set from the task by eigscale-eval)."""
+
+    exit: str = param("unified", str, choices=EXITS)
+    """"unified": thinking_end + answer prompt + the forced answer, as every rule exits;
+    "native": Dynasor's own exit, the last probe answer written as the final answer, nothing
+    more generated."""
+
+    @property
+    def hesitations(self) -> tuple[str, ...]:
+        return tuple(w.strip().lower() for w in self.hesitation_words.split(",") if w.strip())
+
 
 NATIVE_EXIT = ("\n\n...{end}\n Oh, I have got the answer to the whole problem\n"
                "**Final Answer:**\n\\[\n \\boxed{{{answer}}}\n\\]")
@@ -50,7 +101,8 @@ class DynasorCoT(ThinkingScaler):
     label = "Dynasor-CoT"
     colour = "#2ca02c"
     modules = ("eigscale.scalers.dynasor", "eigscale.scalers.thinking")
-    replay_vary = "window"
+    stop_reasons = ("probe_stop",)
+    replay_vary = "window"  # traced with the largest: every smaller one stops no later
     params: DynasorParams
 
     def step_limit(self, thought: Thought, remaining: int) -> int:
@@ -104,6 +156,20 @@ class DynasorCoT(ThinkingScaler):
         if settled:
             t.memory["answer"] = answer
             t.stop("probe_stop")
+
+    def replay_cut(self, t: Thought, rec: QuestionRecord, memory: dict[str, Any]
+                   ) -> tuple[int, str, int]:
+        # the first probe whose last `window` probes pass the rule (the probes sit at the same
+        # points, seeded by question and position, whatever the window)
+        history: list[tuple[str | None, bool]] = []
+        for k, d in enumerate(rec.decisions):
+            history = [*history, (d.scores["class"], d.scores["certain"])][-self.params.window:]
+            if self.settled(history):
+                at, reason, ext = stop_at(t, rec, k, "probe_stop")
+                if reason == "probe_stop":  # the native exit answers with the agreed probe
+                    memory["answer"] = d.scores["answer"]
+                return at, reason, ext
+        return uncut(t, rec)
 
     def settled(self, history: list[tuple[str | None, bool]]) -> bool:
         """The rule on the last probes ((answer class, certain), oldest first): a full window

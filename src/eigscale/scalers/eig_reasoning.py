@@ -12,15 +12,37 @@ by the size of the gain) iff EIG_t > lambda_cost. See eigscale.eig for the maths
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from eigscale.eig import eig_from_entropies
 from eigscale.engines.base import GenerateRequest
-from eigscale.params import EIGParams
+from eigscale.params import param
 from eigscale.records import Decision
 from eigscale.scalers.base import derive_seed
-from eigscale.scalers.posterior import Pending, PosteriorScaler
+from eigscale.scalers.posterior import CheckpointParams, Pending, PosteriorScaler
 from eigscale.scalers.thinking import RunContext
+
+
+@dataclass(frozen=True)
+class EIGParams(CheckpointParams):
+    """`expected_information_gain_reasoning`: think while the expected information gain about
+    the answer exceeds its cost. The seed's seven parameters are lambda_cost, beam_size,
+    mc_samples, sample_length, temperature, top_p and max_computation_time, with its defaults
+    and ranges."""
+
+    lambda_cost: float = param(0.05, float, 0.0, 10.0)
+    """Information cost threshold (nats): continue iff EIG > lambda_cost."""
+
+    mc_samples: int = param(5, int, 1, 20)
+    """Monte Carlo continuations drawn to forecast the next posterior."""
+
+    sample_length: int = param(64, int, 1, 512)
+    """Tokens per Monte Carlo continuation."""
+
+    top_p: float = param(0.9, float, 0.1, 1.0)
+    """Nucleus sampling of the MC continuations (the forecasts of further thinking)."""
 
 
 class EIGReasoning(PosteriorScaler):
@@ -30,9 +52,9 @@ class EIGReasoning(PosteriorScaler):
     colour = "#d62728"
     modules = ("eigscale.scalers.eig_reasoning", "eigscale.scalers.posterior",
                "eigscale.scalers.thinking", "eigscale.eig")
+    stop_reasons = ("eig_stop",)
     replay_vary = "lambda_cost"
     params: EIGParams
-    early_stop = "eig_stop"
 
     def forecasts(self) -> int:
         return self.params.mc_samples

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from eigscale.engines.base import Engine, GenerateRequest
-from eigscale.params import NoneParams
+from eigscale.params import Params, param
 from eigscale.records import QuestionRecord, summarise
 from eigscale.scalers.base import (
     GREEDY,
@@ -19,12 +20,23 @@ from eigscale.scalers.base import (
 )
 
 
+@dataclass(frozen=True)
+class NoneParams(Params):
+    """`none`: plain generation, exactly what the engine would do without a scaler."""
+
+    thinking_end: str = param("", str)
+    """Where a reasoning model ends its own thinking in its output ("</think>"): the tokens
+    before it count as the baseline's thinking on every compute axis; "" (a model without a
+    thinking section): all of its output counts. It changes nothing that is generated."""
+
+
 class Plain(Scaler):
     name = "none"
     params_class = NoneParams
     label = "no scaling"
     colour = "#444444"
     modules = ("eigscale.scalers.plain",)
+    stop_reasons = ("plain",)  # it has no thinking loop
     params: NoneParams
 
     def _thinking_tokens(self, engine: Engine, ids: Sequence[int]) -> int:

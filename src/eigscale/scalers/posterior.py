@@ -41,16 +41,102 @@ from __future__ import annotations
 import logging
 import time
 from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from eigscale.eig import NonFiniteScores, counts_entropy, entropy, pooled_posterior
 from eigscale.engines.base import GenerateRequest, GenerateResult, ScoreRequest, ScoreResult
+from eigscale.errors import ParamError
 from eigscale.grading import answer_class, class_index
-from eigscale.params import CheckpointParams
-from eigscale.records import Decision, FailureKind, StopReason
+from eigscale.params import ANSWER_KINDS, ThinkingParams, param
+from eigscale.records import Decision, FailureKind, QuestionRecord, StopReason
 from eigscale.scalers.base import derive_seed
+from eigscale.scalers.cuts import stop_at, uncut
 from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
+
+POSTERIOR_ESTIMATORS = ("sampled", "scored")
+
+
+DEFAULT_CONTINUATIONS = (
+    "0.5:Wait. Let me check this again carefully.|0.1:Wait. Let me verify.|0:Wait"
+)
+
+
+def parse_continuations(spec: str) -> tuple[tuple[float, str], ...]:
+    """"g1:text1|g2:text2|..." -> ((g1, text1), ...) sorted by threshold, highest first.
+
+    At a natural end of thinking that the rule extends (EIG > lambda_cost), the first prompt whose
+    threshold is <= EIG is appended: a larger expected gain earns a more searching prompt.
+    """
+    out = []
+    for part in spec.split("|"):
+        gain, sep, text = part.partition(":")
+        try:
+            threshold = float(gain)
+        except ValueError:
+            threshold = None
+        if not sep or threshold is None or not text:
+            raise ParamError(f"continuation_prompts: entry {part!r} is not 'threshold:text' "
+                             f"(e.g. {DEFAULT_CONTINUATIONS!r})",
+                             param="continuation_prompts", value=spec)
+        out.append((threshold, text))
+    return tuple(sorted(out, key=lambda t: -t[0]))
+
+
+@dataclass(frozen=True)
+class CheckpointParams(ThinkingParams):
+    """What the rules that decide on the model's answer posterior at checkpoints share (EIG
+    and the answer-entropy threshold): where they decide, how the candidate answers are drawn
+    and classed, what extends a natural end, how long a decision may take."""
+
+    beam_size: int = param(8, int, 1, 20)
+    """Candidate answers drawn per decision (n of one batched call); |C| <= beam_size."""
+
+    temperature: float = param(1.0, float, 0.1, 2.0)
+    """Sampling temperature of candidates and MC continuations only; the main reasoning decodes
+    like the baseline."""
+
+    max_computation_time: float = param(30.0, float, 1.0, 300.0)
+    """Seconds one decision may take (questions deciding together share their round's time
+    equally). If sampling alone uses it up, the forecasts are not scored: the question stops
+    thinking, its answer is forced and failure `time_exceeded` is recorded. A decision computed
+    in full but late stands, and its overrun is recorded (`over_time`)."""
+
+    step_tokens: int = param(256, int, 0, 1_000_000)
+    """Thinking tokens between early-stop decisions; 0 = decide only at natural ends
+    (extend-only)."""
+
+    continuation_prompts: str = param(DEFAULT_CONTINUATIONS, str)
+    """'threshold:text|...': the prompt that extends thinking, chosen by the size of the
+    rule's score (EIG: the gain; answer entropy: the entropy)."""
+
+    max_extensions: int = param(8, int, 0, 1000)
+    """At most this many extensions of a natural end of thinking per question."""
+
+    answer_kind: str = param("text", str, choices=ANSWER_KINDS)
+    """The answer equivalence the entropy is over, the task's grader's: "integer" (the
+    number), "math" (math-verify), "choice" (the letter), "text" (the canonical answer text).
+    eigscale-eval sets it from the task; candidates the grader calls equal are one class."""
+
+    posterior_estimator: str = param("sampled", str, choices=POSTERIOR_ESTIMATORS)
+    """How p(class) is estimated in each context: "sampled" (beam_size answers drawn there,
+    class frequencies, Miller-Madow corrected) or "scored" (the answers the model wrote,
+    teacher-forced, pooled by class, plus the uncovered mass as "other"). See eigscale.eig."""
+
+    candidate_top_p: float = param(1.0, float, 0.1, 1.0)
+    """Nucleus sampling of the candidate answers: 1, the model's own distribution (a truncated
+    one would make every draw agree and the entropy 0 more often than the model is sure)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        parse_continuations(self.continuation_prompts)  # malformed -> ParamError now, not mid-run
+
+    @property
+    def continuations(self) -> tuple[tuple[float, str], ...]:
+        return parse_continuations(self.continuation_prompts)
+
 
 log = logging.getLogger("eigscale.posterior")
 
@@ -80,7 +166,10 @@ class PosteriorScaler(ThinkingScaler):
 
     params: CheckpointParams
 
-    early_stop: StopReason  # the stop reason of a decision that ends thinking at a step
+    @property
+    def early_stop(self) -> StopReason:
+        """The stop reason of a decision that ends thinking at a step: the rule's own."""
+        return self.stop_reasons[0]
 
     def forecasts(self) -> int:
         """MC continuations drawn per decision (0: the posterior now is all the rule reads)."""
@@ -108,6 +197,21 @@ class PosteriorScaler(ThinkingScaler):
     @abstractmethod
     def score_of(self, d: Decision) -> float | None:
         """The number an extension's continuation prompt is chosen by."""
+
+    # a sweep is traced with the smallest threshold, which goes on at every decision a larger
+    # one goes on at; the continuation prompt of an extension depends on the score alone, not
+    # on the threshold, so extensions replay too
+    replay_tracer = "smallest"
+
+    def replay_cut(self, t: Thought, rec: QuestionRecord, memory: dict[str, Any]
+                   ) -> tuple[int, str, int]:
+        # the first recorded decision this rule's own verdict stops on (the decisions before
+        # it are the trace's own: same prefix, same seeds, same persistent candidates)
+        for k, d in enumerate(rec.decisions):
+            if d.failure is None and self.goes_on(d):
+                continue
+            return stop_at(t, rec, k, self.early_stop)
+        return uncut(t, rec)
 
     def step_limit(self, thought: Thought, remaining: int) -> int:
         step = self.params.step_tokens

@@ -16,7 +16,7 @@ import time
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from eigscale.engines.base import Completion, Engine, EngineCounters, GenerateRequest
 from eigscale.lengths import LengthPlan, answer_room, plan_lengths
@@ -79,9 +79,26 @@ class RunContext:
 
 
 class ThinkingScaler(Scaler):
-    """Shared loop; subclasses give `step_limit` and `on_events`."""
+    """Shared loop; subclasses give `step_limit` and `on_events`, and, if replayable,
+    `replay_tracer` and `replay_cut`."""
 
     params: ThinkingParams
+    # the run of a replay sweep that thinks longest, whose trace every other run is cut from:
+    # the one with the "largest" or the "smallest" value of replay_vary
+    replay_tracer: ClassVar[Literal["largest", "smallest"]] = "largest"
+
+    def replay_cut(self, t: Thought, rec: QuestionRecord, memory: dict[str, Any]
+                   ) -> tuple[int, StopReason, int]:
+        """Where a live run of this scaler stops on t's trace, which the sweep's tracer made:
+        (thinking tokens, stop reason, extensions). rec (a copy of t's record) and memory (a
+        copy of t's) are left as the live run leaves them: the decisions it made, the
+        policy's state (eigscale.scalers.cuts has the helpers; eigscale.scalers.replay does
+        the rest)."""
+        raise NotImplementedError(f"{self.name} is not replayable")
+
+    def replay_thinking(self, t: Thought, at: int) -> list[int]:
+        """The thinking a live run that stops at `at` tokens of t's trace keeps."""
+        return t.thinking[:at]
 
     def step_limit(self, thought: Thought, remaining: int) -> int:
         """Tokens the next reasoning round may add to this question (default: all it has)."""

@@ -20,7 +20,6 @@ What it adds to `lm_eval`:
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import tempfile
@@ -31,8 +30,8 @@ from typing import Any
 
 from eigscale.engines.base import EngineFailure
 from eigscale.errors import ParamError
-from eigscale.jsonio import write_json_atomic
 from eigscale.lmeval.gen_kwargs import check_gen_kwargs
+from eigscale.lmeval.run_folder import RecordsFolder, collect_outputs
 from eigscale.lmeval.tasks import TASKS_DIR
 
 
@@ -56,29 +55,6 @@ def _as_dict(value: Any) -> dict[str, Any]:
     from lm_eval._cli.utils import key_val_to_dict
 
     return key_val_to_dict(value)
-
-
-def collect_outputs(output_path: Path, records: Path, started: float) -> None:
-    """Move records next to the samples files of this run; merge summaries into results."""
-    results = [p for p in output_path.rglob("results_*.json") if p.stat().st_mtime >= started]
-    if not results:
-        return
-    res_file = max(results, key=lambda p: p.stat().st_mtime)
-    stamp = res_file.stem.removeprefix("results_")
-    data = json.loads(res_file.read_text(encoding="utf-8"))
-    summaries = {}
-    for summary in sorted(records.glob("summary_*.json")):
-        task = summary.stem.removeprefix("summary_")
-        summaries[task] = json.loads(summary.read_text(encoding="utf-8"))
-        decisions = records / f"decisions_{task}.jsonl"
-        if decisions.exists():
-            shutil.move(decisions, res_file.parent / f"decisions_{task}_{stamp}.jsonl")
-        chunks = records / f"chunks_{task}.jsonl"
-        if chunks.exists():  # the run is complete: a later run must not count these again
-            chunks.unlink()
-    if summaries:
-        data["eigscale"] = summaries
-        write_json_atomic(res_file, data)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.execute(args)
         if args.output_path:
-            collect_outputs(Path(args.output_path), records, started)
+            collect_outputs(Path(args.output_path), RecordsFolder(records), started)
     except ParamError as e:  # e.g. a LengthError: found once the prompts are known
         print(f"eigscale-eval: error: {e}", file=sys.stderr)
         return 2

@@ -36,7 +36,7 @@ MODEL_DEFAULTS = {"engine": "vllm", "dtype": "auto", "max_model_len": 4096,
                   "thinking_format": "s1", "gpus": 0, "gpu_memory_utilization": 0.9}
 GENERATION_DEFAULTS = {"max_gen_toks": 1024, "apply_chat_template": True, "seed": DEFAULT_SEED,
                        "checkpoint_every": 64}
-# the oracle grid and the statistics (eigscale.pipeline.oracle, .stats)
+# the oracle grid and the statistics (eigscale.pipeline.frontier, .stats)
 ANALYSIS_DEFAULTS = {"oracle_step": 16, "oracle_max_thinking": "auto", "bootstrap": 10_000,
                      "confidence": 0.95, "seed": 0}
 
@@ -168,13 +168,13 @@ def replay_sweeps(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]
     return out
 
 
-def canonical(obj: Any) -> Any:
+def sorted_keys(obj: Any) -> Any:
     """Dicts with sorted keys, recursively: snakemake compares params by their text, and the
     same settings written in another key order must not rerun a job."""
     if isinstance(obj, Mapping):
-        return {k: canonical(obj[k]) for k in sorted(obj)}
+        return {k: sorted_keys(obj[k]) for k in sorted(obj)}
     if isinstance(obj, list):
-        return [canonical(x) for x in obj]
+        return [sorted_keys(x) for x in obj]
     return obj
 
 
@@ -208,7 +208,7 @@ def oracle_of(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]], 
     gen = {k: v for k, v in generation_settings(config).items() if k not in RESULT_NEUTRAL}
     trace = {"scaler": "budget_forcing",
              "params": {"max_tokens_thinking": oracle_cap(config, runs)}}
-    return canonical({"run": trace, "oracle": {"step": analysis_settings(config)["oracle_step"]},
+    return sorted_keys({"run": trace, "oracle": {"step": analysis_settings(config)["oracle_step"]},
                       "model": model_settings(config, model),
                       "task": {"name": task, **(config["tasks"][task] or {})},
                       "generation": gen})
@@ -220,6 +220,6 @@ def settings_of(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]]
     canonical key order. Settings that cannot change a result (checkpoint_every) are left out:
     changing them must not rerun anything."""
     gen = {k: v for k, v in generation_settings(config).items() if k not in RESULT_NEUTRAL}
-    return canonical({"run": runs[run], "model": model_settings(config, model),
+    return sorted_keys({"run": runs[run], "model": model_settings(config, model),
                       "task": {"name": task, **(config["tasks"][task] or {})},
                       "generation": gen})

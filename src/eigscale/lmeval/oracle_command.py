@@ -3,7 +3,7 @@
 One lm-eval evaluation of a budget_forcing run (the trace: greedy, no extensions, its cap the
 grid's last point) in oracle mode (ScalingMixin.setup_oracle): every question's trace is cut at
 0, step, 2 step, ... and at its end, the answer is forced at every cut in one batched call
-(eigscale.scalers.oracle), and each cut's answer is graded by the task's `process_results`,
+(eigscale.scalers.cut_grid), and each cut's answer is graded by the task's `process_results`,
 the function lm-eval grades the run with. lm-eval itself grades the trace ends' answers; the
 grid must agree with it there, or this fails.
 
@@ -28,7 +28,8 @@ from eigscale.errors import ParamError
 from eigscale.grading import Response, answer_class
 from eigscale.jsonio import read_jsonl
 from eigscale.lmeval.gen_kwargs import check_gen_kwargs
-from eigscale.lmeval.sweep import evaluate_task, load_lm, spec_main
+from eigscale.lmeval.harness import evaluate_task, load_lm, spec_main
+from eigscale.lmeval.run_folder import GRID_CSV, GRID_LM_EVAL, RecordsFolder
 from eigscale.lmeval.tasks import ANSWER_KIND, TASKS_DIR
 
 GRID_COLUMNS = ("task", "doc_id", "t", "end", "correct", "answer", "stop_reason",
@@ -73,18 +74,18 @@ def run_oracle(spec: dict[str, Any]) -> list[dict[str, Any]]:
     thinking_end = scaler_from_gen_kwargs(spec["gen_kwargs"], 256).scaler.params.thinking_end
     lm = load_lm(spec, records)
     lm.setup_oracle(int(spec["step"]))
-    results = evaluate_task(lm, spec, spec["gen_kwargs"], output / "lm_eval")
+    results = evaluate_task(lm, spec, spec["gen_kwargs"], output / GRID_LM_EVAL)
     samples = results["samples"][task]
     docs = {s["doc_id"]: s["doc"] for s in samples}
     grader = TaskManager(include_path=str(TASKS_DIR)).load([task])["tasks"][task]
-    rows = [r for r in read_jsonl(records / f"grid_{task}.jsonl") if r["doc_id"] in docs]
+    rows = [r for r in read_jsonl(RecordsFolder(records).grid(task)) if r["doc_id"] in docs]
     graded = grade_rows(rows, docs, grader.process_results, thinking_end, ANSWER_KIND[task])
     ends = {r["doc_id"]: r["correct"] for r in graded if r["t"] == r["end"]}
     for s in samples:  # the same grader on the same answer: a disagreement is a bug here
         if ends.get(s["doc_id"]) != int(s[PRIMARY_METRIC]):
             raise RuntimeError(f"oracle grid: doc {s['doc_id']} graded {ends.get(s['doc_id'])}"
                                f" at its trace's end, lm-eval graded {s[PRIMARY_METRIC]}")
-    write_grid(output / "grid.csv", graded)
+    write_grid(output / GRID_CSV, graded)
     return graded
 
 

@@ -1,8 +1,8 @@
 """How good can stopping be: the oracle quantities of one (model, task) from its grid c_i(t).
 
-The grid (eigscale.lmeval.oracle) holds, per question i, the correctness c_i(t) of the answer
-forced at thinking cut t, for t = 0, step, 2 step, ... and the trace's end T_i. With G_i that
-grid (shared-notes peer-rules section 4):
+The grid (eigscale-oracle, eigscale.lmeval.oracle_command) holds, per question i, the
+correctness c_i(t) of the answer forced at thinking cut t, for t = 0, step, 2 step, ... and the
+trace's end T_i. With G_i that grid (shared-notes peer-rules section 4):
 
 - first-correct FC_i = min{t in G_i : c_i(t) = 1}; stays-correct SC_i = min{t : c_i(s) = 1 for
   every s >= t in G_i}; both infinite if never (SC_i also if the trace's end is wrong).

@@ -1,17 +1,18 @@
 """The oracle grid: the forced answer at every cut of one greedy trace per question.
 
-For the oracle analysis (eigscale.pipeline.oracle) each question needs c_i(t), the correctness of
+For the oracle analysis (eigscale.pipeline.frontier) each question needs c_i(t), the correctness of
 the answer forced when its thinking is cut at t, on a grid of cuts: t = 0, step, 2 step, ...
 below the trace's end T_i, and T_i itself. The trace is a budget_forcing run's (no "Wait"
 extensions) with the largest cap, thinking until a natural end or that cap; a cut at t is what
-a live budget_forcing run capped at t would have thought (eigscale.scalers.replay), answered
+a live budget_forcing run capped at t would have thought (eigscale.scalers.cuts), answered
 the way every rule answers (thinking_end + answer prompt at a cut, thinking_end alone at a
 natural end). One batched call answers every cut of every question; the cuts share the trace's
 prefix, so the engine's prefix cache serves most of their prefill.
 
-Grading is the task's business (eigscale.lmeval.oracle): here each cut keeps only the text after
-the thinking (the forced tail and the answer), which is all a grader reads; the thinking itself
-is the trace's and is not copied per cut (500 questions x 128 cuts x 8k tokens would not fit).
+Grading is the task's business (eigscale.lmeval.oracle_command): here each cut keeps only the
+text after the thinking (the forced tail and the answer), which is all a grader reads; the
+thinking itself is the trace's and is not copied per cut (500 questions x 128 cuts x 8k tokens
+would not fit).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, replace
 from eigscale.engines.base import Engine
 from eigscale.scalers.base import GREEDY, Decoding
 from eigscale.scalers.budget_forcing import BudgetForcing
-from eigscale.scalers.replay import cap_cut, tokens_to
+from eigscale.scalers.cuts import cap_cut, tokens_to
 from eigscale.scalers.thinking import RunContext, Thought
 
 

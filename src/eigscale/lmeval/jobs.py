@@ -1,0 +1,322 @@
+"""One task's questions through a scaler, in one of three modes, over one resume-and-chunk loop.
+
+- `LiveJob`: the scaler runs the questions (eigscale-eval; every `evaluate` job of the workflow).
+- `ReplayJob`: every run of a replay sweep answered from one trace per question
+  (eigscale.scalers.replay). lm-eval evaluates one run at a time; the first computes all of
+  them and keeps the others' records for their own evaluations.
+- `GridJob`: the oracle grid's trace, its answer forced at every cut (eigscale.scalers.cut_grid).
+
+Every job skips the questions its records folder already holds (a rerun resumes), answers the
+others `chunk` at a time, appending each chunk to the records as it finishes, and returns one
+response per request, as a `Response` that tells the grader where the thinking ends. Which job
+answers is the model's mode (`Live`, `Replay`, `Grid`), set before lm-eval evaluates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from eigscale.engines.base import Engine
+from eigscale.errors import ParamError
+from eigscale.grading import Response
+from eigscale.jsonio import append_jsonl, read_jsonl, write_json_atomic
+from eigscale.lmeval.gen_kwargs import ScalerJob, scaler_from_gen_kwargs, with_answer_kind
+from eigscale.lmeval.run_folder import RecordsFolder
+from eigscale.records import QuestionRecord, summarise
+from eigscale.scalers.base import ScalerOutput
+from eigscale.scalers.budget_forcing import BudgetForcing
+from eigscale.scalers.cut_grid import oracle_grid
+from eigscale.scalers.replay import check_replayable, replay
+
+log = logging.getLogger("eigscale")
+
+# what a chunk's summary keeps for the run summary (the rest is recomputed from the records)
+CHUNK_KEYS = ("scaler", "budget", "params", "seconds", "engine", "replay", "lengths")
+
+
+@dataclass(frozen=True)
+class Live:
+    """Each evaluation runs its own gen_kwargs' scaler."""
+
+
+@dataclass
+class Replay:
+    """The evaluations are the runs of one replay sweep ({label: gen_kwargs}); `current` is
+    the one lm-eval evaluates next."""
+
+    runs: dict[str, dict[str, Any]]
+    current: str = ""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The next evaluation is the oracle grid's trace, cut every `step` thinking tokens."""
+
+    step: int
+
+
+Mode = Live | Replay | Grid
+
+
+@dataclass
+class Questions:
+    """One task's requests (lm-eval Instances) and their prompts' token ids, by doc_id."""
+
+    task: str
+    reqs: list
+    prompts: dict[int, list[int]] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> list[str]:
+        """How a LengthError names each prompt."""
+        return [f"{self.task} doc {d}" for d in self.prompts]
+
+
+class TaskJob(ABC):
+    """The loop every mode shares: skip what is recorded, answer the rest chunk by chunk."""
+
+    what = ""  # the progress lines' name for what is done
+
+    def __init__(self, records: RecordsFolder | None, chunk: int) -> None:
+        self.records, self.chunk = records, chunk
+
+    def answer(self, engine: Engine, q: Questions) -> list[Response]:
+        """One response per request of q, in order, from this engine; new questions' records
+        appended to the records folder chunk by chunk."""
+        self.engine = engine
+        todo = self.start(q)
+        size = self.chunk or max(1, len(todo))
+        for k in range(0, len(todo), size):
+            self.compute(q, todo[k:k + size])
+            log.info("%s: %s%d/%d questions done", q.task, self.what, self.done_count(),
+                     len(q.reqs))
+        return self.finish(q)
+
+    @abstractmethod
+    def start(self, q: Questions) -> list:
+        """Read what the records hold, plan the lengths (LengthError before any engine
+        call); return the requests still to answer."""
+
+    @abstractmethod
+    def compute(self, q: Questions, part: list) -> None:
+        """Answer these requests and append their records."""
+
+    @abstractmethod
+    def done_count(self) -> int:
+        """Questions of the task answered so far, resumed ones included."""
+
+    @abstractmethod
+    def finish(self, q: Questions) -> list[Response]:
+        """The responses, once every question is answered."""
+
+
+class RulesJob(TaskJob):
+    """Live and replay: a set of runs {label: ScalerJob} answered together, the evaluated one
+    `label` ("" live)."""
+
+    def __init__(self, records: RecordsFolder | None, chunk: int,
+                 runs: dict[str, ScalerJob], label: str) -> None:
+        super().__init__(records, chunk)
+        self.runs, self.label = runs, label
+
+    @abstractmethod
+    def results(self, batch: list[list[int]], gen_budget: int) -> dict[str, ScalerOutput]:
+        """Every run's output for these prompts."""
+
+    def folder(self, label: str) -> RecordsFolder | None:
+        if not self.records:
+            return None
+        folder = self.records.run(label)
+        folder.path.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def start(self, q: Questions) -> list:
+        task, job = q.task, self.runs[self.label]
+        self.folders = {lb: self.folder(lb) for lb in self.runs}
+        wanted = {r.doc_id for r in q.reqs}
+        self.done = {lb: {row["doc_id"]: row for row in read_jsonl(f and f.decisions(task))
+                          if row["doc_id"] in wanted} for lb, f in self.folders.items()}
+        self.chunk_rows = {lb: read_jsonl(f and f.chunks(task)) for lb, f in self.folders.items()}
+        # a chunk is computed for every run of a replay sweep at once; what the run being
+        # evaluated lacks is recomputed (and appended to the others only where they lack it)
+        todo = [r for r in q.reqs if r.doc_id not in self.done[self.label]]
+        replaying = bool(self.label)
+        log.info("%s: %d questions through %s%s%s", task, len(q.reqs), job.scaler.name,
+                 f" (replay of {len(self.runs)} runs)" if replaying else "",
+                 f" ({len(q.reqs) - len(todo)} already done{'' if replaying else ', resuming'})"
+                 if len(todo) < len(q.reqs) else "")
+        self.resumed = len(q.reqs) - len(todo)
+        # whole prompts, never cut; the budget is derived once for the whole task (every
+        # chunk and every run gets the same), before any engine call
+        prompts = list(q.prompts.values())
+        self.plans = {lb: j.scaler.plan(self.engine, prompts, j.max_gen_toks, q.labels)
+                      for lb, j in self.runs.items()}
+        self.gen_budget = min(p.gen_budget for p in self.plans.values())
+        plan = self.plans[self.label]
+        if plan.derived:
+            log.warning("%s: max_gen_toks=%d does not fit max_model_len=%d after the longest "
+                        "prompt (%d tokens, %s): the generation budget is %d (recorded under "
+                        "lengths)", task, plan.max_gen_toks, plan.max_model_len,
+                        plan.longest_prompt, plan.longest_prompt_id, plan.gen_budget)
+        return todo
+
+    def compute(self, q: Questions, part: list) -> None:
+        results = self.results([q.prompts[r.doc_id] for r in part], self.gen_budget)
+        for lb, result in results.items():
+            result.summary["lengths"] = self.plans[lb].to_dict()
+            rows = [{"task": q.task, "doc_id": r.doc_id, "response": text, **rec.to_dict()}
+                    for r, rec, text in zip(part, result.records, result.texts, strict=True)
+                    if r.doc_id not in self.done[lb]]
+            if not rows:  # this run had the whole chunk already (an interrupted append)
+                continue
+            info = {k: v for k, v in result.summary.items() if k in CHUNK_KEYS}
+            info["questions"] = len(rows)
+            if folder := self.folders[lb]:
+                append_jsonl(folder.decisions(q.task), rows)
+                append_jsonl(folder.chunks(q.task), [info])
+            self.chunk_rows[lb].append(info)
+            self.done[lb].update((row["doc_id"], row) for row in rows)
+
+    def done_count(self) -> int:
+        return len(self.done[self.label])
+
+    def finish(self, q: Questions) -> list[Response]:
+        """The run summary (written beside the records) and the responses."""
+        job = self.runs[self.label]
+        done, chunk_rows = self.done[self.label], self.chunk_rows[self.label]
+        # what a chunk's counters would have said of the run, should none have been kept
+        chunk_rows = chunk_rows or [{"scaler": job.scaler.name,
+                                     "params": job.scaler.params.to_dict(),
+                                     "lengths": self.plans[self.label].to_dict()}]
+        records = [QuestionRecord.from_dict(done[r.doc_id]) for r in q.reqs]
+        summary = summarise(records, _add_up(c.get("seconds", {}) for c in chunk_rows),
+                            _add_up(c.get("engine", {}) for c in chunk_rows))
+        summary.update({k: chunk_rows[-1][k] for k in ("scaler", "budget", "params", "replay",
+                                                        "lengths")
+                        if k in chunk_rows[-1]})
+        summary["resumed_questions"] = self.resumed
+        # a kill between a chunk's records and its counters (two appends) keeps the records
+        # and loses that chunk's engine counters and seconds: say so, never undercount quietly
+        uncounted = len(records) - sum(int(c.get("questions", 0)) for c in chunk_rows)
+        if uncounted > 0:
+            log.warning("%s: the engine counters and seconds of %d questions were lost by an "
+                        "interruption (recorded as uncounted_questions)", q.task, uncounted)
+            summary["uncounted_questions"] = uncounted
+        summary["thinking_tokens_per_question"] = {
+            str(r.doc_id): rec.thinking_tokens for r, rec in zip(q.reqs, records, strict=True)}
+        if folder := self.folders[self.label]:
+            write_json_atomic(folder.summary(q.task), summary)
+        thinking_end = getattr(job.scaler.params, "thinking_end", None)
+        return [Response(done[r.doc_id]["response"], thinking_end) for r in q.reqs]
+
+
+class LiveJob(RulesJob):
+    """The gen_kwargs' own scaler runs the questions."""
+
+    def results(self, batch: list[list[int]], gen_budget: int) -> dict[str, ScalerOutput]:
+        job = self.runs[self.label]
+        return {self.label: job.scaler.run(self.engine, batch, gen_budget, job.decoding,
+                                           job.until)}
+
+
+class ReplayJob(RulesJob):
+    """Every run of a replay sweep from one trace per question."""
+
+    def results(self, batch: list[list[int]], gen_budget: int) -> dict[str, ScalerOutput]:
+        job = self.runs[self.label]
+        outs = replay(self.engine, [j.scaler for j in self.runs.values()], batch, gen_budget,
+                      job.decoding, job.until)
+        return dict(zip(self.runs, outs, strict=True))
+
+
+class GridJob(TaskJob):
+    """The oracle grid: one budget_forcing trace per question, the answer forced at every
+    `step` tokens of it and at its end; every cut's answer appended to the records' grid file.
+    lm-eval grades the trace ends' answers."""
+
+    what = "oracle grid "
+
+    def __init__(self, records: RecordsFolder | None, chunk: int, job: ScalerJob,
+                 step: int) -> None:
+        super().__init__(records, chunk)
+        if not isinstance(job.scaler, BudgetForcing):
+            raise ParamError(f"the oracle's trace is a budget_forcing run's, not "
+                             f"{job.scaler.name}'s", param="scale_func_name",
+                             value=job.scaler.name)
+        self.job, self.step = job, step
+
+    def start(self, q: Questions) -> list:
+        self.store = self.records.grid(q.task) if self.records else None
+        self.rows = read_jsonl(self.store)
+        done = {row["doc_id"] for row in self.rows}
+        todo = [r for r in q.reqs if r.doc_id not in done]
+        self.finished = len(q.reqs) - len(todo)
+        log.info("%s: oracle grid every %d thinking tokens for %d questions (%d already "
+                 "done)", q.task, self.step, len(q.reqs), self.finished)
+        self.plan = self.job.scaler.plan(self.engine, list(q.prompts.values()),
+                                         self.job.max_gen_toks, q.labels)
+        return todo
+
+    def compute(self, q: Questions, part: list) -> None:
+        ctx, cuts = oracle_grid(self.engine, self.job.scaler,
+                                [q.prompts[r.doc_id] for r in part], self.plan.gen_budget,
+                                self.step, self.job.decoding, self.job.until)
+        # prompt_tokens as the rules' records count them: with the thinking start
+        new = [{"task": q.task, "doc_id": r.doc_id, "prompt_tokens": len(t.prompt),
+                **dataclasses.asdict(c)}
+               for r, t, per_question in zip(part, ctx.thoughts, cuts, strict=True)
+               for c in per_question]
+        if self.store:
+            append_jsonl(self.store, new)
+        self.rows += new
+        self.finished += len(part)
+
+    def done_count(self) -> int:
+        return self.finished
+
+    def finish(self, q: Questions) -> list[Response]:
+        ends = {row["doc_id"]: row["text"] for row in self.rows if row["t"] == row["end"]}
+        # each text opens with the forced tail, so the grader's answer section is the answer
+        return [Response(ends[r.doc_id], self.job.scaler.params.thinking_end) for r in q.reqs]
+
+
+def check_mode(mode: Mode, max_gen_toks: int) -> None:
+    """Raise ParamError now for a mode that cannot run (a sweep that cannot be replayed, a
+    grid step below 1), before lm-eval evaluates anything."""
+    if isinstance(mode, Grid) and mode.step < 1:
+        raise ParamError(f"oracle step must be >= 1, not {mode.step}", param="oracle_step",
+                         value=mode.step)
+    if isinstance(mode, Replay):
+        jobs = [scaler_from_gen_kwargs(gk, max_gen_toks, f"run {label}")
+                for label, gk in mode.runs.items()]
+        check_replayable([j.scaler for j in jobs], jobs[0].decoding)  # type: ignore[misc]
+
+
+def job_for(mode: Mode, task: str, gen_kwargs: dict[str, Any], max_gen_toks: int,
+            records: RecordsFolder | None, chunk: int) -> TaskJob:
+    """The job that answers one task's requests with these gen_kwargs in this mode (a
+    ParamError for gen_kwargs it refuses, before any engine is needed)."""
+    job = scaler_from_gen_kwargs(with_answer_kind(gen_kwargs, task), max_gen_toks)
+    if isinstance(mode, Grid):
+        return GridJob(records, chunk, job, mode.step)
+    if isinstance(mode, Live):
+        return LiveJob(records, chunk, {"": job}, "")
+    runs = {lb: scaler_from_gen_kwargs(with_answer_kind(gk, task), max_gen_toks, f"run {lb}")
+            for lb, gk in mode.runs.items()}
+    if runs[mode.current].scaler.params != job.scaler.params:
+        raise ParamError(f"replay: the gen_kwargs evaluated are not run {mode.current!r}'s")
+    runs[mode.current] = dataclasses.replace(runs[mode.current], decoding=job.decoding,
+                                             until=job.until)
+    return ReplayJob(records, chunk, runs, mode.current)
+
+
+def _add_up(dicts: Any) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for d in dicts:
+        for k, v in d.items():
+            total[k] = total.get(k, 0) + v
+    return total
