@@ -33,8 +33,10 @@ TOKEN_KINDS = ("thinking", "candidate", "mc", "probe", "probe_prompt", "score_pr
 
 @dataclass
 class Decision:
-    """One EIG decision for one question. Seconds are the wall time of the batched round the
-    decision belonged to (the round is shared by every question deciding at that point)."""
+    """One decision of a rule for one question: an EIG or answer-entropy checkpoint, a
+    Dynasor probe, a DEER check. The fields a rule does not compute stay empty (only EIG fills
+    `eig`; DEER and Dynasor put their raw numbers under `scores`). Seconds are the wall time
+    of the batched round the decision belonged to (shared by every question deciding then)."""
 
     index: int
     kind: DecisionKind
@@ -106,8 +108,9 @@ def _stats(xs: list[float]) -> dict[str, float | None]:
 
 def summarise(records: list[QuestionRecord], seconds: dict[str, float],
               engine: dict[str, Any]) -> dict[str, Any]:
-    """The seed's run summary: EIG statistics, continue rate, decisions, timing per component,
-    success rate and failure breakdown, plus token totals by kind and the engine's counters."""
+    """The run summary of any rule (the seed's, for EIG): decisions, continue rate, timing per
+    component, success rate and failure breakdown, token totals by kind and the engine's
+    counters; the EIG statistics ("eig") when the decisions carry an EIG (the EIG rule's)."""
     decisions = [d for r in records for d in r.decisions]
     eigs = [d.eig for d in decisions if d.eig is not None and math.isfinite(d.eig)]
     failed = [d for d in decisions if d.failure]
@@ -116,7 +119,7 @@ def summarise(records: list[QuestionRecord], seconds: dict[str, float],
     return {
         "questions": len(records),
         "decisions": len(decisions),
-        "eig": _stats(eigs),
+        **({"eig": _stats(eigs)} if eigs else {}),
         "continue_rate": len(go_on) / len(decisions) if decisions else None,
         "decisions_by_outcome": dict(Counter(d.decision for d in decisions)),
         "success_rate": 1 - len(failed) / len(decisions) if decisions else None,

@@ -19,6 +19,9 @@ from eigscale.scalers import SCALERS, Decoding, Scaler, make_scaler
 SWITCH = "scale_func_name"
 # lm-eval's own generation keys (lm_eval.models.utils.normalize_gen_kwargs gives them their
 # meaning: aliases of max_gen_toks, do_sample=False -> greedy whatever the temperature)
+# lm-eval's own default max_gen_toks: what a job's token limit is when the gen_kwargs and the
+# model give none (and all a check of the gen_kwargs alone needs)
+LM_EVAL_MAX_GEN_TOKS = 256
 LM_EVAL_KEYS = ("until", "max_gen_toks", "max_new_tokens", "max_tokens",
                 "max_completion_tokens", "do_sample", "temperature", "top_p")
 
@@ -40,7 +43,8 @@ def all_scaler_keys() -> set[str]:
     return keys
 
 
-def scaler_from_gen_kwargs(gen_kwargs: Mapping[str, Any], default_max_gen_toks: int,
+def scaler_from_gen_kwargs(gen_kwargs: Mapping[str, Any],
+                           default_max_gen_toks: int = LM_EVAL_MAX_GEN_TOKS,
                            source: str = "--gen_kwargs") -> ScalerJob:
     """Split gen_kwargs into lm-eval's keys (normalised by lm-eval itself) and the scaler's
     (validated by `make_scaler`, the one place that checks scaler names and parameters: a
@@ -73,7 +77,7 @@ def check_gen_kwargs(gen_kwargs: Mapping[str, Any] | None, source: str = "--gen_
     """Fail early (before any model loads) on gen_kwargs a scaler run would refuse."""
     gen_kwargs = dict(gen_kwargs or {})
     if SWITCH in gen_kwargs:
-        scaler_from_gen_kwargs(gen_kwargs, 256, source)
+        scaler_from_gen_kwargs(gen_kwargs, source=source)
         return
     stray = sorted(set(gen_kwargs) & (all_scaler_keys() - {"temperature", "top_p", "seed"}))
     if stray:

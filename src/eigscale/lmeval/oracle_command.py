@@ -71,7 +71,7 @@ def run_oracle(spec: dict[str, Any]) -> list[dict[str, Any]]:
     from eigscale.lmeval.gen_kwargs import scaler_from_gen_kwargs
 
     task, records, output = spec["task"], Path(spec["records"]), Path(spec["output"])
-    thinking_end = scaler_from_gen_kwargs(spec["gen_kwargs"], 256).scaler.params.thinking_end
+    thinking_end = scaler_from_gen_kwargs(spec["gen_kwargs"]).scaler.params.thinking_end
     lm = load_lm(spec, records)
     lm.setup_oracle(int(spec["step"]))
     results = evaluate_task(lm, spec, spec["gen_kwargs"], output / GRID_LM_EVAL)

@@ -15,7 +15,7 @@ import yaml
 
 from eigscale.errors import ParamError
 from eigscale.params import DEFAULT_SEED
-from eigscale.scalers import make_scaler
+from eigscale.scalers import SCALERS, make_scaler
 from eigscale.scalers.replay import check_replayable
 
 # The seed's evaluation scripts, as presets (its eval_eig*.sh names are aliases).
@@ -81,10 +81,15 @@ def _resolve(name: str, spec: Mapping[str, Any], presets: Mapping[str, Any],
                               param=f"{name}.preset", value=spec["preset"], source=_where(files))
         scaler = preset.get("scaler")
         params.update(preset.get("params") or {})
+    key = f"{name}.scaler" if "scaler" in spec else f"presets.{spec.get('preset')}.scaler"
     scaler = spec.get("scaler", scaler)
     if scaler is None:
         raise ConfigError(f"config error in {_where(files)}: key '{name}': needs a scaler "
                           f"(or a preset that has one)", param=name, source=_where(files))
+    if scaler not in SCALERS:
+        raise ConfigError(f"config error in {_where(files)}: key '{key}': unknown scaler "
+                          f"{scaler!r}; valid: {', '.join(SCALERS)}", param=key, value=scaler,
+                          source=_where(files))
     params.update(spec.get("params") or {})
     return {"scaler": scaler, "params": params}
 

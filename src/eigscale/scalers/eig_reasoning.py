@@ -66,7 +66,8 @@ class EIGReasoning(PosteriorScaler):
         p = self.params
         return GenerateRequest(q.forecast_from, max_tokens=p.sample_length, n=p.mc_samples,
                                temperature=p.temperature, top_p=p.top_p,
-                               seed=derive_seed(p.seed, q.t.record.uid, q.d.index, "mc"),
+                               seed=derive_seed(p.seed, q.thought.record.uid, q.decision.index,
+                                                "mc"),
                                stop=ctx.thinking_stops)
 
     def judge(self, d: Decision, p_now: np.ndarray, h: np.ndarray) -> bool:

@@ -146,7 +146,7 @@ class Pending:
 
     def __init__(self, t: Thought, decision: Decision, now: tuple[int, ...],
                  forecast_from: tuple[int, ...]) -> None:
-        self.t, self.d = t, decision
+        self.thought, self.decision = t, decision
         self.now, self.forecast_from = now, forecast_from
         self.answers: list[list[tuple[tuple[int, ...], str | None]]] = []  # per context
         self.mc: list[tuple[int, ...]] = []
@@ -156,7 +156,8 @@ class Pending:
         self.forms: dict[tuple[int, ...], int] = {}
 
     def fail(self, kind: FailureKind, message: str) -> None:
-        self.d.failure, self.d.failure_message, self.d.decision = kind, message, "stop"
+        d = self.decision
+        d.failure, d.failure_message, d.decision = kind, message, "stop"
 
 
 class PosteriorScaler(ThinkingScaler):
@@ -250,20 +251,20 @@ class PosteriorScaler(ThinkingScaler):
             if p.posterior_estimator == "scored":
                 scores = self._score(ctx, pend, seconds)
                 for q in pend if scores is not None else ():
-                    if not q.d.failure:
+                    if not q.decision.failure:
                         self._apply_scored(q, scores[q.result_slice])
             else:
                 answers = self._sample_answers(ctx, pend, seconds)
                 for q in pend if answers is not None else ():
-                    if not q.d.failure:
+                    if not q.decision.failure:
                         self._apply_sampled(ctx, q, answers[q.result_slice])
         seconds["total"] = time.perf_counter() - round_t0
         for q in pend:
-            if seconds["total"] > allowed and not q.d.failure:
-                q.d.over_time = seconds["total"] - allowed
+            if seconds["total"] > allowed and not q.decision.failure:
+                q.decision.over_time = seconds["total"] - allowed
         for q in pend:
-            q.d.seconds = dict(seconds)
-            q.d.engine_calls = eng.counters.calls - calls0
+            q.decision.seconds = dict(seconds)
+            q.decision.engine_calls = eng.counters.calls - calls0
             self._act(ctx, q)
 
     @staticmethod
@@ -272,7 +273,7 @@ class PosteriorScaler(ThinkingScaler):
         if used <= allowed:
             return
         for q in pend:
-            if not q.d.failure:
+            if not q.decision.failure:
                 q.fail("time_exceeded", f"{what} took {used:.1f} s for {len(pend)} question(s);"
                        f" max_computation_time allows {allowed:.1f} s: the forecasts were not "
                        "scored")
@@ -285,18 +286,19 @@ class PosteriorScaler(ThinkingScaler):
             forecast = len(q.forecast_from) + self.forecast_length() if self.forecasts() else 0
             longest = max(len(q.now), forecast) + len(ctx.tail) + p.max_answer_tokens + 1
             if longest > limit:
-                q.fail("context_overflow", f"a decision at {len(q.t.thinking)} thinking tokens "
+                q.fail("context_overflow", f"a decision at {len(q.thought.thinking)} thinking "
+                       "tokens "
                        f"needs {longest} tokens of context; max_model_len is {limit}")
 
     def _sample(self, ctx: RunContext, pend: list[Pending],
                 seconds: dict[str, float]) -> list[GenerateResult] | None:
         p = self.params
         reqs = []
-        pend = [q for q in pend if not q.d.failure]
+        pend = [q for q in pend if not q.decision.failure]
         if not pend:
             return None
         for q in pend:
-            uid, k = q.t.record.uid, q.d.index
+            uid, k = q.thought.record.uid, q.decision.index
             reqs.append(GenerateRequest(q.now + ctx.tail, max_tokens=p.max_answer_tokens,
                                         n=p.beam_size, temperature=p.temperature,
                                         top_p=p.candidate_top_p,
@@ -320,7 +322,7 @@ class PosteriorScaler(ThinkingScaler):
                 return method(reqs)
         except Exception as e:
             for q in pend:
-                if not q.d.failure:
+                if not q.decision.failure:
                     q.fail("engine_error", f"{method.__name__}: {type(e).__name__}: {e}")
             return None
         finally:
@@ -339,12 +341,13 @@ class PosteriorScaler(ThinkingScaler):
         """samples: per question that was sampled, its candidates and (if the rule forecasts)
         its forecasts."""
         per = 2 if self.forecasts() else 1
-        for i, q in enumerate(q for q in pend if not q.d.failure):
+        for i, q in enumerate(q for q in pend if not q.decision.failure):
             cands = samples[per * i]
             mc = samples[per * i + 1].completions if self.forecasts() else ()
-            q.d.tokens["candidate"] = sum(len(c.token_ids) for c in cands.completions)
-            q.d.tokens["mc"] = sum(len(c.token_ids) for c in mc)
-            q.t.record.add_tokens(candidate=q.d.tokens["candidate"], mc=q.d.tokens["mc"])
+            q.decision.tokens["candidate"] = sum(len(c.token_ids) for c in cands.completions)
+            q.decision.tokens["mc"] = sum(len(c.token_ids) for c in mc)
+            q.thought.record.add_tokens(candidate=q.decision.tokens["candidate"],
+                                        mc=q.decision.tokens["mc"])
             q.answers = [self._answers_of(ctx, cands)]
             q.mc = [c.token_ids for c in mc]
 
@@ -356,14 +359,15 @@ class PosteriorScaler(ThinkingScaler):
                         seconds: dict[str, float]) -> list[GenerateResult] | None:
         p, reqs = self.params, []
         for q in pend:
-            if q.d.failure:
+            if q.decision.failure:
                 continue
             start = len(reqs)
             for j, y in enumerate(q.mc):
                 reqs.append(GenerateRequest(
                     q.forecast_from + y + ctx.tail, max_tokens=p.max_answer_tokens,
                     n=p.beam_size, temperature=p.temperature, top_p=p.candidate_top_p,
-                    seed=derive_seed(p.seed, q.t.record.uid, q.d.index, f"answers{j}")))
+                    seed=derive_seed(p.seed, q.thought.record.uid, q.decision.index,
+                                     f"answers{j}")))
             q.result_slice = slice(start, len(reqs))
         return self._call(ctx, pend, seconds, "answers", reqs)
 
@@ -371,9 +375,9 @@ class PosteriorScaler(ThinkingScaler):
                        ) -> None:
         answers = q.answers + [self._answers_of(ctx, r) for r in results]
         tokens = sum(len(ids) for r in answers[1:] for ids, _ in r)
-        q.d.tokens["candidate"] += tokens
-        q.t.record.add_tokens(candidate=tokens)
-        classes = list(q.t.memory.get("classes", []))
+        q.decision.tokens["candidate"] += tokens
+        q.thought.record.add_tokens(candidate=tokens)
+        classes = list(q.thought.memory.get("classes", []))
         index = [[self._class_index(classes, key) for _, key in ctx_answers]
                  for ctx_answers in answers]
         counts = np.zeros((len(answers), len(classes)))
@@ -381,14 +385,14 @@ class PosteriorScaler(ThinkingScaler):
             np.add.at(counts[row], idx, 1)
         h = counts_entropy(counts)
         try:
-            go_on = self.judge(q.d, counts[0] / counts[0].sum(), h)
+            go_on = self.judge(q.decision, counts[0] / counts[0].sum(), h)
         except NonFiniteScores as e:
             q.fail("nonfinite_scores", str(e))
             return
         # persist the most frequent classes now (then over the forecasts): beam_size of them
         order = np.lexsort((-counts.sum(0), -counts[0]))[: self.params.beam_size]
-        q.t.memory["classes"] = [classes[i] for i in order]
-        q.d.scores = {"counts": counts.astype(int).tolist()}
+        q.thought.memory["classes"] = [classes[i] for i in order]
+        q.decision.scores = {"counts": counts.astype(int).tolist()}
         self._record(q, go_on, classes, h)
 
     # -- scored estimator -----------------------------------------------------------------
@@ -396,10 +400,10 @@ class PosteriorScaler(ThinkingScaler):
                seconds: dict[str, float]) -> list[ScoreResult] | None:
         reqs: list[ScoreRequest] = []
         for q in pend:
-            if q.d.failure:
+            if q.decision.failure:
                 continue
-            classes = list(q.t.memory.get("classes", []))
-            forms = dict(q.t.memory.get("forms", {}))  # token ids -> class index
+            classes = list(q.thought.memory.get("classes", []))
+            forms = dict(q.thought.memory.get("forms", {}))  # token ids -> class index
             for ids, key in q.answers[0]:
                 if ids and ids not in forms:
                     forms[ids] = self._class_index(classes, key)
@@ -413,10 +417,10 @@ class PosteriorScaler(ThinkingScaler):
 
     def _apply_scored(self, q: Pending, scores: list[ScoreResult]) -> None:
         classes, forms = q.classes, q.forms
-        q.d.tokens["score_prompt"] = sum(s.prompt_tokens for s in scores)
-        q.d.tokens["score_cached"] = sum(s.cached_tokens for s in scores)
-        q.t.record.add_tokens(score_prompt=q.d.tokens["score_prompt"],
-                              score_cached=q.d.tokens["score_cached"])
+        q.decision.tokens["score_prompt"] = sum(s.prompt_tokens for s in scores)
+        q.decision.tokens["score_cached"] = sum(s.cached_tokens for s in scores)
+        q.thought.record.add_tokens(score_prompt=q.decision.tokens["score_prompt"],
+                              score_cached=q.decision.tokens["score_cached"])
         if not forms:
             q.fail("empty_candidates", "no candidate answer was written")
             return
@@ -424,7 +428,7 @@ class PosteriorScaler(ThinkingScaler):
         try:
             probs = pooled_posterior(grid, list(forms.values()), len(classes))
             h = entropy(probs)
-            go_on = self.judge(q.d, probs[0], h)
+            go_on = self.judge(q.decision, probs[0], h)
         except NonFiniteScores as e:
             q.fail("nonfinite_scores", str(e))
             return
@@ -432,21 +436,22 @@ class PosteriorScaler(ThinkingScaler):
         keep = np.argsort(-grid[0], kind="stable")[: self.params.beam_size]
         kept = [list(forms)[i] for i in sorted(keep)]
         used = sorted({forms[ids] for ids in kept})
-        q.t.memory["classes"] = [classes[i] for i in used]
-        q.t.memory["forms"] = {ids: used.index(forms[ids]) for ids in kept}
-        q.d.scores = {"forms": len(forms), "form_class": list(forms.values()),
+        q.thought.memory["classes"] = [classes[i] for i in used]
+        q.thought.memory["forms"] = {ids: used.index(forms[ids]) for ids in kept}
+        q.decision.scores = {"forms": len(forms), "form_class": list(forms.values()),
                       "logprobs": grid.round(4).tolist(),
                       "covered": (1 - probs[:, -1]).round(6).tolist()}
         self._record(q, go_on, [*classes, "(other)"], h)
 
     def _record(self, q: Pending, go_on: bool, labels: list, h: np.ndarray) -> None:
-        q.d.estimator = self.params.posterior_estimator
-        q.d.candidates = ["(none)" if c is None else str(c) for c in labels]
-        q.d.context_entropies = [float(x) for x in h]
-        q.d.decision = ("extend" if q.d.kind == "end" else "continue") if go_on else "stop"
+        q.decision.estimator = self.params.posterior_estimator
+        q.decision.candidates = ["(none)" if c is None else str(c) for c in labels]
+        q.decision.context_entropies = [float(x) for x in h]
+        q.decision.decision = (("extend" if q.decision.kind == "end" else "continue") if go_on
+                               else "stop")
 
     def _act(self, ctx: RunContext, q: Pending) -> None:
-        t, d = q.t, q.d
+        t, d = q.thought, q.decision
         t.record.decisions.append(d)
         if d.failure:
             t.record.failure = d.failure

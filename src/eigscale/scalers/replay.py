@@ -26,12 +26,8 @@ from dataclasses import replace
 
 from eigscale.engines.base import Engine
 from eigscale.errors import ParamError
-from eigscale.scalers import SCALERS
 from eigscale.scalers.base import GREEDY, Decoding, ScalerOutput
 from eigscale.scalers.thinking import ThinkingScaler, Thought
-
-# the one parameter a replayable sweep may vary, per scaler (as each class declares it)
-REPLAY_VARY = {name: cls.replay_vary for name, cls in SCALERS.items() if cls.replay_vary}
 
 
 class ReplayError(ParamError):
@@ -43,10 +39,12 @@ def check_replayable(scalers: Sequence[ThinkingScaler], decoding: Decoding = GRE
     """Raise ReplayError unless the scalers differ only in their replayable parameter and the
     main decoding is greedy; return that parameter's name."""
     names = {s.name for s in scalers}
-    if len(names) != 1 or (name := names.pop()) not in REPLAY_VARY:
-        raise ReplayError(f"{source}: replay covers one scaler of {sorted(REPLAY_VARY)} per "
-                          f"sweep, not {sorted(s.name for s in scalers)}; set replay: false")
-    vary = REPLAY_VARY[name]
+    vary = scalers[0].replay_vary if scalers else None
+    if len(names) != 1 or vary is None:
+        raise ReplayError(f"{source}: replay covers the runs of one replayable rule (one "
+                          f"declaring replay_vary) per sweep, not "
+                          f"{sorted(s.name for s in scalers)}; set replay: false")
+    name = names.pop()
     if decoding.temperature > 0:
         raise ReplayError(f"{source}: replay needs greedy main decoding (temperature "
                           f"{decoding.temperature} draws a new trace per run); set replay: false")
