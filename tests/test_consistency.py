@@ -26,8 +26,9 @@ from .helpers import REPO
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 RULES_DOC = (REPO / "docs" / "rules.md").read_text()
 CONFIG_README = (REPO / "config" / "README.md").read_text()
-# docs/rules.md's parameter table, its "scalers" column: which parameter class's own fields a row documents
-# a rule's own parameters under its name (the EIG rule's under "EIG"); the shared bases
+# docs/rules.md's parameter table, its "scalers" column: which parameter class's own fields a
+# row documents: a rule's own parameters under its name (the EIG rule's under "EIG"); the
+# shared bases
 LABELS = {Params: "all", ThinkingParams: "thinking", CheckpointParams: "EIG, answer_entropy",
           **{cls.params_class: "EIG" if cls is EIGReasoning else name
              for name, cls in SCALERS.items()}}
