@@ -49,7 +49,7 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
         for model in config["models"]:
             for task in config["tasks"]:
                 first = wc.settings_of(config, runs, model, task, next(iter(runs)))
-                margs = wr.model_args(first, folders[model], Path(tmp), {})
+                margs = wr.model_args(first, folders[model], Path(tmp))
                 key = (weights(folders[model]), json.dumps(
                     {k: v for k, v in margs.items() if k != "pretrained"}, sort_keys=True))
                 if key not in engines:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from eigscale.engines import ENGINES
 from eigscale.errors import ParamError
 from eigscale.jsonio import write_json_atomic
 from eigscale.prepare import SMOLLM2, SourceError, prepare_model
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                     choices=list(SCALERS))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a scaler parameter (repeatable), e.g. --set lambda_cost=0.1")
-    ap.add_argument("--engine", default="hf", choices=("hf", "vllm"))
+    ap.add_argument("--engine", default="hf", choices=list(ENGINES))
     ap.add_argument("--model", default=SMOLLM2,
                     help=f"model folder or source (default {SMOLLM2})")
     ap.add_argument("--models-dir", default="resources/models", type=Path,

@@ -11,10 +11,10 @@ rule oracle:
         provenance="results/oracle/{model}/{task}/provenance.json",
     params:
         settings=oracle_settings,
+        engine_args=engine_args,
         fingerprint=oracle_fingerprint,
-        parallel=engine_parallel,
     message:
-        "oracle grid {wildcards.model}/{wildcards.task} on {resources.gpu} GPU(s), engine args {params.parallel}"
+        "oracle grid {wildcards.model}/{wildcards.task} on {resources.gpu} GPU(s), engine args {params.engine_args}"
     conda:
         "../envs/eigscale.yaml"
     log:

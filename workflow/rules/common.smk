@@ -2,7 +2,7 @@
 
 import re
 
-from eigscale.pipeline import job as eval_job
+from eigscale.engines import ENGINES
 from eigscale.pipeline import outputs
 from eigscale.pipeline import run_config
 from eigscale.pipeline.fingerprint import fingerprint
@@ -97,7 +97,8 @@ def gpus(wildcards):
     return run_config.model_settings(config, wildcards.model)["gpus"]
 
 
-def engine_parallel(wildcards):
-    """Engine arguments that spread the model over the job's GPUs (the `gpu` resource)."""
+def engine_args(wildcards):
+    """What the job's engine takes from the model entry over its GPUs (shown by the rule's
+    message; eigscale.pipeline.job passes the same to lm-eval)."""
     model = run_config.model_settings(config, wildcards.model)
-    return eval_job.parallel_args(model["engine"], model["gpus"])
+    return ENGINES[model["engine"]].model_args(model, model["gpus"])

@@ -7,10 +7,10 @@ rule evaluate:
         **run_outputs(),
     params:
         settings=run_settings,
+        engine_args=engine_args,
         fingerprint=code_fingerprint,
-        parallel=engine_parallel,
     message:
-        "evaluate {wildcards.model}/{wildcards.task}/{wildcards.run} on {resources.gpu} GPU(s), engine args {params.parallel}"
+        "evaluate {wildcards.model}/{wildcards.task}/{wildcards.run} on {resources.gpu} GPU(s), engine args {params.engine_args}"
     conda:
         "../envs/eigscale.yaml"
     log:
@@ -33,10 +33,10 @@ rule evaluate_replay:
         directory("results/replays/{model}/{task}/{sweep}"),
     params:
         settings=replay_settings,
+        engine_args=engine_args,
         fingerprint=replay_fingerprint,
-        parallel=engine_parallel,
     message:
-        "replay sweep {wildcards.model}/{wildcards.task}/{wildcards.sweep} on {resources.gpu} GPU(s), engine args {params.parallel}"
+        "replay sweep {wildcards.model}/{wildcards.task}/{wildcards.sweep} on {resources.gpu} GPU(s), engine args {params.engine_args}"
     conda:
         "../envs/eigscale.yaml"
     log:

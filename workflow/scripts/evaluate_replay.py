@@ -7,5 +7,4 @@ from eigscale.pipeline.run_config import generation_settings
 
 sm = snakemake  # noqa: F821
 run_replay(sm.params.settings, Path(sm.input.model).parent, Path(sm.output[0]),
-                Path(sm.log[0]), parallel=sm.params.parallel,
-                chunk=generation_settings(sm.config)["checkpoint_every"])
+           Path(sm.log[0]), chunk=generation_settings(sm.config)["checkpoint_every"])

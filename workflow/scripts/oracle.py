@@ -6,6 +6,5 @@ from eigscale.pipeline.job import run_grid
 from eigscale.pipeline.run_config import generation_settings
 
 sm = snakemake  # noqa: F821
-run_grid(sm.params.settings, Path(sm.input.model).parent,
-                Path(sm.output.grid).parent, Path(sm.log[0]), parallel=sm.params.parallel,
-                chunk=generation_settings(sm.config)["checkpoint_every"])
+run_grid(sm.params.settings, Path(sm.input.model).parent, Path(sm.output.grid).parent,
+         Path(sm.log[0]), chunk=generation_settings(sm.config)["checkpoint_every"])

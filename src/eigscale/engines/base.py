@@ -141,6 +141,12 @@ class Engine(ABC):
     def __init__(self) -> None:
         self.counters = EngineCounters()
 
+    @classmethod
+    @abstractmethod
+    def load(cls, model_path: str, **kwargs: Any) -> Engine:
+        """Start the engine on a prepared model folder (eigscale-prepare-model's); kwargs are
+        the engine's own settings (dtype, max_model_len, tensor_parallel_size, ...)."""
+
     @abstractmethod
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         """Answer every request in one batched pass; one result per request, in order."""

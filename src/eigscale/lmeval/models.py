@@ -24,10 +24,13 @@ from typing import Any
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
+from eigscale.engines import ENGINES
 from eigscale.engines.hf import HFEngine
 from eigscale.lmeval.mixin import ScalingMixin
 
-MODEL_ALIASES = {"vllm": "vllm_eig", "hf": "hf_eig", "huggingface": "hf_eig"}
+# lm-eval's names for our engines' models (`--model vllm` runs vllm_eig), and lm-eval's alias
+MODEL_ALIASES = {**{name: spec.lm_eval_model for name, spec in ENGINES.items()},
+                 "huggingface": "hf_eig"}
 
 
 def _import_lm_eval_vllm() -> ModuleType:

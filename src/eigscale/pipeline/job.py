@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from eigscale.engines import ENGINES
 from eigscale.jsonio import write_json_atomic
 from eigscale.lmeval.run_folder import OUTPUT_KINDS, output_files
 from eigscale.params import THINKING_FORMATS
@@ -55,26 +56,15 @@ def _host() -> dict[str, str | None]:
     return {"hostname": socket.gethostname(), **{k: os.environ.get(k) for k in keys}}
 
 
-def parallel_args(engine: str, gpus: int) -> dict[str, Any]:
-    """Model arguments that spread one engine over the job's `gpus` GPUs."""
-    if engine == "vllm" and gpus > 0:
-        return {"tensor_parallel_size": gpus}
-    if engine == "hf" and gpus > 1:
-        return {"parallelize": True}  # lm-eval's HFLM: layers split across the GPUs
-    return {}
-
-
 def model_args(settings: dict[str, Any], model_dir: Path, records: Path,
-               parallel: dict[str, Any], chunk: int = 0) -> dict[str, Any]:
-    """lm-eval model_args of one run: the model, and where finished questions are appended
-    every `chunk` questions (a rerun of a killed job resumes from there)."""
+               chunk: int = 0) -> dict[str, Any]:
+    """lm-eval model_args of one run: the model, where finished questions are appended every
+    `chunk` questions (a rerun of a killed job resumes from there), and what the model's
+    engine takes from its config entry over its `gpus` (the engine's registry entry says)."""
     model = settings["model"]
-    args = {"pretrained": str(model_dir), "dtype": model["dtype"],
-            "eigscale_records": str(records), "eigscale_chunk": chunk}
-    if model["engine"] == "vllm":
-        args["max_model_len"] = model["max_model_len"]
-        args["gpu_memory_utilization"] = model["gpu_memory_utilization"]
-    return {**args, **parallel}
+    return {"pretrained": str(model_dir), "dtype": model["dtype"],
+            "eigscale_records": str(records), "eigscale_chunk": chunk,
+            **ENGINES[model["engine"]].model_args(model, model["gpus"])}
 
 
 def gen_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
@@ -89,10 +79,10 @@ def gen_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def eval_command(settings: dict[str, Any], model_dir: Path, out: Path,
-                 parallel: dict[str, Any], chunk: int = 0) -> list[str]:
-    """The eigscale-eval command line for one run's settings; `parallel` from parallel_args."""
+                 chunk: int = 0) -> list[str]:
+    """The eigscale-eval command line for one run's settings."""
     task, gen = settings["task"], settings["generation"]
-    margs = model_args(settings, model_dir, out.parent / ".partial", parallel, chunk)
+    margs = model_args(settings, model_dir, out.parent / ".partial", chunk)
     cmd = [sys.executable, "-m", COMMANDS["eigscale-eval"], "--model", settings["model"]["engine"],
            "--model_args", ",".join(f"{k}={v}" for k, v in margs.items()),
            "--tasks", task["name"], "--batch_size", "auto", "--output_path", str(out),
@@ -190,24 +180,23 @@ def claim_checkpoints(partial: Path, settings: Any) -> None:
 
 
 def run_live(settings: dict[str, Any], model_dir: Path, outputs: dict[str, str],
-             log: Path, parallel: dict[str, Any] | None = None, chunk: int = 0) -> None:
+             log: Path, chunk: int = 0) -> None:
     """Run one evaluation; fill outputs {results, samples, decisions, provenance}."""
     run_dir = Path(outputs["results"]).parent
     scratch = run_dir / ".scratch"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     claim_checkpoints(run_dir / ".partial", settings)
-    cmd = eval_command(settings, model_dir, scratch, parallel or {}, chunk)
+    cmd = eval_command(settings, model_dir, scratch, chunk)
     _run_logged(cmd, log, "eigscale-eval")
     _place(scratch, outputs, _provenance(settings, cmd), log)
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.rmtree(run_dir / ".partial", ignore_errors=True)
 
 
-def _spec(first: dict[str, Any], model_dir: Path, work: Path, parallel: dict[str, Any],
-          chunk: int) -> dict[str, Any]:
+def _spec(first: dict[str, Any], model_dir: Path, work: Path, chunk: int) -> dict[str, Any]:
     """What the specs of eigscale-sweep and eigscale-oracle share."""
-    margs = model_args(first, model_dir, work / ".partial", parallel, chunk)
+    margs = model_args(first, model_dir, work / ".partial", chunk)
     margs.pop("eigscale_records")  # eigscale-sweep sets it from "records"
     gen = first["generation"]
     return {"model": first["model"]["engine"], "model_args": margs,
@@ -217,16 +206,16 @@ def _spec(first: dict[str, Any], model_dir: Path, work: Path, parallel: dict[str
 
 
 def replay_spec(settings: dict[str, dict[str, Any]], model_dir: Path, work: Path,
-                parallel: dict[str, Any], chunk: int = 0) -> dict[str, Any]:
+                chunk: int = 0) -> dict[str, Any]:
     """The eigscale-sweep spec of a replay sweep ({run: settings}, as for run_live)."""
-    return {**_spec(next(iter(settings.values())), model_dir, work, parallel, chunk),
+    return {**_spec(next(iter(settings.values())), model_dir, work, chunk),
             "runs": {name: gen_kwargs(s) for name, s in settings.items()}}
 
 
 def oracle_spec(settings: dict[str, Any], model_dir: Path, work: Path,
-                parallel: dict[str, Any], chunk: int = 0) -> dict[str, Any]:
+                chunk: int = 0) -> dict[str, Any]:
     """The eigscale-oracle spec of one (model, task) (settings: pipeline.run_config.oracle_of)."""
-    return {**_spec(settings, model_dir, work, parallel, chunk),
+    return {**_spec(settings, model_dir, work, chunk),
             "gen_kwargs": gen_kwargs(settings), "step": settings["oracle"]["step"]}
 
 
@@ -244,11 +233,11 @@ def _run_spec(work: Path, settings: Any, spec: dict[str, Any], command: str, log
 
 
 def run_grid(settings: dict[str, Any], model_dir: Path, out_dir: Path, log: Path,
-             parallel: dict[str, Any] | None = None, chunk: int = 0) -> None:
+             chunk: int = 0) -> None:
     """The oracle grid of one (model, task): out_dir/{grid.csv, provenance.json}. Built in a
     sibling folder and renamed into place; its records checkpoint survives a killed job."""
     work = out_dir.with_name(out_dir.name + ".work")
-    spec = oracle_spec(settings, model_dir, work, parallel or {}, chunk)
+    spec = oracle_spec(settings, model_dir, work, chunk)
     cmd = _run_spec(work, settings, spec, "eigscale-oracle", log)
     write_json_atomic(work / "out" / "provenance.json", _provenance(settings, cmd))
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -257,12 +246,12 @@ def run_grid(settings: dict[str, Any], model_dir: Path, out_dir: Path, log: Path
 
 
 def run_replay(settings: dict[str, dict[str, Any]], model_dir: Path, out_dir: Path,
-               log: Path, parallel: dict[str, Any] | None = None, chunk: int = 0) -> None:
+               log: Path, chunk: int = 0) -> None:
     """Run a replay sweep; fill out_dir/<run>/{results.json, samples.jsonl, decisions.jsonl,
     provenance.json} for every run. Built in a sibling folder, renamed into place at the end;
     the records checkpoint (<out_dir>.work/.partial) survives a killed job."""
     work = out_dir.with_name(out_dir.name + ".work")
-    spec = replay_spec(settings, model_dir, work, parallel or {}, chunk)
+    spec = replay_spec(settings, model_dir, work, chunk)
     cmd = _run_spec(work, settings, spec, "eigscale-sweep", log)
     staged = work / "staged"
     shutil.rmtree(staged, ignore_errors=True)

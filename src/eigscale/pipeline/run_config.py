@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
+from eigscale.engines import ENGINES
 from eigscale.errors import ParamError
+from eigscale.lmeval.tasks import ANSWER_KIND
 from eigscale.params import DEFAULT_SEED
 from eigscale.scalers import SCALERS, make_scaler
 from eigscale.scalers.replay import check_replayable
@@ -65,6 +67,17 @@ def validate(config: Mapping[str, Any], schema_path: str | Path,
         key = ".".join(str(p) for p in e.path) or "<top level>"
         raise ConfigError(f"config error in {_where(files)}: key '{key}': {e.message}",
                           param=key, value=e.instance, source=_where(files))
+    for model, entry in config["models"].items():
+        engine = entry.get("engine", MODEL_DEFAULTS["engine"])
+        if engine not in ENGINES:
+            raise ConfigError(f"config error in {_where(files)}: key 'models.{model}.engine': "
+                              f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}",
+                              param=f"models.{model}.engine", value=engine, source=_where(files))
+    unknown = sorted(set(config["tasks"]) - set(ANSWER_KIND))
+    if unknown:
+        raise ConfigError(f"config error in {_where(files)}: key 'tasks.{unknown[0]}': unknown "
+                          f"task {unknown[0]!r}; shipped: {', '.join(ANSWER_KIND)}",
+                          param=f"tasks.{unknown[0]}", value=unknown[0], source=_where(files))
     return runs(config, files)  # presets, sweeps and scaler params are checked too
 
 
