@@ -21,6 +21,7 @@ from eigscale.errors import ParamError
 from eigscale.jsonio import write_json_atomic
 from eigscale.prepare import SMOLLM2, SourceError, prepare_model
 from eigscale.scalers import SCALERS, make_scaler
+from eigscale.scalers.eig_reasoning import EIGReasoning
 
 
 def parse_value(text: str) -> Any:
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="eigscale-run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("prompts", type=Path, help=".txt (one question a line) or .jsonl")
-    ap.add_argument("--scaler", default="expected_information_gain_reasoning",
+    ap.add_argument("--scaler", default=EIGReasoning.name,
                     choices=list(SCALERS))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a scaler parameter (repeatable), e.g. --set lambda_cost=0.1")

@@ -32,13 +32,14 @@ import pandas as pd
 from eigscale.pipeline.frontier import Grid
 from eigscale.pipeline.outputs import FIGURES
 from eigscale.scalers import SCALERS
+from eigscale.scalers.eig_reasoning import EIGReasoning
 
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
          "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150, "savefig.bbox": "tight"}
 # each rule's colour and label, as its scaler class declares them
 COLORS = {name: cls.colour for name, cls in SCALERS.items()}
 LABELS = {name: cls.label for name, cls in SCALERS.items()}
-EIG = "expected_information_gain_reasoning"
+EIG = EIGReasoning.name
 
 
 def _save(fig: plt.Figure, pdf: str, png: str) -> None:

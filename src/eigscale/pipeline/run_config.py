@@ -18,15 +18,16 @@ from eigscale.errors import ParamError
 from eigscale.lmeval.tasks import ANSWER_KIND
 from eigscale.params import DEFAULT_SEED
 from eigscale.scalers import SCALERS, make_scaler
+from eigscale.scalers.eig_reasoning import EIGReasoning
 from eigscale.scalers.replay import check_replayable
 
 # The seed's evaluation scripts, as presets (its eval_eig*.sh names are aliases).
 BUILTIN_PRESETS: dict[str, dict[str, Any]] = {
-    "balanced": {"scaler": "expected_information_gain_reasoning", "params": {}},
-    "fast": {"scaler": "expected_information_gain_reasoning",
+    "balanced": {"scaler": EIGReasoning.name, "params": {}},
+    "fast": {"scaler": EIGReasoning.name,
              "params": {"lambda_cost": 0.1, "beam_size": 4, "mc_samples": 3,
                         "sample_length": 32}},
-    "precision": {"scaler": "expected_information_gain_reasoning",
+    "precision": {"scaler": EIGReasoning.name,
                   "params": {"lambda_cost": 0.03, "beam_size": 12, "mc_samples": 8,
                              "sample_length": 128}},
 }
