@@ -47,7 +47,7 @@ class RandomStop(ThinkingScaler):
     name = "random_stop"
     params_class = RandomStopParams
     label = "random stop"
-    colour = "#7f7f7f"
+    colour = "#8c564b"
     modules = ("eigscale.scalers.random_stop", "eigscale.scalers.thinking")
     stop_reasons = ("random_stop",)
     # every run meets the same draws: a smaller probability stops at the same point or later
