@@ -49,9 +49,11 @@ def tokenizer(model_dir):
     return AutoTokenizer.from_pretrained(model_dir)
 
 
+EIG_NAME = "expected_information_gain_reasoning"
 EIG = {"thinking_format": "plain", "beam_size": 4, "mc_samples": 2, "sample_length": 4,
        "step_tokens": 8, "max_tokens_thinking": 16, "min_answer_tokens": 4,
        "answer_kind": "integer"}
+ENTROPY = {k: v for k, v in EIG.items() if k not in ("mc_samples", "sample_length")}
 
 
 @pytest.mark.parametrize("estimator", ["sampled", "scored"])
@@ -101,3 +103,76 @@ def test_one_class_does_not_force_a_stop_when_the_forecasts_are_surer(tokenizer)
     d = out.records[0].decisions[0]
     assert d.candidates == ["32", "(other)"] and d.entropy > 0.6
     assert d.eig > 0.05 and d.decision == "continue"
+
+
+def test_a_candidates_class_is_what_the_grader_reads_in_the_response_it_would_make(tokenizer):
+    # on its own the sentence's last number is 6; after the exit's "the final answer is" the
+    # grader reads 5 (the line's first number), and "5," is 5
+    from eigscale.grading import Response
+    from eigscale.lmeval.tasks.utils import process_integer
+
+    said = " Ana has 5 + 3 = 8 apples. She gives away 2 so she has 6 left over now."
+    engine = ScriptedEngine(tokenizer, lambda n: [said, " 5,", "5", " 5 apples"])
+    out = make_scaler("answer_entropy", {**ENTROPY, "tau": 0.0}).run(
+        engine, [tokenizer.encode("Q: apples?")], 64)
+    d = out.records[0].decisions[0]
+    assert d.candidates == ["5"] and d.scores["counts"][0] == [4] and d.entropy == 0.0
+    exit_ = "\n\nTherefore,\nthe final answer is"  # the plain format's thinking_end + prompt
+    graded = process_integer({"answer": "5"}, [Response(exit_ + said, "\n\nTherefore,",
+                                                        "the final answer is")])
+    assert graded == {"exact_match": 1, "unparsed": 0}
+
+
+@pytest.mark.parametrize("rule,params", [
+    ("expected_information_gain_reasoning", {"lambda_cost": 10.0}),
+    ("answer_entropy", {"tau": 10.0}),
+])
+def test_no_answer_is_no_class_and_no_estimate_means_thinking_goes_on(tokenizer, rule, params):
+    # eight answers with nothing gradable were one class "(none)": H = 0, and both rules
+    # stopped at any threshold; now there is no estimate, and thinking goes on to the budget
+    engine = ScriptedEngine(tokenizer, lambda n: ["I am not sure.", "Let me think"])
+    out = make_scaler(rule, {**(EIG if rule == EIG_NAME else ENTROPY), **params}).run(
+        engine, [tokenizer.encode("Q: ?")], 64)
+    rec = out.records[0]
+    assert rec.stop_reason == "budget" and rec.thinking_tokens == EIG["max_tokens_thinking"]
+    for d in rec.decisions:
+        assert d.unestimated and d.decision == "continue" and d.candidates == []
+        assert d.eig is None and d.entropy is None and d.gradable[0] == 0
+        assert d.unparsed[0] == EIG["beam_size"]
+    assert out.summary["unestimated_decisions"] == len(rec.decisions) > 0
+
+
+class Cutting(ScriptedEngine):
+    """A ScriptedEngine (stand-in) whose answers stop at max_tokens, marked "length"."""
+
+    def generate(self, requests):
+        from eigscale.engines.base import Completion, GenerateResult
+
+        out = []
+        for r, res in zip(requests, super().generate(requests), strict=True):
+            comps = tuple(c if len(c.token_ids) <= r.max_tokens else
+                          Completion(c.token_ids[:r.max_tokens],
+                                     self.decode(c.token_ids[:r.max_tokens]), "length",
+                                     r.max_tokens) for c in res.completions)
+            out.append(GenerateResult(comps, res.prompt_tokens, res.cached_tokens))
+        return out
+
+
+def test_a_cut_candidate_is_no_class_and_is_counted(tokenizer):
+    # "... and then we multiply by 2 to get" cut at 8 tokens is not the answer 2
+    long = " We add 3 and then we multiply by 2 to get the final count of 10 apples"
+    engine = Cutting(tokenizer, lambda n: [long, " 7", " 7", " 7"])
+    out = make_scaler("answer_entropy", {**ENTROPY, "tau": 0.5, "max_answer_tokens": 8}).run(
+        engine, [tokenizer.encode("Q: ?")], 64)
+    d = out.records[0].decisions[0]
+    assert d.truncated[0] == 1 and d.gradable[0] == 3 and d.candidates == ["7"]
+    assert d.entropy == 0.0 and d.decision == "stop"
+    assert out.summary["candidates"]["truncated"] >= 1
+
+
+def test_a_decisions_standard_error_is_recorded_and_not_zero_when_all_agree(tokenizer):
+    engine = ScriptedEngine(tokenizer, lambda n: ["7"])
+    out = make_scaler(EIG_NAME, {**EIG, "lambda_cost": 0.0}).run(
+        engine, [tokenizer.encode("Q: ?")], 64)
+    d = out.records[0].decisions[0]
+    assert d.eig == pytest.approx(0.0) and d.se is not None and d.se > 0.01

@@ -5,6 +5,7 @@ import pytest
 
 from eigscale.grading import (
     Response,
+    answer_class,
     answer_section,
     choice_answer,
     choice_letter,
@@ -13,6 +14,7 @@ from eigscale.grading import (
     integer_answer,
     math_answer,
     math_equal,
+    same_class,
 )
 from eigscale.lmeval.tasks.utils import process_choice, process_integer, process_math
 
@@ -145,3 +147,63 @@ def test_held_out_agreement():
     missed = [case for case, ok in zip(HELD_OUT, agree, strict=True) if not ok]
     print(f"held-out agreement: {sum(agree)}/{len(agree)}; disagreements: {missed}")
     assert sum(agree) / len(agree) >= 0.9, missed
+
+
+# -- the forced answer as the grader sees it (each case failed on the previous grader) ------
+S1_END, PROMPT = "<|im_start|>answer", "Final Answer:"
+
+
+def forced(answer: str) -> Response:
+    """A response forced after a cut: thinking, the run's thinking_end, its answer prompt."""
+    return Response(f"some thinking{S1_END}\n{PROMPT} {answer}", S1_END, PROMPT)
+
+
+@pytest.mark.parametrize("answer,letter", [
+    ("A careful check gives (C)", "C"),  # "A" is the article
+    ("B\n\nOption A is incorrect since it ignores spin.", "B"),  # later prose does not override
+    ("(c)", "C"),  # the choices' lower-case spelling counts
+    ("C because the spin is conserved", "C"),
+    ("The answer is A since it is the only one", "A"),
+])
+def test_a_forced_letter_is_the_first_anchored_one_after_the_runs_answer_prompt(answer, letter):
+    assert choice_answer(forced(answer)) == letter
+    assert process_choice({"answer": letter, "choices": list("wxyz")}, [forced(answer)]) == {
+        "exact_match": 1, "unparsed": 0}
+
+
+def test_a_free_answer_keeps_its_last_conclusion():
+    # no forced prompt (the model answered in its own words): its conclusion is its last
+    free = Response(f"t{S1_END}\nOption A seemed right, but the answer is (D).", S1_END, PROMPT)
+    assert choice_answer(free) == "D"
+
+
+@pytest.mark.parametrize("line,number", [
+    ("2\\sqrt{3}", "2"), ("$3\\pi$", "3"), ("\\ln 2", "2"), ("the area is 3 pi", "3"),
+    ("2\\sqrt{3} units", "2"), ("2^{10}", "2"),
+])
+def test_a_function_of_a_number_is_never_that_number(line, number):
+    assert process_math({"answer": number}, [forced(line)])["exact_match"] == 0
+
+
+def test_a_whole_expression_still_equals_its_value():
+    assert process_math({"answer": "\\sqrt{12}"}, [forced("2\\sqrt{3}")])["exact_match"] == 1
+    assert process_math({"answer": "8"}, [forced("8, since 2^3 = 8")])["exact_match"] == 1
+
+
+@pytest.mark.parametrize("kind,process,gold", [
+    ("integer", process_integer, "3"), ("math", process_math, "\\frac{1}{2}"),
+    ("choice", process_choice, "B"),
+])
+def test_a_truncated_box_is_unparsed_not_text(kind, process, gold):
+    cut = forced("\\boxed{\\frac{1}{2" if kind == "math" else "\\boxed{3" if kind == "integer"
+                 else "\\boxed{(B")
+    assert answer_class(cut, kind) is None
+    assert process({"answer": gold, "choices": list("wxyz")}, [cut]) == {"exact_match": 0,
+                                                                          "unparsed": 1}
+
+
+def test_a_number_before_a_comma_is_that_number():
+    # "5," was the class "5," and graded against "5" as a string
+    assert process_integer({"answer": "5"}, [forced("5, since 2 + 3 = 5")])["exact_match"] == 1
+    assert integer_answer(forced("there are 5, then 6")) == "5"
+    assert same_class("5", "5.0", "integer") and not same_class("5", "6", "integer")

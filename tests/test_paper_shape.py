@@ -19,6 +19,10 @@ from .helpers import REPO, reasoning_template_model
 SHAPE = REPO / "tests" / "configs" / "paper_shape.yaml"
 PAPER = REPO / "config" / "paper.yaml"
 CONTEXT = yaml.safe_load(SHAPE.read_text())["generation"]["max_gen_toks"]
+# every run of the shape config (its runs, each sweep's values): the driver evaluates them all
+SHAPE_RUNS = {*yaml.safe_load(SHAPE.read_text())["runs"],
+              *(f"{name}_{v}" for name, s in yaml.safe_load(SHAPE.read_text())["sweeps"].items()
+                for v in s["values"])}
 
 
 def test_the_shape_is_the_papers():
@@ -59,8 +63,7 @@ def test_every_question_reaches_the_engine_whole(shape_runs):
     assert set(runs) == {"s1-shape", "r1-shape"}
     for model, by_run in runs.items():
         tok = AutoTokenizer.from_pretrained(folders[model])
-        assert set(by_run) == {"baseline", "wait_2", "bf_8", "eig_0.03", "entropy_0.3",
-                               "dynasor_32_2", "dynasor_64_2", "deer_0.95", "oracle"}
+        assert set(by_run) == {*SHAPE_RUNS, "oracle"}
         for run, r in by_run.items():
             if run == "oracle":
                 continue

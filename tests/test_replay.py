@@ -67,7 +67,7 @@ def test_replay_refuses_what_changes_the_trace():
         check_replayable(mixed)
     with pytest.raises(ReplayError, match="beam_size"):
         check_replayable([make_scaler(EIG, {**SMALL_EIG, "beam_size": b}) for b in (2, 4)])
-    with pytest.raises(ReplayError, match="one scaler"):
+    with pytest.raises(ReplayError, match="one replayable rule"):
         check_replayable([eig[0], make_scaler(BF, PLAIN)])
     with pytest.raises(ReplayError, match="auto"):
         check_replayable([make_scaler(BF, {**PLAIN, "max_tokens_thinking": v})

@@ -98,6 +98,21 @@ def counts_entropy(counts: np.ndarray) -> np.ndarray:
     return entropy(c / n[..., None]) + (seen - 1) / (2 * n)
 
 
+def score_standard_error(counts_now: np.ndarray, forecast_entropies: np.ndarray,
+                         rng: np.random.Generator, draws: int = 256) -> float:
+    """Standard error of a sampled decision's score (EIG = H_now - mean of the forecasts'
+    entropies; with no forecasts, H_now itself). H_now's part: the spread of the entropy under
+    a Dirichlet posterior over the class probabilities (the counts + 1/2 over the classes seen
+    and one class not seen, so K agreeing answers do not claim certainty); the forecasts' part:
+    their entropies' sample variance over M (the forecasts and their answers are both draws)."""
+    c = np.asarray(counts_now, dtype=np.float64)
+    alpha = np.append(c[c > 0], 0.0) + 0.5
+    var_now = float(entropy(rng.dirichlet(alpha, size=draws)).var())
+    h = np.asarray(forecast_entropies, dtype=np.float64)
+    var_next = float(h.var(ddof=1)) / len(h) if len(h) > 1 else 0.0
+    return float(np.sqrt(var_now + var_next))
+
+
 @dataclass(frozen=True)
 class EIGResult:
     """One decision's numbers. `posterior` is p_t over the classes (and "other", if scored)."""

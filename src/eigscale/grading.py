@@ -31,20 +31,32 @@ gradable for the task is `None`: scored 0 and counted as unparsed.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from eigscale.answers import canonical, last_boxed
 from eigscale.params import ANSWER_KINDS
 
 
 class Response(str):
-    """A response text that knows its run's `thinking_end` (None: no thinking section)."""
+    """A response text that knows its run's `thinking_end` (None: no thinking section) and the
+    `answer_prompt` its run writes after a cut (None: the run forces no answer)."""
 
     thinking_end: str | None
+    answer_prompt: str | None
 
-    def __new__(cls, text: str, thinking_end: str | None = None) -> Response:
+    def __new__(cls, text: str, thinking_end: str | None = None,
+                answer_prompt: str | None = None) -> Response:
         obj = super().__new__(cls, text)
         obj.thinking_end = thinking_end or None
+        obj.answer_prompt = answer_prompt or None
         return obj
+
+    @classmethod
+    def of_run(cls, text: str, params: Any) -> Response:
+        """A response of a run with these scaler parameters (their thinking_end and
+        answer_prompt, where the rule has them)."""
+        return cls(text, getattr(params, "thinking_end", None),
+                   getattr(params, "answer_prompt", None))
 
 
 def answer_section(response: str, thinking_end: str | None = None) -> str:
@@ -57,6 +69,30 @@ def answer_section(response: str, thinking_end: str | None = None) -> str:
     return str(response)
 
 
+def forced_answer(response: str, thinking_end: str | None = None) -> str | None:
+    """The text after the run's own answer prompt when the answer section opens with it (the
+    answer was forced after a cut), else None (the model answered in its own words)."""
+    prompt = getattr(response, "answer_prompt", None)
+    section = answer_section(response, thinking_end)
+    if prompt and section.lstrip().startswith(prompt):
+        return section.lstrip()[len(prompt):]
+    return None
+
+
+def truncated_box(text: str) -> bool:
+    """Does the text's last \\boxed{ never close (the answer was cut off inside it)?"""
+    opens = list(_BOXED_OPEN.finditer(text))
+    if not opens:
+        return False
+    depth = 1
+    for ch in text[opens[-1].end():]:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth == 0:
+            return False
+    return True
+
+
+_BOXED_OPEN = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mathbf|textit|emph|mbox)\s*\{([^{}]*)\}")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_)(\S(?:.*?\S)?)\1")
 _MINERVA = re.compile(r"final answer is\s*(.+?)\.?\s*I hope it is correct", re.I | re.S)
@@ -76,6 +112,8 @@ def unwrap(text: str) -> str:
 def extract(response: str, thinking_end: str | None = None) -> str | None:
     """The answer text a response gives (rules 1-4 of the module doc), or None."""
     section = answer_section(response, thinking_end)
+    if truncated_box(section):
+        return None  # cut off inside its box: the answer was never written
     boxed = last_boxed(section)
     if boxed is not None:
         return canonical(unwrap(boxed)) or None
@@ -103,9 +141,40 @@ def _verify(gold: str, answer: str, wrap: bool) -> bool:
     try:
         g = parse(f"${gold}$") or parse(gold)
         a = parse(f"${answer}$" if wrap else answer)
+        if a and not wrap and reduced(answer, str(a[-1])):
+            return False
         return bool(g and a and verify(g, a))
     except Exception:  # math-verify raises on unparseable LaTeX: that is simply not equal
         return False
+
+
+def _closed(answer: str) -> bool:
+    """Is the answer, read as LaTeX, one expression with no free symbols (2\\sqrt{3}, \\ln 2,
+    \\frac{\\pi}{4}): a whole value, not prose with a value in it?"""
+    from math_verify import parse
+
+    try:
+        parsed = parse(f"${answer}$")
+    except Exception:
+        return False
+    free = getattr(parsed[0], "free_symbols", None) if parsed else None
+    return free is not None and not free
+
+
+# what makes a number only a part of an expression: a function or constant around it
+_AFTER = re.compile(r"\s*(?:\\?(?:pi|sqrt|cdot|times|log|ln|exp|sin|cos|tan)\b|π|√|\^|!"
+                    r"|\\[a-zA-Z]+)")
+_BEFORE = re.compile(r"(?:\\?(?:sqrt|log|ln|exp|sin|cos|tan)|√|\^|\\[a-zA-Z]+)\s*\{?\s*$")
+
+
+def reduced(text: str, found: str) -> bool:
+    """Is `found`, a number extracted from `text`, everywhere in it part of a larger expression
+    ("2" of "2\\sqrt{3}", "3" of "3 pi", "2" of "\\ln 2")? An answer is never that number."""
+    if not re.fullmatch(r"-?\d+(?:\.\d+)?", found.strip()):
+        return False
+    spots = [m for m in _NUM.finditer(text) if canonical(m.group(0)) == canonical(found)]
+    return bool(spots) and all(_AFTER.match(text, m.end()) or _BEFORE.search(text[:m.start()])
+                               for m in spots)
 
 
 def math_equal(answer: str | None, gold: str) -> bool:
@@ -115,26 +184,33 @@ def math_equal(answer: str | None, gold: str) -> bool:
         return False
     if canonical(answer) == canonical(gold):
         return True
-    return _verify(gold, answer, wrap=True) or _verify(gold, answer, wrap=False)
+    if _verify(gold, answer, wrap=True):
+        return True
+    # math-verify's extraction from text finds one number of the line; never one that is only
+    # part of the answer's expression (2 in 2\sqrt{3}, 3 in 3\pi, 2 in \ln 2)
+    return not _closed(answer) and _verify(gold, answer, wrap=False)
 
 
 def math_answer(response: str, thinking_end: str | None = None) -> str | None:
     """What a maths task grades: the extracted answer, else math-verify's last expression of
     the answer section (rule 5)."""
     answer = extract(response, thinking_end)
-    if answer is not None:
+    section = answer_section(response, thinking_end)
+    if answer is not None or truncated_box(section):
         return answer
     from math_verify import parse
 
     try:
-        parsed = parse(answer_section(response, thinking_end)[-2000:])
+        parsed = parse(section[-2000:])
     except Exception:
         return None
-    return str(parsed[-1]) if parsed else None
+    if not parsed or reduced(section, str(parsed[-1])):
+        return None
+    return str(parsed[-1])
 
 
 # -- integers ----------------------------------------------------------------------------
-_NUM = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_NUM = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")  # "5," is 5; "1,200" is 1200
 _BARE = re.compile(r"^\s*\(?\$?\s*(-?\d[\d,]*(?:\.\d+)?)\s*\$?\s*[A-Za-z%.) ]*$")
 
 
@@ -158,84 +234,124 @@ def integer_answer(response: str, thinking_end: str | None = None) -> str | None
     """The number an integer task grades: from the extracted answer, else the last number of
     the answer section (lm-eval's gsm8k "flexible-extract")."""
     number = final_number(extract(response, thinking_end))
-    if number is not None:
+    section = answer_section(response, thinking_end)
+    if number is not None or truncated_box(section):
         return number
-    found = _NUM.findall(answer_section(response, thinking_end))
+    found = _NUM.findall(section)
     return canonical(found[-1]) if found else None
 
 
 # -- multiple choice ---------------------------------------------------------------------
-def choice_letter(text: str | None, choices: str = "ABCD") -> str | None:
-    """The choice letter an answer text gives, from `choices` only (see module doc)."""
+# words after which an "A" stays the letter ("A is correct", "A since ..."); before any other
+# lower-case word it is the article ("A careful check", "a number")
+_AFTER_LETTER = {"is", "was", "since", "because", "as", "and", "or", "but", "so", "then",
+                 "would", "will", "seems", "looks", "remains", "fits", "matches", "which",
+                 "with", "for", "in", "on", "to", "of", "by", "from", "here", "too", "only"}
+
+
+def _article(t: str, m: re.Match) -> bool:
+    """Is this "A"/"a" the article, not a choice?"""
+    word = re.match(r"\s+([a-z]+)\b", t[m.end():])
+    return m.group(1) in "Aa" and word is not None and word.group(1) not in _AFTER_LETTER
+
+
+def choice_letter(text: str | None, choices: str = "ABCD", first: bool = False) -> str | None:
+    """The choice letter an answer text gives, from `choices` only (lower-case spellings
+    count); see the module doc. first: the text follows the run's own answer prompt, so the
+    first anchored letter is the answer and later prose about other options does not
+    override it; otherwise a free answer's last anchored letter is its conclusion."""
     if text is None:
         return None
     t = unwrap(text)
-    letters = f"[{re.escape(choices)}]"
+    upper, lower = re.escape(choices.upper()), re.escape(choices.lower())
+    letters = f"[{upper}{lower}]"
     alone = rf"(?<![A-Za-z])({letters})(?![A-Za-z])"
     boxed = last_boxed(t)
     if boxed is not None:
-        m = re.fullmatch(rf"\s*\(?\s*({letters})\s*\)?[.:)]?\s*(?:.*)", unwrap(boxed), re.S)
+        inner = unwrap(boxed)
+        m = (re.fullmatch(rf"\s*\(?\s*([{upper}])\s*\)?[.:)]?\s*(?:.*)", inner, re.S)
+             or re.fullmatch(rf"\s*\(?\s*([{lower}])\s*\)?\.?\s*", inner))
         if m:
-            return m.group(1)
-    anchored = list(re.finditer(rf"(?i:answer(?:\s+is)?|option|choice)\s*(?i:is)?\s*:?\s*"
-                                rf"(?i:for sure\s+)?\(?\$?{alone}", t))
-    if anchored:
-        return anchored[-1].group(1)
-    paren = re.findall(rf"\(({letters})\)", t)
+            return m.group(1).upper()
+    phrase = [m for m in re.finditer(rf"(?i:answer(?:\s+is)?|option|choice)\s*(?i:is)?\s*:?\s*"
+                                     rf"(?i:for sure\s+)?\(?\$?{alone}", t)
+              if not _article(t, m)]
+    paren = list(re.finditer(rf"\(({letters})\)", t))
+    if first:
+        opening = re.match(rf"\s*\(?\$?{alone}(?=[.:)$]|\s*$|\s*\n|\s+[^a-z\s])", t) or \
+            re.match(rf"\s*\(?\$?([{upper}])(?![A-Za-z])", t)
+        found = [m for m in (opening, *phrase, *paren) if m and not _article(t, m)]
+        if found:
+            return min(found, key=lambda m: m.start(1)).group(1).upper()
+    if phrase:
+        return phrase[-1].group(1).upper()
     if paren:
-        return paren[-1]
-    lead = re.match(rf"\s*\(?({letters})(?:[.:)\s]|$)", t)
-    if lead:
+        return paren[-1].group(1).upper()
+    lead = re.match(rf"\s*\(?([{upper}])(?:[.:)\s]|$)", t)
+    if lead and not _article(t, lead):
         return lead.group(1)
-    standalone = re.findall(alone, t)
-    return standalone[-1] if standalone else None
+    standalone = [m for m in re.finditer(rf"(?<![A-Za-z])([{upper}])(?![A-Za-z])", t)
+                  if not _article(t, m)]
+    return standalone[-1].group(1) if standalone else None
 
 
 def choice_answer(response: str, choices: str = "ABCD",
                   thinking_end: str | None = None) -> str | None:
-    """The letter a multiple-choice task grades: from the whole answer section (a letter needs
-    no answer line of its own)."""
+    """The letter a multiple-choice task grades: after the run's own answer prompt when the
+    answer was forced (its first anchored letter), else from the whole answer section (a
+    letter needs no answer line of its own)."""
     section = answer_section(response, thinking_end)
-    boxed = last_boxed(section)
+    if truncated_box(section):
+        return None
+    forced = forced_answer(response, thinking_end)
+    region = section if forced is None else forced
+    boxed = last_boxed(region)
     if boxed is not None:
         letter = choice_letter(f"\\boxed{{{boxed}}}", choices)
         if letter:
             return letter
-    return choice_letter(section, choices)
+    return choice_letter(region, choices, first=forced is not None)
 
 
 # -- answer classes (what EIG's entropy is over) -----------------------------------------
 
 
-def answer_class(text: str, kind: str) -> str | None:
-    """The class of an answer text under the grader of a task of this kind: the number an
-    integer task grades, the letter of a multiple-choice task, the answer a maths task compares
-    (classes are then merged by `same_class`), the canonical text otherwise; None when the task
-    would find nothing gradable (such answers form no class)."""
+def answer_class(response: str, kind: str, choices: str = "ABCD") -> str | None:
+    """The answer the grader of a task of this kind reads in `response` (a `Response` that
+    knows its run's thinking_end and answer prompt): the number an integer task grades, the
+    letter of a multiple-choice task, the answer a maths task compares, the canonical text
+    otherwise; None when it finds nothing gradable. The one function both grading and EIG's
+    classes use: the tasks' `process_results` grade what it returns, and a candidate answer's
+    class is what it returns for the response the candidate would make."""
     if kind == "integer":
-        return integer_answer(text)
+        return integer_answer(response)
     if kind == "choice":
-        return choice_answer(text)
+        return choice_answer(response, choices)
     if kind == "math":
-        return math_answer(text)
+        return math_answer(response)
     if kind == "text":
-        return extract(text)
+        return extract(response)
     raise ValueError(f"unknown answer kind {kind!r}; valid: {', '.join(ANSWER_KINDS)}")
 
 
 def same_class(a: str, b: str, kind: str) -> bool:
-    """Would the task's grader call these two answers equal? (maths: math-verify)"""
-    return math_equal(a, b) if kind == "math" else a == b
+    """Would the task's grader call these two answers equal? Integers by value, maths by
+    math-verify, letters and text as written."""
+    if kind == "math":
+        return math_equal(a, b)
+    if kind == "integer":
+        try:
+            return float(a) == float(b)
+        except ValueError:
+            return a == b
+    return a == b
 
 
-def class_index(classes: list[str | None], key: str | None, kind: str) -> int:
-    """Index of key's class in `classes`, appended if new (None, nothing gradable, is a class
-    of its own): how answers are grouped into the outcomes of EIG's entropy."""
+def class_index(classes: list[str], key: str, kind: str) -> int:
+    """Index of key's class in `classes`, appended if new: how gradable answers are grouped
+    into the outcomes of EIG's entropy (an answer with nothing gradable is in no class)."""
     for i, known in enumerate(classes):
-        if key is None or known is None:
-            if key is known:
-                return i
-        elif same_class(known, key, kind):
+        if same_class(known, key, kind):
             return i
     classes.append(key)
     return len(classes) - 1

@@ -41,16 +41,28 @@ class Decision:
     index: int
     kind: DecisionKind
     thinking_tokens: int
-    candidates: list[str] = field(default_factory=list)  # answer classes ("(none)": nothing
-    # gradable; "(other)": the mass no scored form covers)
+    candidates: list[str] = field(default_factory=list)  # answer classes (the grader's; a
+    # candidate with nothing gradable is in none of them; "(other)": the mass no scored form
+    # covers)
     posterior: list[float] = field(default_factory=list)  # over candidates, at x_t
     estimator: str | None = None  # "sampled" or "scored"
     context_entropies: list[float] = field(default_factory=list)  # H at x_t, then per forecast
     scores: dict = field(default_factory=dict)  # raw: class counts per context (sampled); or
     # per-form log-probs per context, form classes and covered mass per context (scored)
+    # per context (now, then each forecast): the answers drawn there that the grader can read,
+    # that it cannot (no answer in them), and that were cut at max_answer_tokens (left out too)
+    gradable: list[int] = field(default_factory=list)
+    unparsed: list[int] = field(default_factory=list)
+    truncated: list[int] = field(default_factory=list)
+    # too few gradable answers now (or in every forecast) to estimate anything: no score, and
+    # thinking went on (no information is not certainty)
+    unestimated: bool = False
+    # scored estimator: some context's forms cover less than half of its probability mass
+    low_coverage: bool = False
     entropy: float | None = None
     expected_next_entropy: float | None = None
     eig: float | None = None
+    se: float | None = None  # standard error of the rule's score (EIG, or the entropy)
     decision: Verdict = "stop"
     continuation: str | None = None
     engine_calls: int = 0
@@ -128,6 +140,10 @@ def summarise(records: list[QuestionRecord], seconds: dict[str, float],
         "failed_questions": sum(1 for r in records if r.failure),
         "stop_reasons": dict(Counter(r.stop_reason for r in records)),
         "answers_at_limit": sum(1 for r in records if r.answer_finish == "length"),
+        "candidates": {k: sum(sum(getattr(d, k)) for d in decisions)
+                       for k in ("gradable", "unparsed", "truncated")},
+        "unestimated_decisions": sum(1 for d in decisions if d.unestimated),
+        "low_coverage_decisions": sum(1 for d in decisions if d.low_coverage),
         "thinking_tokens": _stats([float(t) for t in thinking]),
         "tokens": {k: sum(r.tokens.get(k, 0) for r in records) for k in TOKEN_KINDS},
         "seconds": dict(seconds),

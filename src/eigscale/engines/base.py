@@ -142,10 +142,11 @@ class Engine(ABC):
         self.counters = EngineCounters()
 
     @classmethod
-    @abstractmethod
     def load(cls, model_path: str, **kwargs: Any) -> Engine:
         """Start the engine on a prepared model folder (eigscale-prepare-model's); kwargs are
-        the engine's own settings (dtype, max_model_len, tensor_parallel_size, ...)."""
+        the engine's own settings (dtype, max_model_len, tensor_parallel_size, ...). Every
+        engine of the registry (eigscale.engines.ENGINES) has one; a stand-in need not."""
+        raise NotImplementedError(f"{cls.__name__} cannot load a model folder")
 
     @abstractmethod
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:

@@ -210,8 +210,8 @@ class RulesJob(TaskJob):
             str(r.doc_id): rec.thinking_tokens for r, rec in zip(q.reqs, records, strict=True)}
         if folder := self.folders[self.label]:
             write_json_atomic(folder.summary(q.task), summary)
-        thinking_end = getattr(job.scaler.params, "thinking_end", None)
-        return [Response(done[r.doc_id]["response"], thinking_end) for r in q.reqs]
+        return [Response.of_run(done[r.doc_id]["response"], job.scaler.params)
+                for r in q.reqs]
 
 
 class LiveJob(RulesJob):
@@ -281,7 +281,7 @@ class GridJob(TaskJob):
     def finish(self, q: Questions) -> list[Response]:
         ends = {row["doc_id"]: row["text"] for row in self.rows if row["t"] == row["end"]}
         # each text opens with the forced tail, so the grader's answer section is the answer
-        return [Response(ends[r.doc_id], self.job.scaler.params.thinking_end) for r in q.reqs]
+        return [Response.of_run(ends[r.doc_id], self.job.scaler.params) for r in q.reqs]
 
 
 def check_mode(mode: Mode, max_gen_toks: int) -> None:

@@ -38,15 +38,16 @@ PRIMARY_METRIC = "exact_match"  # what every eigscale task reports, and metrics.
 
 
 def grade_rows(rows: list[dict[str, Any]], docs: dict[int, dict], process_results: Any,
-               thinking_end: str, kind: str) -> list[dict[str, Any]]:
+               params: Any, kind: str) -> list[dict[str, Any]]:
     """Grade each grid row's answer with `process_results(doc, [response])` (a task's grader);
-    identical answers of one question are graded once."""
+    identical answers of one question are graded once. params: the trace's scaler parameters
+    (where its thinking ends, its answer prompt)."""
     seen: dict[tuple[int, str], tuple[int, str]] = {}
     out = []
     for row in rows:
         key = (row["doc_id"], row["text"])
         if key not in seen:
-            response = Response(row["text"], thinking_end)
+            response = Response.of_run(row["text"], params)
             correct = int(process_results(docs[row["doc_id"]], [response])[PRIMARY_METRIC])
             seen[key] = (correct, answer_class(response, kind) or "")
         correct, answer = seen[key]
@@ -71,7 +72,7 @@ def run_oracle(spec: dict[str, Any]) -> list[dict[str, Any]]:
     from eigscale.lmeval.gen_kwargs import scaler_from_gen_kwargs
 
     task, records, output = spec["task"], Path(spec["records"]), Path(spec["output"])
-    thinking_end = scaler_from_gen_kwargs(spec["gen_kwargs"]).scaler.params.thinking_end
+    params = scaler_from_gen_kwargs(spec["gen_kwargs"]).scaler.params
     lm = load_lm(spec, records)
     lm.setup_oracle(int(spec["step"]))
     results = evaluate_task(lm, spec, spec["gen_kwargs"], output / GRID_LM_EVAL)
@@ -79,7 +80,7 @@ def run_oracle(spec: dict[str, Any]) -> list[dict[str, Any]]:
     docs = {s["doc_id"]: s["doc"] for s in samples}
     grader = TaskManager(include_path=str(TASKS_DIR)).load([task])["tasks"][task]
     rows = [r for r in read_jsonl(RecordsFolder(records).grid(task)) if r["doc_id"] in docs]
-    graded = grade_rows(rows, docs, grader.process_results, thinking_end, ANSWER_KIND[task])
+    graded = grade_rows(rows, docs, grader.process_results, params, ANSWER_KIND[task])
     ends = {r["doc_id"]: r["correct"] for r in graded if r["t"] == r["end"]}
     for s in samples:  # the same grader on the same answer: a disagreement is a bug here
         if ends.get(s["doc_id"]) != int(s[PRIMARY_METRIC]):

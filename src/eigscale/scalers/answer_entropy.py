@@ -50,7 +50,7 @@ class AnswerEntropy(PosteriorScaler):
         d.entropy = float(h[0])
         return self.goes_on(d)
 
-    def goes_on(self, d: Decision) -> bool:
+    def verdict(self, d: Decision) -> bool:
         return d.entropy is not None and d.entropy > self.params.tau
 
     def score_of(self, d: Decision) -> float | None:

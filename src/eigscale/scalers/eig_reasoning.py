@@ -77,7 +77,7 @@ class EIGReasoning(PosteriorScaler):
                                                      res.eig)
         return self.goes_on(d)
 
-    def goes_on(self, d: Decision) -> bool:
+    def verdict(self, d: Decision) -> bool:
         return d.eig is not None and d.eig > self.params.lambda_cost
 
     def score_of(self, d: Decision) -> float | None:

@@ -46,10 +46,16 @@ from typing import Any
 
 import numpy as np
 
-from eigscale.eig import NonFiniteScores, counts_entropy, entropy, pooled_posterior
+from eigscale.eig import (
+    NonFiniteScores,
+    counts_entropy,
+    entropy,
+    pooled_posterior,
+    score_standard_error,
+)
 from eigscale.engines.base import GenerateRequest, GenerateResult, ScoreRequest, ScoreResult
 from eigscale.errors import ParamError
-from eigscale.grading import answer_class, class_index
+from eigscale.grading import Response, answer_class, class_index
 from eigscale.params import ANSWER_KINDS, ThinkingParams, param
 from eigscale.records import Decision, FailureKind, QuestionRecord, StopReason
 from eigscale.scalers.base import derive_seed
@@ -129,6 +135,11 @@ class CheckpointParams(ThinkingParams):
     """Nucleus sampling of the candidate answers: 1, the model's own distribution (a truncated
     one would make every draw agree and the entropy 0 more often than the model is sure)."""
 
+    min_gradable: int = param(3, int, 1, 20)
+    """Least gradable answers a context needs (at most beam_size): answers the grader cannot
+    read, or cut at max_answer_tokens, are no class and are left out. With fewer now (or in
+    every forecast) the decision has no estimate and thinking goes on, within the budget."""
+
     def __post_init__(self) -> None:
         super().__post_init__()
         parse_continuations(self.continuation_prompts)  # malformed -> ParamError now, not mid-run
@@ -148,7 +159,10 @@ class Pending:
                  forecast_from: tuple[int, ...]) -> None:
         self.thought, self.decision = t, decision
         self.now, self.forecast_from = now, forecast_from
-        self.answers: list[list[tuple[tuple[int, ...], str | None]]] = []  # per context
+        # per context: each answer's tokens, its class (None: nothing gradable) and whether it
+        # was cut at max_answer_tokens
+        self.answers: list[list[tuple[tuple[int, ...], str | None, bool]]] = []
+        self.unestimated = False  # scored: too few gradable candidates to score
         self.mc: list[tuple[int, ...]] = []
         self.result_slice = slice(0, 0)
         # scored estimator: the classes and surface forms (token ids -> class) being scored
@@ -190,10 +204,14 @@ class PosteriorScaler(ThinkingScaler):
         every context (h[0] now, then one per forecast); `goes_on(d)`. May raise
         NonFiniteScores."""
 
-    @abstractmethod
     def goes_on(self, d: Decision) -> bool:
-        """The rule's verdict on a decision whose numbers are filled in: keep thinking? (A
-        replay applies it to another run's recorded decisions.)"""
+        """Keep thinking after this decision? A decision without an estimate goes on; else the
+        rule's verdict on its numbers. (A replay applies it to another run's decisions.)"""
+        return d.unestimated or self.verdict(d)
+
+    @abstractmethod
+    def verdict(self, d: Decision) -> bool:
+        """The rule's verdict on a decision whose numbers are filled in: keep thinking?"""
 
     @abstractmethod
     def score_of(self, d: Decision) -> float | None:
@@ -251,7 +269,9 @@ class PosteriorScaler(ThinkingScaler):
             if p.posterior_estimator == "scored":
                 scores = self._score(ctx, pend, seconds)
                 for q in pend if scores is not None else ():
-                    if not q.decision.failure:
+                    if q.unestimated and not q.decision.failure:
+                        self._no_estimate(q, q.classes)
+                    elif not q.decision.failure:
                         self._apply_scored(q, scores[q.result_slice])
             else:
                 answers = self._sample_answers(ctx, pend, seconds)
@@ -329,12 +349,42 @@ class PosteriorScaler(ThinkingScaler):
             seconds[phase] = time.perf_counter() - t0
 
     def _answers_of(self, ctx: RunContext, result: GenerateResult
-                    ) -> list[tuple[tuple[int, ...], str | None]]:
-        """Each sampled answer as the model wrote it (its tokens, with the EOS it ended on)
-        and its class under the task's grader (None: nothing gradable)."""
-        eos = ctx.engine.eos_token_ids
-        return [(c.token_ids + tuple(i for i in c.stop_ids if i in eos),
-                 answer_class(c.text, self.params.answer_kind)) for c in result.completions]
+                    ) -> list[tuple[tuple[int, ...], str | None, bool]]:
+        """Each sampled answer as the model wrote it (its tokens, with the EOS it ended on),
+        its class (None: nothing gradable) and whether max_answer_tokens cut it. The class is
+        what the task's grader reads in exactly what it would see: the exit (thinking_end and
+        the answer prompt) followed by the answer. A cut answer is no class: its end is
+        missing ("... we multiply by 2 to get" is not the answer 2)."""
+        p, eng = self.params, ctx.engine
+        out = []
+        for c in result.completions:
+            cut = c.finish_reason == "length"
+            seen = Response(eng.decode(ctx.tail + tuple(c.token_ids)), p.thinking_end,
+                            p.answer_prompt)
+            out.append((c.token_ids + tuple(i for i in c.stop_ids if i in eng.eos_token_ids),
+                        None if cut else answer_class(seen, p.answer_kind), cut))
+        return out
+
+    def _tally(self, d: Decision, answers: list[list[tuple[tuple[int, ...], str | None, bool]]]
+               ) -> None:
+        """Record, per context, how many answers were gradable, unparsed and cut."""
+        d.gradable = [sum(key is not None for _, key, _ in a) for a in answers]
+        d.truncated = [sum(cut for _, _, cut in a) for a in answers]
+        d.unparsed = [len(a) - g - t for a, g, t in zip(answers, d.gradable, d.truncated,
+                                                         strict=True)]
+
+    def _no_estimate(self, q: Pending, classes: list[str]) -> None:
+        """Too few gradable answers to estimate anything: thinking goes on (extends at a
+        natural end, with the mildest continuation), within the budget, for every rule."""
+        d = q.decision
+        d.unestimated, d.estimator = True, self.params.posterior_estimator
+        d.candidates = [str(c) for c in classes]
+        d.decision = "extend" if d.kind == "end" else "continue"
+
+    @property
+    def need(self) -> int:
+        """Gradable answers a context needs to count."""
+        return min(self.params.min_gradable, self.params.beam_size)
 
     def _collect_samples(self, ctx: RunContext, pend: list[Pending],
                          samples: list[GenerateResult]) -> None:
@@ -351,7 +401,7 @@ class PosteriorScaler(ThinkingScaler):
             q.answers = [self._answers_of(ctx, cands)]
             q.mc = [c.token_ids for c in mc]
 
-    def _class_index(self, classes: list[str | None], key: str | None) -> int:
+    def _class_index(self, classes: list[str], key: str) -> int:
         return class_index(classes, key, self.params.answer_kind)
 
     # -- sampled estimator ----------------------------------------------------------------
@@ -373,26 +423,35 @@ class PosteriorScaler(ThinkingScaler):
 
     def _apply_sampled(self, ctx: RunContext, q: Pending, results: list[GenerateResult]
                        ) -> None:
+        d, p = q.decision, self.params
         answers = q.answers + [self._answers_of(ctx, r) for r in results]
-        tokens = sum(len(ids) for r in answers[1:] for ids, _ in r)
-        q.decision.tokens["candidate"] += tokens
+        tokens = sum(len(ids) for r in answers[1:] for ids, _, _ in r)
+        d.tokens["candidate"] += tokens
         q.thought.record.add_tokens(candidate=tokens)
+        self._tally(d, answers)
         classes = list(q.thought.memory.get("classes", []))
-        index = [[self._class_index(classes, key) for _, key in ctx_answers]
-                 for ctx_answers in answers]
+        index = [[self._class_index(classes, key) for _, key, _ in ctx_answers
+                  if key is not None] for ctx_answers in answers]
         counts = np.zeros((len(answers), len(classes)))
         for row, idx in enumerate(index):
             np.add.at(counts[row], idx, 1)
-        h = counts_entropy(counts)
+        # persist the most frequent classes now (then over the forecasts): beam_size of them
+        order = np.lexsort((-counts.sum(0), -counts[0]))[: p.beam_size]
+        q.thought.memory["classes"] = [classes[i] for i in order]
+        # the contexts with enough gradable answers to count: now, and the forecasts that do
+        used = [0] + [r for r in range(1, len(answers)) if counts[r].sum() >= self.need]
+        d.scores = {"counts": counts.astype(int).tolist(), "used": used}
+        if counts[0].sum() < self.need or (self.forecasts() and len(used) == 1):
+            self._no_estimate(q, classes)
+            return
+        h = counts_entropy(counts[used])
         try:
-            go_on = self.judge(q.decision, counts[0] / counts[0].sum(), h)
+            go_on = self.judge(d, counts[0] / counts[0].sum(), h)
         except NonFiniteScores as e:
             q.fail("nonfinite_scores", str(e))
             return
-        # persist the most frequent classes now (then over the forecasts): beam_size of them
-        order = np.lexsort((-counts.sum(0), -counts[0]))[: self.params.beam_size]
-        q.thought.memory["classes"] = [classes[i] for i in order]
-        q.decision.scores = {"counts": counts.astype(int).tolist()}
+        rng = np.random.default_rng(derive_seed(p.seed, q.thought.record.uid, d.index, "se"))
+        d.se = score_standard_error(counts[0], h[1:], rng)
         self._record(q, go_on, classes, h)
 
     # -- scored estimator -----------------------------------------------------------------
@@ -404,8 +463,12 @@ class PosteriorScaler(ThinkingScaler):
                 continue
             classes = list(q.thought.memory.get("classes", []))
             forms = dict(q.thought.memory.get("forms", {}))  # token ids -> class index
-            for ids, key in q.answers[0]:
-                if ids and ids not in forms:
+            self._tally(q.decision, q.answers[:1])
+            if q.decision.gradable[0] < self.need:
+                q.unestimated, q.classes = True, classes
+                continue
+            for ids, key, _ in q.answers[0]:
+                if ids and key is not None and ids not in forms:
                     forms[ids] = self._class_index(classes, key)
             q.classes, q.forms = classes, forms
             start = len(reqs)
@@ -421,9 +484,6 @@ class PosteriorScaler(ThinkingScaler):
         q.decision.tokens["score_cached"] = sum(s.cached_tokens for s in scores)
         q.thought.record.add_tokens(score_prompt=q.decision.tokens["score_prompt"],
                               score_cached=q.decision.tokens["score_cached"])
-        if not forms:
-            q.fail("empty_candidates", "no candidate answer was written")
-            return
         grid = np.asarray([s.logprob for s in scores], dtype=np.float64).reshape(-1, len(forms))
         try:
             probs = pooled_posterior(grid, list(forms.values()), len(classes))
@@ -438,14 +498,20 @@ class PosteriorScaler(ThinkingScaler):
         used = sorted({forms[ids] for ids in kept})
         q.thought.memory["classes"] = [classes[i] for i in used]
         q.thought.memory["forms"] = {ids: used.index(forms[ids]) for ids in kept}
+        covered = 1 - probs[:, -1]
         q.decision.scores = {"forms": len(forms), "form_class": list(forms.values()),
-                      "logprobs": grid.round(4).tolist(),
-                      "covered": (1 - probs[:, -1]).round(6).tolist()}
+                             "logprobs": grid.round(4).tolist(),
+                             "covered": covered.round(6).tolist()}
+        # the forms drawn cover under half of some context's mass: its entropy is mostly the
+        # "(other)" outcome's, a bound more than an estimate
+        q.decision.low_coverage = bool((covered < 0.5).any())
+        q.decision.se = (float(h[1:].std(ddof=1) / np.sqrt(len(h) - 1)) if len(h) > 2
+                         else None)
         self._record(q, go_on, [*classes, "(other)"], h)
 
     def _record(self, q: Pending, go_on: bool, labels: list, h: np.ndarray) -> None:
         q.decision.estimator = self.params.posterior_estimator
-        q.decision.candidates = ["(none)" if c is None else str(c) for c in labels]
+        q.decision.candidates = [str(c) for c in labels]
         q.decision.context_entropies = [float(x) for x in h]
         q.decision.decision = (("extend" if q.decision.kind == "end" else "continue") if go_on
                                else "stop")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from eigscale.grading import choice_answer, integer_answer, math_answer, math_equal
+from eigscale.grading import answer_class, math_equal
 
 INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
@@ -33,13 +33,13 @@ def _result(correct: bool, answer: str | None) -> dict[str, int]:
 
 def process_math(doc: dict, results: list[str]) -> dict[str, int]:
     """MATH-500 / AIME: symbolic equivalence with the gold answer."""
-    answer = math_answer(results[0])
+    answer = answer_class(results[0], "math")
     return _result(math_equal(answer, str(doc["answer"])), answer)
 
 
 def process_integer(doc: dict, results: list[str]) -> dict[str, int]:
     """gsm8k / demo_arith: the answer's number against the gold integer."""
-    answer = integer_answer(results[0])
+    answer = answer_class(results[0], "integer")
     gold = gsm8k_gold(doc) if "####" in str(doc["answer"]) else str(doc["answer"])
     return _result(math_equal(answer, gold), answer)
 
@@ -70,7 +70,7 @@ def gpqa_prompt(doc: dict) -> str:
 
 def process_choice(doc: dict, results: list[str]) -> dict[str, int]:
     """GPQA: a letter of the question's own choices, exactly."""
-    letter = choice_answer(results[0], LETTERS[:len(doc.get("choices") or LETTERS)])
+    letter = answer_class(results[0], "choice", LETTERS[:len(doc.get("choices") or LETTERS)])
     return _result(letter == doc["answer"], letter)
 
 
