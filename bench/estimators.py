@@ -42,9 +42,13 @@ TAIL = "\n\nTherefore,\nthe final answer is"
 
 
 def classify(completions) -> list:
-    from eigscale.grading import answer_class
+    """Each answer's class as the scaler reads it: the grader's answer after the exit (the
+    plain format's thinking_end and answer prompt); None for no answer or a cut one."""
+    from eigscale.grading import Response, answer_class
 
-    return [answer_class(c.text, KIND) for c in completions]
+    return [None if c.finish_reason == "length" else
+            answer_class(Response(TAIL + c.text, "\n\nTherefore,", "the final answer is"), KIND)
+            for c in completions]
 
 
 def class_counts(keys_per_context: list[list]) -> np.ndarray:
@@ -52,7 +56,8 @@ def class_counts(keys_per_context: list[list]) -> np.ndarray:
     from eigscale.grading import class_index
 
     classes: list = []
-    index = [[class_index(classes, key, KIND) for key in keys] for keys in keys_per_context]
+    index = [[class_index(classes, key, KIND) for key in keys if key is not None]
+             for keys in keys_per_context]
     counts = np.zeros((len(index), len(classes)))
     for row, idx in enumerate(index):
         np.add.at(counts[row], idx, 1)
@@ -73,7 +78,10 @@ def sampled(engine, contexts, k: int, seed: int) -> tuple[np.ndarray, dict]:
     before = engine.counters.snapshot()
     t0 = time.perf_counter()
     outs = answers(engine, contexts, k, seed)
-    h = counts_entropy(class_counts([classify(o.completions) for o in outs]))
+    counts = class_counts([classify(o.completions) for o in outs])
+    gradable = counts.sum(-1) > 0  # a context with no gradable answer has no estimate
+    h = np.full(len(counts), np.nan)
+    h[gradable] = counts_entropy(counts[gradable])
     used = engine.counters.minus(before)
     return h, {"seconds": time.perf_counter() - t0, "generated": used.decode_tokens,
                "prefill": used.prompt_tokens - used.cached_tokens}

@@ -176,3 +176,18 @@ def test_a_decisions_standard_error_is_recorded_and_not_zero_when_all_agree(toke
         engine, [tokenizer.encode("Q: ?")], 64)
     d = out.records[0].decisions[0]
     assert d.eig == pytest.approx(0.0) and d.se is not None and d.se > 0.01
+
+
+def test_an_interval_decision_continues_only_on_evidence(tokenizer):
+    # 2:2 now, 3:1 after the forecasts: EIG > 0 but within a standard error of it
+    calls = iter([["1", "1", "2", "2"]] + [["1", "1", "1", "2"]] * 50)
+    engine = ScriptedEngine(tokenizer, lambda n: next(calls))
+    base = {**EIG, "lambda_cost": 0.0}
+    point = make_scaler(EIG_NAME, base).run(engine, [tokenizer.encode("Q: ?")], 64)
+    d = point.records[0].decisions[0]
+    assert 0 < d.eig < d.se and d.decision == "continue"
+    calls = iter([["1", "1", "2", "2"]] + [["1", "1", "1", "2"]] * 50)
+    interval = make_scaler(EIG_NAME, {**base, "decision_mode": "interval"}).run(
+        engine, [tokenizer.encode("Q: ?")], 64)
+    d2 = interval.records[0].decisions[0]
+    assert (d2.eig, d2.se) == (d.eig, d.se) and d2.decision == "stop"

@@ -15,6 +15,12 @@ from eigscale.scalers import SCALERS
 KNOBS = tuple(dict.fromkeys(c.replay_vary for c in SCALERS.values() if c.replay_vary))
 
 
+def _candidate_rates(counts: Mapping[str, int]) -> dict[str, float]:
+    total = sum(counts.values())
+    return {f"candidates_{k}_rate": counts.get(k, 0) / total if total else float("nan")
+            for k in ("unparsed", "truncated")}
+
+
 def _run_row(results: dict[str, Any], summary: dict[str, Any], run: Mapping[str, Any],
              ids: dict[str, str]) -> dict[str, Any]:
     m = results["results"][ids["task"]]
@@ -48,6 +54,11 @@ def _run_row(results: dict[str, Any], summary: dict[str, Any], run: Mapping[str,
         "continue_rate": summary.get("continue_rate"),
         "failures": sum((summary.get("failures") or {}).values()),
         "failed_questions": summary.get("failed_questions", 0),
+        # the candidate answers the posterior rules drew: the shares the grader could not
+        # read, and that max_answer_tokens cut (both left out of the classes)
+        **_candidate_rates(summary.get("candidates") or {}),
+        "unestimated_decisions": summary.get("unestimated_decisions", 0),
+        "low_coverage_decisions": summary.get("low_coverage_decisions", 0),
         # every rule's swept knob (its replay parameter, from the registry): empty where the
         # run's rule has no such parameter
         **{knob: params.get(knob) for knob in KNOBS},

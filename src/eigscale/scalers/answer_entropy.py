@@ -51,7 +51,7 @@ class AnswerEntropy(PosteriorScaler):
         return self.goes_on(d)
 
     def verdict(self, d: Decision) -> bool:
-        return d.entropy is not None and d.entropy > self.params.tau
+        return d.entropy is not None and d.entropy - self.margin(d) > self.params.tau
 
     def score_of(self, d: Decision) -> float | None:
         return d.entropy

@@ -78,7 +78,7 @@ class EIGReasoning(PosteriorScaler):
         return self.goes_on(d)
 
     def verdict(self, d: Decision) -> bool:
-        return d.eig is not None and d.eig > self.params.lambda_cost
+        return d.eig is not None and d.eig - self.margin(d) > self.params.lambda_cost
 
     def score_of(self, d: Decision) -> float | None:
         return d.eig

@@ -63,6 +63,7 @@ from eigscale.scalers.cuts import stop_at, uncut
 from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
 
 POSTERIOR_ESTIMATORS = ("sampled", "scored")
+DECISION_MODES = ("point", "interval")
 
 
 DEFAULT_CONTINUATIONS = (
@@ -134,6 +135,15 @@ class CheckpointParams(ThinkingParams):
     candidate_top_p: float = param(1.0, float, 0.1, 1.0)
     """Nucleus sampling of the candidate answers: 1, the model's own distribution (a truncated
     one would make every draw agree and the entropy 0 more often than the model is sure)."""
+
+    decision_mode: str = param("point", str, choices=DECISION_MODES)
+    """How a decision reads its score: "point", the specification's rule (continue iff the
+    score > the threshold), or "interval" (continue iff the score minus decision_z standard
+    errors > the threshold: a continue needs evidence). bench/decision_modes.py measures both
+    against the true EIG."""
+
+    decision_z: float = param(1.0, float, 0.0, 5.0)
+    """Standard errors an "interval" decision subtracts from its score."""
 
     min_gradable: int = param(3, int, 1, 20)
     """Least gradable answers a context needs (at most beam_size): answers the grader cannot
@@ -212,6 +222,13 @@ class PosteriorScaler(ThinkingScaler):
     @abstractmethod
     def verdict(self, d: Decision) -> bool:
         """The rule's verdict on a decision whose numbers are filled in: keep thinking?"""
+
+    def margin(self, d: Decision) -> float:
+        """What the decision mode takes off the score before it is compared with the
+        threshold: 0 ("point"), or decision_z standard errors ("interval")."""
+        if self.params.decision_mode == "interval" and d.se is not None:
+            return self.params.decision_z * d.se
+        return 0.0
 
     @abstractmethod
     def score_of(self, d: Decision) -> float | None:
@@ -445,13 +462,13 @@ class PosteriorScaler(ThinkingScaler):
             self._no_estimate(q, classes)
             return
         h = counts_entropy(counts[used])
+        rng = np.random.default_rng(derive_seed(p.seed, q.thought.record.uid, d.index, "se"))
+        d.se = score_standard_error(counts[0], h[1:], rng)
         try:
             go_on = self.judge(d, counts[0] / counts[0].sum(), h)
         except NonFiniteScores as e:
             q.fail("nonfinite_scores", str(e))
             return
-        rng = np.random.default_rng(derive_seed(p.seed, q.thought.record.uid, d.index, "se"))
-        d.se = score_standard_error(counts[0], h[1:], rng)
         self._record(q, go_on, classes, h)
 
     # -- scored estimator -----------------------------------------------------------------
@@ -483,11 +500,14 @@ class PosteriorScaler(ThinkingScaler):
         q.decision.tokens["score_prompt"] = sum(s.prompt_tokens for s in scores)
         q.decision.tokens["score_cached"] = sum(s.cached_tokens for s in scores)
         q.thought.record.add_tokens(score_prompt=q.decision.tokens["score_prompt"],
-                              score_cached=q.decision.tokens["score_cached"])
+                                    score_cached=q.decision.tokens["score_cached"])
         grid = np.asarray([s.logprob for s in scores], dtype=np.float64).reshape(-1, len(forms))
         try:
             probs = pooled_posterior(grid, list(forms.values()), len(classes))
             h = entropy(probs)
+            # the scores are exact given the forms: the forecasts are the draws
+            q.decision.se = (float(h[1:].std(ddof=1) / np.sqrt(len(h) - 1)) if len(h) > 2
+                             else None)
             go_on = self.judge(q.decision, probs[0], h)
         except NonFiniteScores as e:
             q.fail("nonfinite_scores", str(e))
@@ -505,8 +525,6 @@ class PosteriorScaler(ThinkingScaler):
         # the forms drawn cover under half of some context's mass: its entropy is mostly the
         # "(other)" outcome's, a bound more than an estimate
         q.decision.low_coverage = bool((covered < 0.5).any())
-        q.decision.se = (float(h[1:].std(ddof=1) / np.sqrt(len(h) - 1)) if len(h) > 2
-                         else None)
         self._record(q, go_on, [*classes, "(other)"], h)
 
     def _record(self, q: Pending, go_on: bool, labels: list, h: np.ndarray) -> None:
