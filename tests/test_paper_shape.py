@@ -15,18 +15,17 @@ from eigscale.scalers import SCALERS
 from eigscale.scalers.base import question_uid
 
 from .helpers import REPO, reasoning_template_model
+from .paper_shape import CONTEXT, scaled_down
 
-SHAPE = REPO / "tests" / "configs" / "paper_shape.yaml"
 PAPER = REPO / "config" / "paper.yaml"
-CONTEXT = yaml.safe_load(SHAPE.read_text())["generation"]["max_gen_toks"]
+SHAPE = scaled_down(yaml.safe_load(PAPER.read_text()))
 # every run of the shape config (its runs, each sweep's values): the driver evaluates them all
-SHAPE_RUNS = {*yaml.safe_load(SHAPE.read_text())["runs"],
-              *(f"{name}_{v}" for name, s in yaml.safe_load(SHAPE.read_text())["sweeps"].items()
-                for v in s["values"])}
+SHAPE_RUNS = {*SHAPE["runs"], *(f"{name}_{v}" for name, s in SHAPE["sweeps"].items()
+                                for v in s["values"])}
 
 
 def test_the_shape_is_the_papers():
-    shape, paper = yaml.safe_load(SHAPE.read_text()), yaml.safe_load(PAPER.read_text())
+    shape, paper = SHAPE, yaml.safe_load(PAPER.read_text())
     ratio = {m["max_model_len"] for m in paper["models"].values()}
     assert {paper["generation"]["max_gen_toks"]} == ratio  # the paper: max_gen_toks == context
     assert {m["max_model_len"] for m in shape["models"].values()} == \
@@ -39,16 +38,24 @@ def test_the_shape_is_the_papers():
         "apply_chat_template"] is True
     scalers = {r["scaler"] for r in shape["runs"].values()} | {
         s.get("scaler", "expected_information_gain_reasoning") for s in shape["sweeps"].values()}
-    assert scalers == set(SCALERS)  # every rule at the paper's shape
+    assert scalers == set(SCALERS)  # every rule in the paper grid, and so at its shape
+    # lengths scale with the context, one value per sweep, and a paper's sweep keeps its knobs
+    assert shape["runs"]["wait_2"]["params"] == {"max_tokens_thinking": 125,
+                                                 "thinking_n_ignore": 2}
+    assert shape["sweeps"]["bf"]["values"] == [8]
+    for name, s in shape["sweeps"].items():
+        assert len(s["values"]) == 1 and s["values"][0] in paper["sweeps"][name]["values"] + [8]
+        assert set(s["params"]) == set(paper["sweeps"][name].get("params") or {})
 
 
 @pytest.fixture(scope="module")
 def shape_runs(model_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("paper_shape")
     r1 = reasoning_template_model(model_dir, tmp / "r1-model")
-    out = tmp / "out.json"
+    out, config = tmp / "out.json", tmp / "paper_shape.yaml"
+    config.write_text(yaml.safe_dump(SHAPE, sort_keys=False))
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.shape_driver", str(SHAPE), f"s1-shape={model_dir}",
+        [sys.executable, "-m", "tests.shape_driver", str(config), f"s1-shape={model_dir}",
          f"r1-shape={r1}", str(out)], cwd=REPO, capture_output=True, text=True, timeout=1500,
         env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -88,6 +95,27 @@ def test_every_question_reaches_the_engine_whole(shape_runs):
                     assert rec["prompt_tokens"] == len(ids) + (0 if opened else len(start))
                     assert text.count("<think>") <= 1
             assert len(uids) == 2  # distinct questions, distinct prompts
+
+
+@pytest.mark.engine
+def test_no_decision_holds_two_classes_the_grader_calls_equal(shape_runs):
+    from itertools import combinations
+
+    from eigscale.grading import same_class
+
+    runs, _ = shape_runs
+    decided = 0
+    for by_run in runs.values():
+        for run, r in by_run.items():
+            for rec in r.get("records", []):
+                for d in rec["decisions"]:
+                    if d.get("estimator") is None:
+                        continue  # not a posterior decision (Dynasor, DEER, random stop)
+                    classes = [c for c in d["candidates"] if c != "(other)"]
+                    assert not any(same_class(a, b, "integer")
+                                   for a, b in combinations(classes, 2)), (run, d)
+                    decided += 1
+    assert decided > 0
 
 
 @pytest.mark.engine

@@ -6,6 +6,7 @@ checks what a user gets and what a config edit would rerun.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -44,6 +45,28 @@ def test_metrics_table(workflow_run):
     assert set(questions["correct"].dropna().unique()) <= {0, 1}
 
 
+def test_no_decision_holds_two_classes_the_grader_calls_equal(workflow_run):
+    """On the real decisions of the workflow's EIG run: every class is one answer to the
+    grader, and the candidates drawn are all accounted for (gradable, unparsed or cut)."""
+    from itertools import combinations
+
+    from eigscale.grading import same_class
+
+    seen = 0
+    for line in (workflow_run / "results/runs/smollm2/demo_arith/eig/decisions.jsonl"
+                 ).read_text().splitlines():
+        for d in json.loads(line)["decisions"]:
+            classes = [c for c in d["candidates"] if c != "(other)"]
+            assert not any(same_class(a, b, "integer") for a, b in combinations(classes, 2)), d
+            if d["failure"] is None:  # every answer drawn is gradable, unparsed or cut
+                assert d["gradable"] == [sum(row) for row in d["scores"]["counts"]]
+                drawn = {g + u + t for g, u, t in zip(d["gradable"], d["unparsed"],
+                                                      d["truncated"], strict=True)}
+                assert len(drawn) == 1, d  # beam_size in every context
+                seen += 1
+    assert seen > 0
+
+
 def test_every_figure_exists_and_is_not_empty(workflow_run):
     for fig in ("accuracy_vs_tokens", "eig_trajectories", "cost_breakdown", "oracle_heatmap",
                 "regret"):
@@ -53,7 +76,6 @@ def test_every_figure_exists_and_is_not_empty(workflow_run):
 
 
 def test_provenance_is_recorded(workflow_run):
-    import json
 
     prov = json.loads((workflow_run / "results/runs/smollm2/demo_arith/eig/provenance.json")
                       .read_text())
@@ -63,7 +85,6 @@ def test_provenance_is_recorded(workflow_run):
 
 
 def test_replayed_sweep_is_one_job_and_its_runs_say_so(workflow_run):
-    import json
 
     for run, cap in (("bf_32", 32), ("bf_64", 64)):
         prov = json.loads((workflow_run / f"results/runs/smollm2/demo_arith/{run}/provenance.json")

@@ -132,8 +132,11 @@ class ThinkingParams(Params):
     answer_prompt: str = param("Final Answer:", str)
     """Written after thinking_end and a newline to force the answer (s1's "Final Answer:")."""
 
-    max_answer_tokens: int = param(32, int, 1, 4096)
-    """Token limit of each candidate answer EIG draws (the forced answer has its own room)."""
+    max_answer_tokens: int | str = param("auto", int, 1, 4096, words=("auto",))
+    """Token limit of each candidate answer a posterior rule draws (the forced answer has its
+    own room); a cut candidate is no class. "auto": by the answer kind, room for a sentence
+    around the answer (integer and choice 64, math 128, text 64; see eigscale.scalers.posterior
+    for the measurement)."""
 
     min_answer_tokens: int = param(256, int, 1, 32768)
     """Least room of the forced answer. As in s1 the forced answer gets what is left of the

@@ -1,0 +1,70 @@
+"""config/paper.yaml at its own shape, scaled down to the tiny model (tests/test_paper_shape.py).
+
+Derived from the paper grid itself, so that the two cannot drift and a rule added to the grid is
+tested at its shape with no second file to edit:
+
+- each model becomes "<thinking format>-shape" on the session's converted SmolLM2, vLLM,
+  float32, with max_model_len = max_gen_toks = CONTEXT (the paper: 32768 == 32768);
+- the task is demo_arith, two questions; generation and analysis as the paper's (the chat
+  template applied, the seed, the oracle's step);
+- every token length scales by CONTEXT / the paper's context (8000 -> 125, 512 -> 8), and a
+  decision grid's spacing (step_tokens, probe_interval) is at most the oracle's step, so a
+  125-token trace still meets decision points;
+- every run is kept; every sweep keeps one value: a cap sweep its smallest cap, scaled; any
+  other its value nearest the rule's default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eigscale.pipeline.run_config import BUILTIN_PRESETS
+from eigscale.scalers import SCALERS
+
+CONTEXT = 512
+LENGTHS = ("max_tokens_thinking",)
+SPACINGS = ("step_tokens", "probe_interval")
+
+
+def _scaled(params: dict[str, Any], factor: float, step: int) -> dict[str, Any]:
+    out = dict(params)
+    for key in LENGTHS:
+        if isinstance(out.get(key), int):
+            out[key] = max(1, int(out[key] * factor))
+    for key in SPACINGS:
+        if isinstance(out.get(key), int) and out[key] > 0:
+            out[key] = min(out[key], step)
+    return out
+
+
+def _one_value(sweep: dict[str, Any], presets: dict[str, Any], factor: float) -> list:
+    if sweep["vary"] in LENGTHS:
+        return [max(1, int(min(sweep["values"]) * factor))]
+    preset = presets.get(sweep.get("preset")) or BUILTIN_PRESETS.get(sweep.get("preset"), {})
+    rule = SCALERS[sweep.get("scaler") or preset["scaler"]]
+    default = getattr(rule.params_class(), sweep["vary"])
+    return [min(sweep["values"], key=lambda v: (abs(v - default), v))]
+
+
+def scaled_down(paper: dict[str, Any]) -> dict[str, Any]:
+    """The shape config of a paper config (see the module doc)."""
+    context = paper["generation"]["max_gen_toks"]
+    factor, step = CONTEXT / context, paper["analysis"]["oracle_step"]
+    formats = sorted({m["thinking_format"] for m in paper["models"].values()})
+    presets = paper.get("presets") or {}
+    return {
+        "models": {f"{fmt}-shape": {"source": "local:<the session's converted SmolLM2>",
+                                    "engine": "vllm", "dtype": "float32",
+                                    "max_model_len": CONTEXT, "thinking_format": fmt}
+                   for fmt in formats},
+        "tasks": {"demo_arith": {"limit": 2}},
+        "generation": {**paper["generation"], "max_gen_toks": CONTEXT},
+        "analysis": {"oracle_step": step},
+        **({"presets": presets} if presets else {}),
+        "runs": {name: {**run, **({"params": _scaled(run["params"], factor, step)}
+                                  if "params" in run else {})}
+                 for name, run in paper["runs"].items()},
+        "sweeps": {name: {**s, "params": _scaled(s.get("params") or {}, factor, step),
+                          "values": _one_value(s, presets, factor)}
+                   for name, s in paper["sweeps"].items()},
+    }
