@@ -190,9 +190,12 @@ def test_holm():
 def _runs_and_questions():
     # budget forcing caps 10 and 30, and one other rule (two thresholds), on the grid's docs
     specs = {"bf_10": ("budget_forcing", "bf", 10, [1, 0, 1, 0], [10, 10, 10, 10]),
-             "bf_30": ("budget_forcing", "bf", 30, [1, 1, 0, 0], [30, 20, 30, 10]),
+             "bf_30": ("budget_forcing", "bf", 30, [1, 1, 1, 0], [30, 20, 30, 10]),
              "rule_1": ("answer_entropy", "rule", 1.0, [1, 1, 0, 0], [10, 20, 0, 0]),
-             "rule_2": ("answer_entropy", "rule", 2.0, [1, 0, 0, 0], [10, 0, 0, 0])}
+             "rule_2": ("answer_entropy", "rule", 2.0, [1, 0, 0, 0], [10, 0, 0, 0]),
+             "rule_3": ("answer_entropy", "rule", 3.0, [1, 1, 1, 0], [20, 20, 20, 20]),
+             "rs_a": ("random_stop", "random", 0.5, [1, 0, 0, 0], [10, 10, 0, 0]),
+             "rs_b": ("random_stop", "random", 0.1, [1, 1, 0, 0], [20, 20, 20, 20])}
     runs, questions = [], []
     for run, (scaler, sweep, value, correct, thinking) in specs.items():
         runs.append({"model": "m", "task": "t", "run": run, "scaler": scaler,
@@ -214,11 +217,25 @@ def test_analyse_end_to_end_on_the_hand_made_grid():
     assert ops.loc["bf_30", "compute"] == 8 + 22.5  # tokens processed: no FLOPs without shape
     assert (ops["accuracy_lo"] <= ops["accuracy"]).all()
     assert (ops["accuracy"] <= ops["accuracy_hi"]).all()
-    m = tables["matched"].set_index("budget_forcing")
-    # nearest in total compute: bf_10 (18 tokens) meets rule_1 (15.5), bf_30 (30.5) too
-    assert m.loc["bf_10", "run"] == "rule_1" and m.loc["bf_30", "run"] == "rule_1"
-    assert m.loc["bf_30", "difference"] == 0 and m.loc["bf_30", "p_mcnemar"] == 1.0
-    assert m.loc["bf_10", "p_holm"] == m.loc["bf_10", "p_mcnemar"]  # one task: no correction
+    m = tables["matched"]
+    bf = m[m["reference"] == "budget_forcing"].set_index("run")
+    # the curve: (18 tokens, 50%) -> (30.5, 75%); rule_3 at 28 tokens meets it at 70%
+    assert bf.loc["rule_3", "position"] == "inside"
+    assert bf.loc["rule_3", "reference_accuracy"] == pytest.approx(0.7)
+    assert bf.loc["rule_3", "gain"] == pytest.approx(0.05)
+    assert bf.loc["rule_3", "gain_lo"] <= 0.05 <= bf.loc["rule_3", "gain_hi"]
+    # budget forcing reaches 75% only with 30.5 tokens: rule_3 saves 2.5
+    assert bf.loc["rule_3", "compute_saved"] == pytest.approx(2.5)
+    # rule_1 (15.5 tokens) is below the curve's compute: outside, never matched
+    assert bf.loc["rule_1", "position"] == "below the curve's compute"
+    assert math.isnan(bf.loc["rule_1", "gain"]) and math.isnan(bf.loc["rule_1", "p_gain"])
+    # the control: the adaptive rules only, against the random-stop curve
+    rs = m[m["reference"] == "random_stop"]
+    assert set(rs["scaler"]) == {"answer_entropy"}
+    assert {"rs_a", "rs_b", "baseline"} & set(rs["run"]) == set()
+    # Holm over every comparison of the model's table, never below the raw p
+    inside = m[m["position"] == "inside"]
+    assert (inside["p_holm"] >= inside["p_gain"]).all() and inside["p_gain"].between(0, 1).all()
     f = tables["frontiers"]
     sc = f[f["curve"] == "oracle_sc"]
     assert sc["accuracy"].tolist() == [0, 0.5, 0.5, 0.5]
@@ -263,3 +280,23 @@ def test_markdown_and_latex_escape_what_they_must():
     assert latex_escape("a_b & 50% {x} $") == r"a\_b \& 50\% \{x\} \$"
     tex = to_latex(df, "cap_tion", "tab:x")
     assert r"\caption{cap\_tion}" in tex and r"x|y & 50\% \\" in tex
+
+
+def test_a_curve_is_interpolated_at_equal_compute_never_extrapolated():
+    from eigscale.pipeline.analysis import interpolate, reach
+
+    xs, ys = np.array([30.0, 10.0, 20.0]), np.array([0.5, 0.2, 0.6])  # unsorted, not monotone
+    assert interpolate(xs, ys, 15.0) == pytest.approx(0.4)
+    assert math.isnan(interpolate(xs, ys, 9.9)) and math.isnan(interpolate(xs, ys, 30.1))
+    assert reach(xs, ys, 0.4) == pytest.approx(15.0)  # the first crossing, walking in compute
+    assert reach(xs, ys, 0.1) == 10.0 and math.isnan(reach(xs, ys, 0.7))
+
+
+def test_the_bootstrap_p_agrees_with_the_percentile_interval():
+    from eigscale.pipeline.stats import bootstrap_p, interval
+
+    rng = np.random.default_rng(0)
+    for shift in (0.0, 0.05, 0.1, 0.2, 0.3):
+        values = rng.normal(shift, 0.1, 4000)
+        lo, hi = interval(values, 0.95)
+        assert (bootstrap_p(values) < 0.05) == (lo > 0 or hi < 0), shift

@@ -159,9 +159,12 @@ def test_analysis_and_tables(workflow_run):
     assert (sc[1:] >= sc[:-1]).all()  # more budget never hurts the oracle
     assert sc[-1] >= fixed[-1]  # with the whole trace, the oracle is at least the fixed cap
     matched = pd.read_csv(workflow_run / "results/analysis/matched.csv")
-    assert set(matched["budget_forcing"]) == {"bf_32", "bf_64"}
-    assert set(matched["rule"]) == {"baseline", "eig"}
-    assert matched["p_mcnemar"].between(0, 1).all()
+    assert set(matched["reference"]) == {"budget_forcing"}  # no random-stop sweep here
+    assert set(matched["run"]) == {"baseline", "eig"}
+    inside = matched["position"] == "inside"  # interpolated there, never outside the curve
+    assert (matched.loc[inside, "reference_compute_lo"] <= matched.loc[inside, "compute"]).all()
+    assert matched.loc[inside, "p_gain"].between(0, 1).all()
+    assert matched.loc[~inside, "gain"].isna().all()
     for table in ("operating_points", "matched_compute", "oracle"):
         md = (workflow_run / f"results/tables/{table}.md").read_text()
         assert "## demo_arith (smollm2)" in md
@@ -208,7 +211,7 @@ REPORT_FIGURES = {"accuracy_vs_tokens": "paired bootstrap", "oracle_heatmap": "s
                   "regret": "A*_SC", "eig_trajectories": "lambda_cost",
                   "cost_breakdown": "Where the compute goes"}
 REPORT_TABLES = {"operating_points": ("accuracy % [95% CI]", "headroom"),
-                 "matched_compute": ("McNemar p", "McNemar"),
+                 "matched_compute": ("bootstrap p", "interpolated"),
                  "oracle": ("stays correct %", "overthinking")}
 
 

@@ -1,5 +1,6 @@
 """The analysis tables: oracle points and frontiers, every run's operating point with paired
-intervals, regret and headroom, and the matched-compute comparisons with budget forcing.
+intervals, regret and headroom, and every run against budget forcing's curve and the
+random-stop control's, interpolated at equal compute.
 
 Inputs are the tidy tables (eigscale.pipeline.metrics: questions.csv) and the oracle grids
 (eigscale.lmeval.oracle_command: grid.csv per (model, task)). Per (model, task) one set of bootstrap
@@ -32,9 +33,15 @@ from eigscale.pipeline.frontier import (
 )
 from eigscale.pipeline.outputs import ANALYSIS
 from eigscale.pipeline.run_config import ANALYSIS_DEFAULTS, analysis_settings
-from eigscale.pipeline.stats import holm, interval, mcnemar, mean_interval, resample_weights
+from eigscale.pipeline.stats import (
+    bootstrap_p,
+    holm,
+    interval,
+    mean_interval,
+    resample_weights,
+)
 
-BF = "budget_forcing"
+BF, RANDOM, NONE = "budget_forcing", "random_stop", "none"
 
 
 @dataclass(frozen=True)
@@ -138,30 +145,88 @@ def operating_points(runs: pd.DataFrame, questions: pd.DataFrame, grid: Grid,
     return pd.DataFrame(rows)
 
 
+# the curves a run is matched against, as (reference scaler, what it controls for): fixed
+# budgets; random stopping times on a rule's grid, the control for a rule's timing
+REFERENCES = {BF: "the budget", RANDOM: "the timing"}
+
+
+def interpolate(xs: np.ndarray, ys: np.ndarray, x: float) -> float:
+    """The piecewise-linear curve through (xs, ys) at x (NaN outside [min xs, max xs])."""
+    order = np.argsort(xs, kind="stable")
+    xs, ys = np.asarray(xs, float)[order], np.asarray(ys, float)[order]
+    if not len(xs) or np.isnan(x) or x < xs[0] or x > xs[-1]:
+        return float("nan")
+    return float(np.interp(x, xs, ys))
+
+
+def reach(xs: np.ndarray, ys: np.ndarray, y: float) -> float:
+    """The least x at which the piecewise-linear curve through (xs, ys), walked in x, first
+    reaches y (NaN if it never does)."""
+    order = np.argsort(xs, kind="stable")
+    xs, ys = np.asarray(xs, float)[order], np.asarray(ys, float)[order]
+    if not len(xs) or np.isnan(y):
+        return float("nan")
+    if ys[0] >= y:
+        return float(xs[0])
+    for k in range(1, len(xs)):
+        if ys[k] >= y:  # crosses between k - 1 and k
+            return float(xs[k - 1] + (xs[k] - xs[k - 1]) * (y - ys[k - 1]) / (ys[k] - ys[k - 1]))
+    return float("nan")
+
+
 def matched(ops: pd.DataFrame, questions: pd.DataFrame, grid: Grid, weights: np.ndarray,
             column: str, confidence: float) -> pd.DataFrame:
-    """For each budget-forcing run, every other rule's operating point nearest to it in total
-    compute: the paired accuracy difference (other - budget forcing) with its interval and the
-    exact McNemar test."""
+    """Every run against each reference curve (REFERENCES: budget forcing's caps; the
+    random-stop control, for the adaptive rules), the curve interpolated at the run's own
+    mean total compute, inside every bootstrap resample: the accuracy gained at equal compute
+    (run minus curve) and the compute saved at equal accuracy (what the curve needs to reach
+    the run's accuracy, minus the run's), each with its percentile interval and bootstrap p. A
+    run outside the curve's compute range is reported as outside, never as matched."""
     rows: list[dict[str, Any]] = []
     if ops.empty:
         return pd.DataFrame(rows)
     rules = ops.assign(rule=ops["sweep"].fillna(ops["run"]))
-    for bf in rules[rules["scaler"] == BF].itertuples():
-        a = _per_question(questions[questions["run"] == bf.run], grid, bf.run, column)
-        for rule, part in rules[rules["scaler"] != BF].groupby("rule", sort=True):
-            other = part.loc[(part["compute"] - bf.compute).abs().idxmin()]
-            b = _per_question(questions[questions["run"] == other["run"]], grid,
-                              other["run"], column)
-            diff = b["correct"] - a["correct"]
-            n10, n01, p = mcnemar(b["correct"], a["correct"])
-            d, lo, hi = mean_interval(diff, weights, confidence)
-            rows.append({"budget_forcing": bf.run, "bf_compute": bf.compute,
-                         "bf_accuracy": bf.accuracy, "rule": rule, "run": other["run"],
-                         "scaler": other["scaler"], "compute": other["compute"],
-                         "accuracy": other["accuracy"], "difference": d,
-                         "difference_lo": lo, "difference_hi": hi,
-                         "only_rule_right": n10, "only_bf_right": n01, "p_mcnemar": p})
+    norm = weights.sum(axis=1)
+    resampled = {}
+    for r in rules.itertuples():
+        x = _per_question(questions[questions["run"] == r.run], grid, r.run, column)
+        resampled[r.run] = (weights @ x["correct"] / norm, weights @ x["compute"] / norm)
+    for ref, controls in REFERENCES.items():
+        curve = rules[rules["scaler"] == ref]
+        if len(curve) < 2:
+            continue  # a curve needs two points
+        a_ref = np.stack([resampled[c][0] for c in curve["run"]], axis=1)
+        c_ref = np.stack([resampled[c][1] for c in curve["run"]], axis=1)
+        others = rules[~rules["scaler"].isin([ref, *([BF, RANDOM, NONE] if ref == RANDOM
+                                                     else [])])]
+        for r in others.itertuples():
+            a_run, c_run = resampled[r.run]
+            at = interpolate(curve["compute"].to_numpy(), curve["accuracy"].to_numpy(),
+                             r.compute)
+            need = reach(curve["compute"].to_numpy(), curve["accuracy"].to_numpy(), r.accuracy)
+            gain = a_run - np.array([interpolate(c, a, x) for c, a, x in
+                                     zip(c_ref, a_ref, c_run, strict=True)])
+            saved = np.array([reach(c, a, y) for c, a, y in zip(c_ref, a_ref, a_run,
+                                                                strict=True)]) - c_run
+            lo_c, hi_c = float(curve["compute"].min()), float(curve["compute"].max())
+            where = ("inside" if lo_c <= r.compute <= hi_c else
+                     "below the curve's compute" if r.compute < lo_c else
+                     "above the curve's compute")
+            inside = where == "inside"
+            rows.append({
+                "reference": ref, "controls": controls, "rule": r.rule, "run": r.run,
+                "scaler": r.scaler, "compute": r.compute, "accuracy": r.accuracy,
+                "position": where, "reference_compute_lo": lo_c,
+                "reference_compute_hi": hi_c, "reference_accuracy": at,
+                "gain": r.accuracy - at if inside else float("nan"),
+                **dict(zip(("gain_lo", "gain_hi"), interval(gain, confidence) if inside
+                           else (float("nan"),) * 2, strict=True)),
+                "p_gain": bootstrap_p(gain) if inside else float("nan"),
+                "reference_compute_needed": need,
+                "compute_saved": need - r.compute,
+                **dict(zip(("compute_saved_lo", "compute_saved_hi"),
+                           interval(saved, confidence), strict=True)),
+            })
     return pd.DataFrame(rows)
 
 
@@ -169,8 +234,9 @@ def analyse(runs: pd.DataFrame, questions: pd.DataFrame, grids: pd.DataFrame,
             settings: Settings, shapes: Mapping[str, ModelShape] | None = None
             ) -> dict[str, pd.DataFrame]:
     """{points, frontiers, operating_points, matched} over every (model, task) of the grids
-    (grid rows carry model and task columns); matched p-values Holm-adjusted across tasks (per
-    model, budget-forcing run and rule)."""
+    (grid rows carry model and task columns). The matched comparisons' p-values are also
+    Holm-adjusted over every comparison of the model (all its tasks, references and runs):
+    one family per model's table."""
     column = compute_column(questions)
     out: dict[str, list[pd.DataFrame]] = {k: [] for k in ANALYSIS}
     for (model, task), rows in grids.groupby(["model", "task"], sort=True):
@@ -191,6 +257,6 @@ def analyse(runs: pd.DataFrame, questions: pd.DataFrame, grids: pd.DataFrame,
               for k, v in out.items()}
     m = tables["matched"]
     if not m.empty:
-        m["p_holm"] = m.groupby(["model", "budget_forcing", "rule"])["p_mcnemar"].transform(
+        m["p_holm"] = m.groupby("model")["p_gain"].transform(
             lambda p: pd.Series(holm(p.tolist()), index=p.index))
     return tables

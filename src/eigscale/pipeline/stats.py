@@ -39,6 +39,16 @@ def mean_interval(x: np.ndarray, weights: np.ndarray, confidence: float = 0.95
     return (float(x.mean()), *interval(weights @ x / weights.sum(axis=1), confidence))
 
 
+def bootstrap_p(values: np.ndarray) -> float:
+    """Two-sided bootstrap p of "the difference is 0", from the same resamples as the
+    percentile interval: p < 1 - confidence exactly when the interval excludes 0."""
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    if not len(v):
+        return float("nan")
+    return float(min(1.0, 2 * min((v <= 0).mean(), (v >= 0).mean())))
+
+
 def mcnemar(a: Sequence[int], b: Sequence[int]) -> tuple[int, int, float]:
     """Exact McNemar test of two paired 0/1 outcomes: (a right b wrong, a wrong b right,
     two-sided p = the binomial(n01 + n10, 1/2) probability of a split at least this uneven)."""

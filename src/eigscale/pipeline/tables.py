@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -150,23 +151,34 @@ def operating_view(part: pd.DataFrame) -> pd.DataFrame:
 
 
 def matched_view(part: pd.DataFrame) -> pd.DataFrame:
-    """Each budget-forcing cap against every other rule's point nearest in total compute."""
+    """Every run against each reference curve interpolated at its own compute: accuracy gained
+    at equal compute, compute saved at equal accuracy, a bootstrap p and Holm's over the
+    model's comparisons; a run outside the curve's compute range is shown as outside."""
     scale, unit = _compute_scale(part["compute_unit"].iloc[0])
     digits = 1 if scale != 1 else 0
+
+    def gain(r: Any) -> str:
+        if r.position != "inside":
+            return (f"outside: {r.position} ({_num(scale * r.reference_compute_lo, digits)}-"
+                    f"{_num(scale * r.reference_compute_hi, digits)})")
+        return with_interval(r.gain, r.gain_lo, r.gain_hi, 100)
+
     return pd.DataFrame({
-        "budget forcing": part["budget_forcing"].astype(str),
+        "against": [f"{LABELS.get(ref, ref)} ({c})" for ref, c in
+                    zip(part["reference"], part["controls"], strict=True)],
         "rule": [LABELS.get(s, s) + f" ({r})" for s, r in zip(part["scaler"], part["run"],
                                                              strict=True)],
-        f"compute {unit} (bf / rule)": [f"{_num(scale * a, digits)} / {_num(scale * b, digits)}"
-                                        for a, b in zip(part["bf_compute"], part["compute"],
-                                                        strict=True)],
-        "accuracy % (bf / rule)": [f"{_num(100 * a, 1)} / {_num(100 * b, 1)}" for a, b in
-                                   zip(part["bf_accuracy"], part["accuracy"], strict=True)],
-        "difference pp [95% CI]": [with_interval(r.difference, r.difference_lo,
-                                                 r.difference_hi, 100)
-                                   for r in part.itertuples()],
-        "McNemar p": [_num(p, 3) for p in part["p_mcnemar"]],
-        "Holm p": [_num(p, 3) for p in part["p_holm"]],
+        f"compute {unit}": [_num(scale * c, digits) for c in part["compute"]],
+        "accuracy % (rule / curve there)": [f"{_num(100 * a, 1)} / {_num(100 * b, 1)}" for a, b
+                                            in zip(part["accuracy"], part["reference_accuracy"],
+                                                   strict=True)],
+        "gain at equal compute pp [95% CI]": [gain(r) for r in part.itertuples()],
+        f"compute saved at equal accuracy {unit} [95% CI]": [
+            with_interval(r.compute_saved, r.compute_saved_lo, r.compute_saved_hi, scale,
+                          digits) if not math.isnan(r.compute_saved) else "never reached"
+            for r in part.itertuples()],
+        "bootstrap p": [_num(p, 3) for p in part["p_gain"]],
+        "Holm p (model)": [_num(p, 3) for p in part["p_holm"]],
     })
 
 
@@ -190,7 +202,7 @@ def oracle_view(part: pd.DataFrame) -> pd.DataFrame:
 # table -> (the analysis frame it shows, its title, its view)
 TABLES = {"operating_points": ("operating_points", "Operating points against the oracle",
                                operating_view),
-          "matched_compute": ("matched", "Budget forcing against every rule at matched total "
-                              "compute", matched_view),
+          "matched_compute": ("matched", "Every rule against budget forcing and the random-stop "
+                              "control, interpolated at equal total compute", matched_view),
           "oracle": ("points", "The oracle: first-correct and stays-correct points",
                      oracle_view)}
