@@ -29,7 +29,8 @@ def finished(work: Path) -> tuple[dict, list[dict], list[dict]]:
 def comparable(d: dict) -> dict:
     return {"doc_id": d["doc_id"], "response": d["response"],
             "thinking_tokens": d["thinking_tokens"], "stop_reason": d["stop_reason"],
-            "decisions": [(x["candidates"], x["decision"], round(x["eig"], 6))
+            "decisions": [(x["candidates"], x["decision"],
+                           None if x["eig"] is None else round(x["eig"], 6))
                           for x in d["decisions"]]}
 
 

@@ -61,23 +61,36 @@ def test_eig_on_four_questions_records_finite_decisions(engine):
     out = make_scaler("expected_information_gain_reasoning", SMALL_EIG).run(
         engine, chat_prompts(engine, QUESTIONS[:n]), GEN)
     assert out.summary["decisions"] > 0 and out.summary["failures"] == {}
+    need = min(SMALL_EIG.get("min_gradable", 2), SMALL_EIG["beam_size"])
+    estimated = 0
     for text, rec in zip(out.texts, out.records, strict=True):
         assert rec.decisions
         for d in rec.decisions:
-            assert math.isfinite(d.entropy) and math.isfinite(d.eig)
+            # every answer drawn is gradable, unparsed or cut; what is not gradable is no class
+            assert [g + u + t for g, u, t in zip(d.gradable, d.unparsed, d.truncated,
+                                                 strict=True)] == [SMALL_EIG["beam_size"]] * (
+                1 + SMALL_EIG["mc_samples"])
+            assert d.gradable == [sum(row) for row in d.scores["counts"]]
+            if d.unestimated:  # too few gradable answers: no estimate, thinking goes on
+                assert d.eig is None and d.decision in ("continue", "extend")
+                assert d.gradable[0] < need or all(g < need for g in d.gradable[1:])
+                continue
+            estimated += 1
+            assert math.isfinite(d.entropy) and math.isfinite(d.eig) and d.se > 0
             k, m = SMALL_EIG["beam_size"], len(d.candidates)
-            # Miller-Madow: the plug-in entropy plus (classes seen - 1) / 2K
-            assert 0 <= d.entropy <= math.log(m) + (m - 1) / (2 * k) + 1e-9
+            # Miller-Madow: the plug-in entropy plus (classes seen - 1) / 2n, n gradable
+            assert 0 <= d.entropy <= math.log(m) + (m - 1) / (2 * d.gradable[0]) + 1e-9
             # classes kept from earlier decisions (at most K) and those seen in any context now
             assert 1 <= m <= (2 + SMALL_EIG["mc_samples"]) * k
             assert len(set(d.candidates)) == m  # one entry per class, never per spelling
             assert sum(d.posterior) == pytest.approx(1.0)
-            assert d.scores["counts"][0] and sum(d.scores["counts"][0]) == k
+            assert sum(d.scores["counts"][0]) == d.gradable[0] >= need
             assert d.decision == ("stop" if d.eig <= SMALL_EIG["lambda_cost"] else
                                   "continue" if d.kind == "step" else "extend")
         thinking, sep, answer = split_forced(text, rec.stop_reason)
         assert sep and thinking.strip() and answer.strip()
         assert rec.thinking_tokens <= SMALL_EIG["max_tokens_thinking"]
+    assert estimated > 0
     s = out.summary
     assert s["eig"]["min"] <= s["eig"]["mean"] <= s["eig"]["max"]
     assert s["tokens"]["candidate"] > 0 and s["tokens"]["mc"] > 0

@@ -1,11 +1,18 @@
 """What a question cost: tokens processed and a FLOP estimate, the same way for every rule.
 
 Equal compute means total compute: a rule is charged for everything it made the model process,
-not only its thinking. Per question (from its record):
+not only its thinking. Per question, from the engine's own per-request counts
+(`QuestionRecord.prefill` / `.decoded`, eigscale.records.charge): every request made for the
+question (reasoning rounds, forced answer, candidates, forecasts, probes, scoring)
 
-    generated  = thinking + answer + candidate + mc (+ probe) tokens
-    prefilled  = prompt tokens (the first prefill) + scoring prefill not served from the cache
+    generated  = the tokens the engine decoded for them, EOS and stop tokens included
+    prefilled  = their prompt tokens not served from the prefix cache (each round's restart
+                 and every side request's tail included)
     processed  = generated + prefilled
+
+Records made without those counts (an engine stand-in, or runs from before they existed) are
+estimated from their token kinds instead: thinking + answer + candidate + mc + probe tokens
+generated; the prompt, scoring prefill not served from the cache and probe prompts prefilled.
 
     FLOPs = 2 N processed + 4 L d sum(context length at each processed token)
 
@@ -14,8 +21,8 @@ output projection; the input embedding is a lookup), L its layers, d its attenti
 (heads x head dim): 2 N per token for the matrix products, 4 L d per token and context position
 for the attention scores and the weighted sum. The context of a processed token is estimated
 from the question's lengths: the prompt prefill P^2/2; thinking T(P + T/2); the answer
-A(P + T + A/2); candidates, forecasts and scoring prefill at most P + T each (they are drawn at a
-decision inside the thinking, so this is an upper bound for them).
+A(P + T + A/2); every other processed token (candidates, forecasts, probes, scoring, restarts)
+at most P + T (they are processed at a decision inside the thinking: an upper bound for them).
 """
 
 from __future__ import annotations
@@ -61,9 +68,14 @@ def question_cost(record: Mapping[str, Any], shape: ModelShape | None = None
     scored += float(tok.get("probe_prompt", 0) or 0)  # probe prompts: prefilled, uncached
     generated = t + a + side
     prefilled = p + scored
+    decoded = record.get("decoded") or {}
+    if any(decoded.values()):  # the engine's own counts
+        generated = float(sum(decoded.values()))
+        prefilled = float(sum((record.get("prefill") or {}).values()))
     flops = float("nan")
     if shape is not None:
-        contexts = p * p / 2 + t * (p + t / 2) + a * (p + t + a / 2) + (side + scored) * (p + t)
+        beyond = max(0.0, generated + prefilled - p - t - a)  # at a decision inside thinking
+        contexts = p * p / 2 + t * (p + t / 2) + a * (p + t + a / 2) + beyond * (p + t)
         flops = 2 * shape.params * (generated + prefilled) \
             + 4 * shape.layers * shape.attention_width * contexts
     return {"generated": generated, "prefilled": prefilled, "processed": generated + prefilled,

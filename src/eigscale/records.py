@@ -25,6 +25,20 @@ Verdict = Literal["continue", "extend", "stop"]
 FailureKind = Literal["time_exceeded", "context_overflow", "engine_error", "empty_candidates",
                       "nonfinite_scores"]
 
+# what a question is charged for, from the engine's own per-request counts (prefill: prompt
+# tokens not served from the cache; decoded: tokens the engine generated, EOS and stop tokens
+# included), by the purpose of the request
+CHARGE_KINDS = ("reasoning", "answer", "output", "candidate", "mc", "probe", "score")
+
+
+def charge(target: Any, kind: str, result: Any) -> None:
+    """Charge one engine request's work (a GenerateResult or ScoreResult) to a record or a
+    decision: its uncached prompt tokens and the tokens the engine decoded for it."""
+    target.prefill[kind] = (target.prefill.get(kind, 0) + result.prompt_tokens
+                            - result.cached_tokens)
+    target.decoded[kind] = target.decoded.get(kind, 0) + getattr(result, "decoded_tokens", 0)
+
+
 # "probe_prompt": the tokens a probe or trial answer appends to the thinking (computed anew
 # each time; the thinking before it is served from the prefix cache)
 TOKEN_KINDS = ("thinking", "candidate", "mc", "probe", "probe_prompt", "score_prompt",
@@ -72,6 +86,8 @@ class Decision:
     failure_message: str | None = None
     over_time: float | None = None  # seconds past max_computation_time of a decision that
     # was computed in full and stands
+    prefill: dict[str, int] = field(default_factory=dict)  # its requests' charges (`charge`)
+    decoded: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,6 +107,10 @@ class QuestionRecord:
     decisions: list[Decision] = field(default_factory=list)
     tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_KINDS, 0))
     failure: FailureKind | None = None
+    # every engine request made for this question, charged by kind (`charge`): what the
+    # compute axis counts (eigscale.compute)
+    prefill: dict[str, int] = field(default_factory=dict)
+    decoded: dict[str, int] = field(default_factory=dict)
 
     def add_tokens(self, **kinds: int) -> None:
         for k, v in kinds.items():
@@ -146,6 +166,8 @@ def summarise(records: list[QuestionRecord], seconds: dict[str, float],
         "low_coverage_decisions": sum(1 for d in decisions if d.low_coverage),
         "thinking_tokens": _stats([float(t) for t in thinking]),
         "tokens": {k: sum(r.tokens.get(k, 0) for r in records) for k in TOKEN_KINDS},
+        "charged": {part: {k: sum(getattr(r, part).get(k, 0) for r in records)
+                           for k in CHARGE_KINDS} for part in ("prefill", "decoded")},
         "seconds": dict(seconds),
         "engine": dict(engine),
     }

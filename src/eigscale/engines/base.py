@@ -77,11 +77,14 @@ class Completion:
 
 @dataclass(frozen=True)
 class GenerateResult:
-    """The samples of one request, and its prompt tokens: computed, and served from cache."""
+    """The samples of one request; its prompt tokens (as the engine counts them) and those
+    served from the cache; and the tokens the engine decoded for it, every sample, EOS and
+    stop tokens included. The engine's counters are the sums of these over its requests."""
 
     completions: tuple[Completion, ...]
     prompt_tokens: int
     cached_tokens: int
+    decoded_tokens: int = 0
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,8 @@ class HFEngine(Engine):
                               for j in range(r.n))
                 cached = len(r.prompt) * (r.n - prefills[i])
                 results.append(GenerateResult(comps, prompt_tokens=len(r.prompt) * r.n,
-                                              cached_tokens=cached))
+                                              cached_tokens=cached, decoded_tokens=sum(
+                                                  len(raw[(i, j)][0]) for j in range(r.n))))
                 self.counters.prompt_tokens += len(r.prompt) * r.n
                 self.counters.cached_tokens += cached
             return results

@@ -242,11 +242,12 @@ class VLLMEngine(Engine):
                                         if r.token_logprobs and c.logprobs else ())
                               for c in sorted(out.outputs, key=lambda c: c.index))
                 cached = (out.num_cached_tokens or 0)
+                decoded = sum(len(c.token_ids) for c in out.outputs)
                 results.append(GenerateResult(comps, prompt_tokens=len(r.prompt),
-                                              cached_tokens=cached))
+                                              cached_tokens=cached, decoded_tokens=decoded))
                 self.counters.prompt_tokens += len(r.prompt)
                 self.counters.cached_tokens += cached
-                self.counters.decode_tokens += sum(len(c.token_ids) for c in out.outputs)
+                self.counters.decode_tokens += decoded
             return results
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:

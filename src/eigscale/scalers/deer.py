@@ -28,7 +28,7 @@ from typing import Any
 
 from eigscale.engines.base import Completion, Engine, GenerateRequest
 from eigscale.params import EXITS, ThinkingParams, param
-from eigscale.records import Decision, QuestionRecord
+from eigscale.records import Decision, QuestionRecord, charge
 from eigscale.scalers.base import generate_or_fail
 from eigscale.scalers.cuts import stop_at, uncut
 from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
@@ -147,6 +147,8 @@ class DEER(ThinkingScaler):
                                  "logprobs": [round(x, 5) for x in c.logprobs]})
             t.record.decisions.append(d)
             t.record.add_tokens(probe=len(c.token_ids), probe_prompt=len(trial))
+            charge(t.record, "probe", out)
+            charge(d, "probe", out)
             if stop:
                 del t.thinking[cut:]
                 t.stop("deer_stop")

@@ -25,7 +25,7 @@ from typing import Any
 from eigscale.engines.base import Completion, Engine, GenerateRequest
 from eigscale.grading import answer_class, same_class
 from eigscale.params import ANSWER_KINDS, EXITS, ThinkingParams, param
-from eigscale.records import Decision, QuestionRecord
+from eigscale.records import Decision, QuestionRecord, charge
 from eigscale.scalers.base import derive_seed, generate_or_fail
 from eigscale.scalers.cuts import stop_at, uncut
 from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
@@ -134,6 +134,8 @@ class DynasorCoT(ThinkingScaler):
         seconds = {"probe": time.perf_counter() - t0}
         for t, out in zip(thoughts, outs, strict=True):
             self._judge(t, out.completions[0], len(suffix), seconds, eng.counters.calls - calls0)
+            charge(t.record, "probe", out)
+            charge(t.record.decisions[-1], "probe", out)
 
     def _judge(self, t: Thought, probe: Completion, prompt_tokens: int,
                seconds: dict[str, float], calls: int) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from eigscale.engines.base import Engine, GenerateRequest
 from eigscale.params import Params, param
-from eigscale.records import QuestionRecord, summarise
+from eigscale.records import QuestionRecord, charge, summarise
 from eigscale.scalers.base import (
     GREEDY,
     Decoding,
@@ -80,6 +80,7 @@ class Plain(Scaler):
                                  answer_tokens=len(c.token_ids) - thinking, stop_reason="plain",
                                  answer_finish=c.finish_reason, answer=c.text)
             rec.add_tokens(thinking=thinking, answer=len(c.token_ids) - thinking)
+            charge(rec, "output", out)
             records.append(rec)
         seconds = {"answer": time.perf_counter() - t0, "total": time.perf_counter() - t0}
         summary = summarise(records, seconds, engine.counters.minus(before).to_dict())

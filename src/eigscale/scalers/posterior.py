@@ -57,7 +57,7 @@ from eigscale.engines.base import GenerateRequest, GenerateResult, ScoreRequest,
 from eigscale.errors import ParamError
 from eigscale.grading import Response, answer_class, class_index
 from eigscale.params import ANSWER_KINDS, ThinkingParams, param
-from eigscale.records import Decision, FailureKind, QuestionRecord, StopReason
+from eigscale.records import Decision, FailureKind, QuestionRecord, StopReason, charge
 from eigscale.scalers.base import derive_seed
 from eigscale.scalers.cuts import stop_at, uncut
 from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
@@ -183,6 +183,11 @@ class Pending:
         # scored estimator: the classes and surface forms (token ids -> class) being scored
         self.classes: list[str | None] = []
         self.forms: dict[tuple[int, ...], int] = {}
+
+    def charge(self, kind: str, result: GenerateResult | ScoreResult) -> None:
+        """Charge an engine request made for this decision to it and to its question."""
+        charge(self.decision, kind, result)
+        charge(self.thought.record, kind, result)
 
     def fail(self, kind: FailureKind, message: str) -> None:
         d = self.decision
@@ -422,6 +427,9 @@ class PosteriorScaler(ThinkingScaler):
         for i, q in enumerate(q for q in pend if not q.decision.failure):
             cands = samples[per * i]
             mc = samples[per * i + 1].completions if self.forecasts() else ()
+            q.charge("candidate", cands)
+            if self.forecasts():
+                q.charge("mc", samples[per * i + 1])
             q.decision.tokens["candidate"] = sum(len(c.token_ids) for c in cands.completions)
             q.decision.tokens["mc"] = sum(len(c.token_ids) for c in mc)
             q.thought.record.add_tokens(candidate=q.decision.tokens["candidate"],
@@ -452,6 +460,8 @@ class PosteriorScaler(ThinkingScaler):
     def _apply_sampled(self, ctx: RunContext, q: Pending, results: list[GenerateResult]
                        ) -> None:
         d, p = q.decision, self.params
+        for r in results:
+            q.charge("candidate", r)
         answers = q.answers + [self._answers_of(ctx, r) for r in results]
         tokens = sum(len(ids) for r in answers[1:] for ids, _, _ in r)
         d.tokens["candidate"] += tokens
@@ -508,6 +518,8 @@ class PosteriorScaler(ThinkingScaler):
 
     def _apply_scored(self, q: Pending, scores: list[ScoreResult]) -> None:
         classes, forms = q.classes, q.forms
+        for s in scores:
+            q.charge("score", s)
         q.decision.tokens["score_prompt"] = sum(s.prompt_tokens for s in scores)
         q.decision.tokens["score_cached"] = sum(s.cached_tokens for s in scores)
         q.thought.record.add_tokens(score_prompt=q.decision.tokens["score_prompt"],

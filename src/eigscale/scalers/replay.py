@@ -98,8 +98,23 @@ def _cut(s: ThinkingScaler, t: Thought) -> Thought:
     rec.stop_reason, rec.extensions = reason, ext
     rec.failure = rec.decisions[-1].failure if reason == "failure" else None
     rec.tokens = dict.fromkeys(rec.tokens, 0)
+    rec.prefill, rec.decoded = {}, {}
     for d in rec.decisions:
         rec.add_tokens(**{k: v for k, v in d.tokens.items()
                           if k in ("candidate", "mc", "probe", "probe_prompt", "score_prompt",
                                    "score_cached")})
-    return replace(t, thinking=s.replay_thinking(t, at), record=rec, trace=[], memory=memory)
+        for part in ("prefill", "decoded"):
+            for k, v in getattr(d, part).items():
+                getattr(rec, part)[k] = getattr(rec, part).get(k, 0) + v
+    # the trace's reasoning rounds up to the cut: a round that crosses it is charged its
+    # prefill and the tokens before the cut (a live run's round would have stopped there)
+    starts = [start for start, _, _ in t.rounds_log]
+    for k, (start, prefill, decoded) in enumerate(t.rounds_log):
+        if start >= at:
+            break
+        whole = (starts[k + 1] if k + 1 < len(starts) else len(t.thinking)) <= at
+        rec.prefill["reasoning"] = rec.prefill.get("reasoning", 0) + prefill
+        rec.decoded["reasoning"] = (rec.decoded.get("reasoning", 0)
+                                    + (decoded if whole else min(decoded, at - start)))
+    return replace(t, thinking=s.replay_thinking(t, at), record=rec, trace=[], memory=memory,
+                   rounds_log=[])

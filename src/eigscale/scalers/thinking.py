@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 from eigscale.engines.base import Completion, Engine, EngineCounters, GenerateRequest
 from eigscale.lengths import LengthPlan, answer_room, plan_lengths
 from eigscale.params import ThinkingParams
-from eigscale.records import QuestionRecord, StopReason, summarise
+from eigscale.records import QuestionRecord, StopReason, charge, summarise
 from eigscale.scalers.base import (
     GREEDY,
     Decoding,
@@ -55,6 +55,9 @@ class Thought:
     # inside the delimiter keeps its first tokens, as a live run with that cap does
     end_tokens: dict[int, tuple[int, ...]] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)  # a policy's state across decisions
+    # each reasoning round: (thinking tokens before it, its uncached prompt tokens, the tokens
+    # the engine decoded), so a replay charges a cut what its rounds up to the cut cost
+    rounds_log: list[tuple[int, int, int]] = field(default_factory=list)
 
     def stop(self, reason: StopReason) -> None:
         self.active = False
@@ -208,6 +211,8 @@ class ThinkingScaler(Scaler):
         for t, out in zip(active, outs, strict=True):
             comp = out.completions[0]
             old = len(t.thinking)
+            charge(t.record, "reasoning", out)
+            t.rounds_log.append((old, out.prompt_tokens - out.cached_tokens, out.decoded_tokens))
             t.thinking += comp.token_ids
             t.rounds += 1
             eos = ctx.engine.eos_token_ids
@@ -288,6 +293,9 @@ class ThinkingScaler(Scaler):
         texts = []
         for t, key in zip(thoughts, keys, strict=True):
             ans = outs[unique[key]].completions[0]
+            # each answer is charged its request's work (cuts that share one, in a replay,
+            # each pay what their live run would)
+            charge(t.record, "answer", outs[unique[key]])
             t.record.answer_tokens = len(ans.token_ids)
             t.record.answer_finish = ans.finish_reason
             t.record.add_tokens(answer=len(ans.token_ids))
