@@ -225,14 +225,17 @@ def test_analyse_end_to_end_on_the_hand_made_grid():
     assert bf.loc["rule_3", "gain"] == pytest.approx(0.05)
     assert bf.loc["rule_3", "gain_lo"] <= 0.05 <= bf.loc["rule_3", "gain_hi"]
     # budget forcing reaches 75% only with 30.5 tokens: rule_3 saves 2.5
-    assert bf.loc["rule_3", "compute_saved"] == pytest.approx(2.5)
+    assert bf.loc["rule_3", "saved"] == pytest.approx(2.5)
     # rule_1 (15.5 tokens) is below the curve's compute: outside, never matched
-    assert bf.loc["rule_1", "position"] == "below the curve's compute"
+    assert bf.loc["rule_1", "position"] == "below the curve's range"
     assert math.isnan(bf.loc["rule_1", "gain"]) and math.isnan(bf.loc["rule_1", "p_gain"])
-    # the control: the adaptive rules only, against the random-stop curve
-    rs = m[m["reference"] == "random_stop"]
-    assert set(rs["scaler"]) == {"answer_entropy"}
-    assert {"rs_a", "rs_b", "baseline"} & set(rs["run"]) == set()
+    # the control: the adaptive rules only, against the random-stop curve at equal thinking:
+    # (5 tokens, 25%) -> (20, 50%); rule_1 thinks 7.5 tokens, a sixth of the way: 29.2%
+    rs = m[m["reference"] == "random_stop"].set_index("run")
+    assert set(rs["scaler"]) == {"answer_entropy"} and set(rs["axis"]) == {"thinking"}
+    assert {"rs_a", "rs_b", "baseline"} & set(rs.index) == set()
+    assert rs.loc["rule_1", "reference_accuracy"] == pytest.approx(0.25 + 0.25 / 6)
+    assert rs.loc["rule_1", "gain"] == pytest.approx(0.25 - 0.25 / 6)
     # Holm over every comparison of the model's table, never below the raw p
     inside = m[m["position"] == "inside"]
     assert (inside["p_holm"] >= inside["p_gain"]).all() and inside["p_gain"].between(0, 1).all()

@@ -162,7 +162,7 @@ def test_analysis_and_tables(workflow_run):
     assert set(matched["reference"]) == {"budget_forcing"}  # no random-stop sweep here
     assert set(matched["run"]) == {"baseline", "eig"}
     inside = matched["position"] == "inside"  # interpolated there, never outside the curve
-    assert (matched.loc[inside, "reference_compute_lo"] <= matched.loc[inside, "compute"]).all()
+    assert (matched.loc[inside, "reference_x_lo"] <= matched.loc[inside, "x"]).all()
     assert matched.loc[inside, "p_gain"].between(0, 1).all()
     assert matched.loc[~inside, "gain"].isna().all()
     for table in ("operating_points", "matched_compute", "oracle"):

@@ -145,9 +145,12 @@ def operating_points(runs: pd.DataFrame, questions: pd.DataFrame, grid: Grid,
     return pd.DataFrame(rows)
 
 
-# the curves a run is matched against, as (reference scaler, what it controls for): fixed
-# budgets; random stopping times on a rule's grid, the control for a rule's timing
-REFERENCES = {BF: "the budget", RANDOM: "the timing"}
+# the curves a run is matched against: reference scaler -> (the axis it is matched on, what it
+# controls for). Fixed budgets at equal total compute (does the rule beat a cap, side tokens
+# and all?); random stops on the rule's grid at equal thinking (does its *timing* beat chance
+# with the same thinking budget? a random stop draws no side tokens, so total compute would
+# compare the side tokens instead)
+REFERENCES = {BF: ("compute", "the budget"), RANDOM: ("thinking", "the timing")}
 
 
 def interpolate(xs: np.ndarray, ys: np.ndarray, x: float) -> float:
@@ -176,12 +179,13 @@ def reach(xs: np.ndarray, ys: np.ndarray, y: float) -> float:
 
 def matched(ops: pd.DataFrame, questions: pd.DataFrame, grid: Grid, weights: np.ndarray,
             column: str, confidence: float) -> pd.DataFrame:
-    """Every run against each reference curve (REFERENCES: budget forcing's caps; the
-    random-stop control, for the adaptive rules), the curve interpolated at the run's own
-    mean total compute, inside every bootstrap resample: the accuracy gained at equal compute
-    (run minus curve) and the compute saved at equal accuracy (what the curve needs to reach
-    the run's accuracy, minus the run's), each with its percentile interval and bootstrap p. A
-    run outside the curve's compute range is reported as outside, never as matched."""
+    """Every run against each reference curve (REFERENCES: budget forcing's caps at equal total
+    compute; the random-stop control at equal thinking, for the adaptive rules), the curve
+    interpolated at the run's own mean on that axis, inside every bootstrap resample: the
+    accuracy gained there (run minus curve) and what the run saves at equal accuracy (the
+    curve's axis value where it first reaches the run's accuracy, minus the run's), each with
+    its percentile interval and bootstrap p. A run outside the curve's range on the axis is
+    reported as outside, never as matched."""
     rows: list[dict[str, Any]] = []
     if ops.empty:
         return pd.DataFrame(rows)
@@ -190,42 +194,39 @@ def matched(ops: pd.DataFrame, questions: pd.DataFrame, grid: Grid, weights: np.
     resampled = {}
     for r in rules.itertuples():
         x = _per_question(questions[questions["run"] == r.run], grid, r.run, column)
-        resampled[r.run] = (weights @ x["correct"] / norm, weights @ x["compute"] / norm)
-    for ref, controls in REFERENCES.items():
+        resampled[r.run] = {k: weights @ x[k] / norm for k in ("correct", "compute", "thinking")}
+    for ref, (axis, controls) in REFERENCES.items():
         curve = rules[rules["scaler"] == ref]
         if len(curve) < 2:
             continue  # a curve needs two points
-        a_ref = np.stack([resampled[c][0] for c in curve["run"]], axis=1)
-        c_ref = np.stack([resampled[c][1] for c in curve["run"]], axis=1)
+        a_ref = np.stack([resampled[c]["correct"] for c in curve["run"]], axis=1)
+        x_ref = np.stack([resampled[c][axis] for c in curve["run"]], axis=1)
+        xs, ys = curve[axis].to_numpy(), curve["accuracy"].to_numpy()
+        lo_x, hi_x = float(xs.min()), float(xs.max())
         others = rules[~rules["scaler"].isin([ref, *([BF, RANDOM, NONE] if ref == RANDOM
                                                      else [])])]
         for r in others.itertuples():
-            a_run, c_run = resampled[r.run]
-            at = interpolate(curve["compute"].to_numpy(), curve["accuracy"].to_numpy(),
-                             r.compute)
-            need = reach(curve["compute"].to_numpy(), curve["accuracy"].to_numpy(), r.accuracy)
-            gain = a_run - np.array([interpolate(c, a, x) for c, a, x in
-                                     zip(c_ref, a_ref, c_run, strict=True)])
-            saved = np.array([reach(c, a, y) for c, a, y in zip(c_ref, a_ref, a_run,
-                                                                strict=True)]) - c_run
-            lo_c, hi_c = float(curve["compute"].min()), float(curve["compute"].max())
-            where = ("inside" if lo_c <= r.compute <= hi_c else
-                     "below the curve's compute" if r.compute < lo_c else
-                     "above the curve's compute")
-            inside = where == "inside"
+            a_run, x_run, x = resampled[r.run]["correct"], resampled[r.run][axis], getattr(r, axis)
+            at, need = interpolate(xs, ys, x), reach(xs, ys, r.accuracy)
+            inside = lo_x <= x <= hi_x
+            gain = a_run - np.array([interpolate(c, a, v) for c, a, v in
+                                     zip(x_ref, a_ref, x_run, strict=True)])
+            saved = np.array([reach(c, a, y) for c, a, y in zip(x_ref, a_ref, a_run,
+                                                                strict=True)]) - x_run
+            none = (float("nan"),) * 2
             rows.append({
-                "reference": ref, "controls": controls, "rule": r.rule, "run": r.run,
-                "scaler": r.scaler, "compute": r.compute, "accuracy": r.accuracy,
-                "position": where, "reference_compute_lo": lo_c,
-                "reference_compute_hi": hi_c, "reference_accuracy": at,
+                "reference": ref, "axis": axis, "controls": controls, "rule": r.rule,
+                "run": r.run, "scaler": r.scaler, "x": x, "accuracy": r.accuracy,
+                "position": ("inside" if inside else "below the curve's range" if x < lo_x
+                             else "above the curve's range"),
+                "reference_x_lo": lo_x, "reference_x_hi": hi_x, "reference_accuracy": at,
                 "gain": r.accuracy - at if inside else float("nan"),
                 **dict(zip(("gain_lo", "gain_hi"), interval(gain, confidence) if inside
-                           else (float("nan"),) * 2, strict=True)),
+                           else none, strict=True)),
                 "p_gain": bootstrap_p(gain) if inside else float("nan"),
-                "reference_compute_needed": need,
-                "compute_saved": need - r.compute,
-                **dict(zip(("compute_saved_lo", "compute_saved_hi"),
-                           interval(saved, confidence), strict=True)),
+                "reference_x_needed": need, "saved": need - x,
+                **dict(zip(("saved_lo", "saved_hi"), interval(saved, confidence),
+                           strict=True)),
             })
     return pd.DataFrame(rows)
 

@@ -151,32 +151,41 @@ def operating_view(part: pd.DataFrame) -> pd.DataFrame:
 
 
 def matched_view(part: pd.DataFrame) -> pd.DataFrame:
-    """Every run against each reference curve interpolated at its own compute: accuracy gained
-    at equal compute, compute saved at equal accuracy, a bootstrap p and Holm's over the
-    model's comparisons; a run outside the curve's compute range is shown as outside."""
+    """Every run against each reference curve interpolated at its own value on the curve's
+    axis (budget forcing: total compute; random stop: thinking tokens): accuracy gained there,
+    what it saves at equal accuracy, a bootstrap p and Holm's over the model's comparisons; a
+    run outside the curve's range is shown as outside."""
     scale, unit = _compute_scale(part["compute_unit"].iloc[0])
-    digits = 1 if scale != 1 else 0
+
+    def on(axis: str, v: float) -> str:
+        return (_num(scale * v, 1 if scale != 1 else 0) + f" {unit}" if axis == "compute"
+                else _num(v, 0) + " thinking tokens/q")
 
     def gain(r: Any) -> str:
         if r.position != "inside":
-            return (f"outside: {r.position} ({_num(scale * r.reference_compute_lo, digits)}-"
-                    f"{_num(scale * r.reference_compute_hi, digits)})")
+            return f"outside: {r.position} ({on(r.axis, r.reference_x_lo)} to " \
+                   f"{on(r.axis, r.reference_x_hi)})"
         return with_interval(r.gain, r.gain_lo, r.gain_hi, 100)
 
+    def saved(r: Any) -> str:
+        if math.isnan(r.saved):
+            return "never reached"
+        k = scale if r.axis == "compute" else 1.0
+        d = 1 if r.axis == "compute" and scale != 1 else 0
+        return with_interval(r.saved, r.saved_lo, r.saved_hi, k, d)
+
     return pd.DataFrame({
-        "against": [f"{LABELS.get(ref, ref)} ({c})" for ref, c in
-                    zip(part["reference"], part["controls"], strict=True)],
+        "against (axis)": [f"{LABELS.get(ref, ref)} ({c}; equal {a})" for ref, c, a in
+                           zip(part["reference"], part["controls"], part["axis"],
+                               strict=True)],
         "rule": [LABELS.get(s, s) + f" ({r})" for s, r in zip(part["scaler"], part["run"],
                                                              strict=True)],
-        f"compute {unit}": [_num(scale * c, digits) for c in part["compute"]],
+        "at": [on(a, x) for a, x in zip(part["axis"], part["x"], strict=True)],
         "accuracy % (rule / curve there)": [f"{_num(100 * a, 1)} / {_num(100 * b, 1)}" for a, b
                                             in zip(part["accuracy"], part["reference_accuracy"],
                                                    strict=True)],
-        "gain at equal compute pp [95% CI]": [gain(r) for r in part.itertuples()],
-        f"compute saved at equal accuracy {unit} [95% CI]": [
-            with_interval(r.compute_saved, r.compute_saved_lo, r.compute_saved_hi, scale,
-                          digits) if not math.isnan(r.compute_saved) else "never reached"
-            for r in part.itertuples()],
+        "gain at equal axis pp [95% CI]": [gain(r) for r in part.itertuples()],
+        "saved at equal accuracy [95% CI]": [saved(r) for r in part.itertuples()],
         "bootstrap p": [_num(p, 3) for p in part["p_gain"]],
         "Holm p (model)": [_num(p, 3) for p in part["p_holm"]],
     })
@@ -202,7 +211,8 @@ def oracle_view(part: pd.DataFrame) -> pd.DataFrame:
 # table -> (the analysis frame it shows, its title, its view)
 TABLES = {"operating_points": ("operating_points", "Operating points against the oracle",
                                operating_view),
-          "matched_compute": ("matched", "Every rule against budget forcing and the random-stop "
-                              "control, interpolated at equal total compute", matched_view),
+          "matched_compute": ("matched", "Every rule against budget forcing at equal total "
+                              "compute and the random-stop control at equal thinking, "
+                              "interpolated", matched_view),
           "oracle": ("points", "The oracle: first-correct and stays-correct points",
                      oracle_view)}
