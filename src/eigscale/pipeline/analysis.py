@@ -225,8 +225,9 @@ def matched(ops: pd.DataFrame, questions: pd.DataFrame, grid: Grid, weights: np.
                            else none, strict=True)),
                 "p_gain": bootstrap_p(gain) if inside else float("nan"),
                 "reference_x_needed": need, "saved": need - x,
-                **dict(zip(("saved_lo", "saved_hi"), interval(saved, confidence),
-                           strict=True)),
+                # a curve that never reaches the run's accuracy saves nothing to bound
+                **dict(zip(("saved_lo", "saved_hi"), none if np.isnan(need)
+                           else interval(saved, confidence), strict=True)),
             })
     return pd.DataFrame(rows)
 
