@@ -201,7 +201,7 @@ def _runs_and_questions():
         runs.append({"model": "m", "task": "t", "run": run, "scaler": scaler,
                      "sweep": sweep, "value": value})
         questions += [{"model": "m", "task": "t", "run": run, "doc_id": i, "correct": c,
-                       "thinking_tokens": k, "processed_tokens": 5 + k + 3,
+                       "thinking_tokens": k, "answer_tokens": 3, "processed_tokens": 5 + k + 3,
                        "flops": float("nan")}
                       for i, (c, k) in enumerate(zip(correct, thinking, strict=True))]
     return pd.DataFrame(runs), pd.DataFrame(questions)
@@ -215,6 +215,7 @@ def test_analyse_end_to_end_on_the_hand_made_grid():
     assert ops.loc["rule_1", "regret"] == 0 and ops.loc["rule_1", "headroom"] == 1.0
     assert ops.loc["rule_2", "accuracy"] == 0.25 and ops.loc["rule_2", "thinking"] == 2.5
     assert ops.loc["bf_30", "compute"] == 8 + 22.5  # tokens processed: no FLOPs without shape
+    assert (ops["answer"] == 3).all()  # answer tokens, beside thinking
     assert (ops["accuracy_lo"] <= ops["accuracy"]).all()
     assert (ops["accuracy"] <= ops["accuracy_hi"]).all()
     m = tables["matched"]

@@ -117,6 +117,8 @@ def _per_question(q: pd.DataFrame, grid: Grid, run: str, column: str) -> dict[st
     q = q.loc[grid.doc_ids]
     return {"correct": q["correct"].fillna(0).to_numpy(float),
             "thinking": q["thinking_tokens"].to_numpy(float),
+            "answer": (q["answer_tokens"] if "answer_tokens" in q else
+                       pd.Series(np.nan, index=q.index)).to_numpy(float),
             "compute": q[column].to_numpy(float)}
 
 
@@ -129,7 +131,7 @@ def operating_points(runs: pd.DataFrame, questions: pd.DataFrame, grid: Grid,
         x = _per_question(questions[questions["run"] == r.run], grid, r.run, column)
         row = {"run": r.run, "scaler": r.scaler, "sweep": r.sweep, "value": r.value}
         for name, values in (("accuracy", x["correct"]), ("thinking", x["thinking"]),
-                             ("compute", x["compute"])):
+                             ("answer", x["answer"]), ("compute", x["compute"])):
             row[name], row[f"{name}_lo"], row[f"{name}_hi"] = mean_interval(values, weights,
                                                                             confidence)
         point = standing(grid, x["correct"], x["thinking"])

@@ -136,6 +136,9 @@ def operating_view(part: pd.DataFrame) -> pd.DataFrame:
                                 for r in part.itertuples()],
         "thinking tokens/q": [with_interval(r.thinking, r.thinking_lo, r.thinking_hi, 1, 0)
                               for r in part.itertuples()],
+        # a forced answer may go on reasoning after its answer prompt: shown beside thinking
+        "answer tokens/q": [with_interval(r.answer, r.answer_lo, r.answer_hi, 1, 0)
+                            for r in part.itertuples()],
         f"total compute {unit}": [with_interval(r.compute, r.compute_lo, r.compute_hi, scale,
                                                 1 if scale != 1 else 0)
                                   for r in part.itertuples()],
