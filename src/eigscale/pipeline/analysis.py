@@ -155,28 +155,58 @@ def operating_points(runs: pd.DataFrame, questions: pd.DataFrame, grid: Grid,
 REFERENCES = {BF: ("compute", "the budget"), RANDOM: ("thinking", "the timing")}
 
 
+def sorted_curves(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Curves (one per row, [..., points]) with each row's points in the order of x."""
+    xs, ys = np.atleast_2d(np.asarray(xs, float)), np.atleast_2d(np.asarray(ys, float))
+    order = np.argsort(xs, axis=1, kind="stable")
+    return np.take_along_axis(xs, order, axis=1), np.take_along_axis(ys, order, axis=1)
+
+
+def interpolate_rows(xs: np.ndarray, ys: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each row's piecewise-linear curve (`sorted_curves`) at its x, as np.interp reads a curve
+    (NaN outside [min x, max x] or for a NaN x)."""
+    x = np.asarray(x, float)
+    out = np.full(x.shape, np.nan)
+    if xs.shape[1] == 0:
+        return out
+    inside = (x >= xs[:, 0]) & (x <= xs[:, -1])
+    if xs.shape[1] == 1:
+        return np.where(inside, ys[:, 0], out)
+    # the segment [x_i, x_i+1) holding x (the last point itself at the end)
+    i = np.clip((xs <= x[:, None]).sum(axis=1) - 1, 0, xs.shape[1] - 2)
+    rows = np.arange(len(x))
+    x0, x1, y0, y1 = xs[rows, i], xs[rows, i + 1], ys[rows, i], ys[rows, i + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        along = np.where(x >= x1, y1, y0 + (x - x0) * (y1 - y0) / (x1 - x0))
+    return np.where(inside, along, out)
+
+
+def reach_rows(xs: np.ndarray, ys: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """For each row's curve (`sorted_curves`), the least x at which it, walked in x, first
+    reaches its y (NaN if it never does)."""
+    y = np.asarray(y, float)
+    out = np.full(y.shape, np.nan)
+    if xs.shape[1] == 0:
+        return out
+    hit = ys >= y[:, None]
+    k = hit.argmax(axis=1)  # the first point at or above y
+    rows = np.arange(len(y))
+    prev = np.maximum(k - 1, 0)
+    x0, x1, y0, y1 = xs[rows, prev], xs[rows, k], ys[rows, prev], ys[rows, k]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = np.where(k == 0, x1, x0 + (x1 - x0) * (y - y0) / (y1 - y0))
+    return np.where(hit.any(axis=1), crossing, out)
+
+
 def interpolate(xs: np.ndarray, ys: np.ndarray, x: float) -> float:
     """The piecewise-linear curve through (xs, ys) at x (NaN outside [min xs, max xs])."""
-    order = np.argsort(xs, kind="stable")
-    xs, ys = np.asarray(xs, float)[order], np.asarray(ys, float)[order]
-    if not len(xs) or np.isnan(x) or x < xs[0] or x > xs[-1]:
-        return float("nan")
-    return float(np.interp(x, xs, ys))
+    return float(interpolate_rows(*sorted_curves(xs, ys), np.array([x]))[0])
 
 
 def reach(xs: np.ndarray, ys: np.ndarray, y: float) -> float:
     """The least x at which the piecewise-linear curve through (xs, ys), walked in x, first
     reaches y (NaN if it never does)."""
-    order = np.argsort(xs, kind="stable")
-    xs, ys = np.asarray(xs, float)[order], np.asarray(ys, float)[order]
-    if not len(xs) or np.isnan(y):
-        return float("nan")
-    if ys[0] >= y:
-        return float(xs[0])
-    for k in range(1, len(xs)):
-        if ys[k] >= y:  # crosses between k - 1 and k
-            return float(xs[k - 1] + (xs[k] - xs[k - 1]) * (y - ys[k - 1]) / (ys[k] - ys[k - 1]))
-    return float("nan")
+    return float(reach_rows(*sorted_curves(xs, ys), np.array([y]))[0])
 
 
 def matched(ops: pd.DataFrame, questions: pd.DataFrame, grid: Grid, weights: np.ndarray,
@@ -201,8 +231,9 @@ def matched(ops: pd.DataFrame, questions: pd.DataFrame, grid: Grid, weights: np.
         curve = rules[rules["scaler"] == ref]
         if len(curve) < 2:
             continue  # a curve needs two points
-        a_ref = np.stack([resampled[c]["correct"] for c in curve["run"]], axis=1)
-        x_ref = np.stack([resampled[c][axis] for c in curve["run"]], axis=1)
+        # each resample's curve, in the order of its x once for every run matched against it
+        x_ref, a_ref = sorted_curves(np.stack([resampled[c][axis] for c in curve["run"]], 1),
+                                     np.stack([resampled[c]["correct"] for c in curve["run"]], 1))
         xs, ys = curve[axis].to_numpy(), curve["accuracy"].to_numpy()
         lo_x, hi_x = float(xs.min()), float(xs.max())
         others = rules[~rules["scaler"].isin([ref, *([BF, RANDOM, NONE] if ref == RANDOM
@@ -211,10 +242,8 @@ def matched(ops: pd.DataFrame, questions: pd.DataFrame, grid: Grid, weights: np.
             a_run, x_run, x = resampled[r.run]["correct"], resampled[r.run][axis], getattr(r, axis)
             at, need = interpolate(xs, ys, x), reach(xs, ys, r.accuracy)
             inside = lo_x <= x <= hi_x
-            gain = a_run - np.array([interpolate(c, a, v) for c, a, v in
-                                     zip(x_ref, a_ref, x_run, strict=True)])
-            saved = np.array([reach(c, a, y) for c, a, y in zip(x_ref, a_ref, a_run,
-                                                                strict=True)]) - x_run
+            gain = a_run - interpolate_rows(x_ref, a_ref, x_run)
+            saved = reach_rows(x_ref, a_ref, a_run) - x_run
             none = (float("nan"),) * 2
             rows.append({
                 "reference": ref, "axis": axis, "controls": controls, "rule": r.rule,
