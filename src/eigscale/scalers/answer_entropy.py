@@ -50,8 +50,9 @@ class AnswerEntropy(PosteriorScaler):
         d.entropy = float(h[0])
         return self.goes_on(d)
 
-    def verdict(self, d: Decision) -> bool:
-        return d.entropy is not None and d.entropy - self.margin(d) > self.params.tau
+    @property
+    def threshold(self) -> float:
+        return self.params.tau
 
     def score_of(self, d: Decision) -> float | None:
         return d.entropy

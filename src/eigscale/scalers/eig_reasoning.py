@@ -77,8 +77,9 @@ class EIGReasoning(PosteriorScaler):
                                                      res.eig)
         return self.goes_on(d)
 
-    def verdict(self, d: Decision) -> bool:
-        return d.eig is not None and d.eig - self.margin(d) > self.params.lambda_cost
+    @property
+    def threshold(self) -> float:
+        return self.params.lambda_cost
 
     def score_of(self, d: Decision) -> float | None:
         return d.eig

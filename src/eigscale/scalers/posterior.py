@@ -225,24 +225,27 @@ class PosteriorScaler(ThinkingScaler):
         NonFiniteScores."""
 
     def goes_on(self, d: Decision) -> bool:
-        """Keep thinking after this decision? A decision without an estimate goes on; else the
-        rule's verdict on its numbers. (A replay applies it to another run's decisions.)"""
-        return d.unestimated or self.verdict(d)
+        """Keep thinking after this decision? A decision without an estimate goes on; else iff
+        the rule's score, less the decision mode's margin (0 for "point", decision_z standard
+        errors for "interval"), exceeds its threshold. (A replay applies it to another run's
+        decisions.)"""
+        if d.unestimated:
+            return True
+        score = self.score_of(d)
+        if score is None:
+            return False
+        interval = self.params.decision_mode == "interval" and d.se is not None
+        return score - (self.params.decision_z * d.se if interval else 0.0) > self.threshold
 
+    @property
     @abstractmethod
-    def verdict(self, d: Decision) -> bool:
-        """The rule's verdict on a decision whose numbers are filled in: keep thinking?"""
-
-    def margin(self, d: Decision) -> float:
-        """What the decision mode takes off the score before it is compared with the
-        threshold: 0 ("point"), or decision_z standard errors ("interval")."""
-        if self.params.decision_mode == "interval" and d.se is not None:
-            return self.params.decision_z * d.se
-        return 0.0
+    def threshold(self) -> float:
+        """The rule's threshold: thinking goes on while its score exceeds it."""
 
     @abstractmethod
     def score_of(self, d: Decision) -> float | None:
-        """The number an extension's continuation prompt is chosen by."""
+        """The rule's score of a decision whose numbers are filled in (None: not computed);
+        it also chooses an extension's continuation prompt."""
 
     # a sweep is traced with the smallest threshold, which goes on at every decision a larger
     # one goes on at; the continuation prompt of an extension depends on the score alone, not
@@ -386,10 +389,11 @@ class PosteriorScaler(ThinkingScaler):
         out = []
         for c in result.completions:
             cut = c.finish_reason == "length"
-            seen = Response(eng.decode(ctx.tail + tuple(c.token_ids)), p.thinking_end,
-                            p.answer_prompt)
+            key = None if cut else answer_class(
+                Response(eng.decode(ctx.tail + tuple(c.token_ids)), p.thinking_end,
+                         p.answer_prompt), p.answer_kind)
             out.append((c.token_ids + tuple(i for i in c.stop_ids if i in eng.eos_token_ids),
-                        None if cut else answer_class(seen, p.answer_kind), cut))
+                        key, cut))
         return out
 
     def _tally(self, d: Decision, answers: list[list[tuple[tuple[int, ...], str | None, bool]]]
