@@ -135,30 +135,33 @@ def extract(response: str, thinking_end: str | None = None) -> str | None:
 
 
 # -- maths -------------------------------------------------------------------------------
-def _verify(gold: str, answer: str, wrap: bool) -> bool:
-    from math_verify import parse, verify
-
-    try:
-        g = parse(f"${gold}$") or parse(gold)
-        a = parse(f"${answer}$" if wrap else answer)
-        if a and not wrap and reduced(answer, str(a[-1])):
-            return False
-        return bool(g and a and verify(g, a))
-    except Exception:  # math-verify raises on unparseable LaTeX: that is simply not equal
-        return False
-
-
-def _closed(answer: str) -> bool:
-    """Is the answer, read as LaTeX, one expression with no free symbols (2\\sqrt{3}, \\ln 2,
-    \\frac{\\pi}{4}): a whole value, not prose with a value in it?"""
+def _parse(text: str) -> list:
+    """math-verify's reading of a text ([] where it raises: unparseable LaTeX is no value)."""
     from math_verify import parse
 
     try:
-        parsed = parse(f"${answer}$")
+        return parse(text)
     except Exception:
+        return []
+
+
+def _gold(gold: str) -> list:
+    """The gold answer as math-verify reads it: as LaTeX, else as text."""
+    from math_verify import parse
+
+    try:
+        return parse(f"${gold}$") or parse(gold)
+    except Exception:
+        return []
+
+
+def _same(gold: list, answer: list) -> bool:
+    from math_verify import verify
+
+    try:
+        return bool(gold and answer and verify(gold, answer))
+    except Exception:  # math-verify raises on what it cannot compare: that is simply not equal
         return False
-    free = getattr(parsed[0], "free_symbols", None) if parsed else None
-    return free is not None and not free
 
 
 # what makes a number only a part of an expression: a function or constant around it
@@ -184,11 +187,18 @@ def math_equal(answer: str | None, gold: str) -> bool:
         return False
     if canonical(answer) == canonical(gold):
         return True
-    if _verify(gold, answer, wrap=True):
+    g, whole = _gold(gold), _parse(f"${answer}$")
+    if _same(g, whole):
         return True
+    # read as LaTeX, one expression with no free symbols (2\sqrt{3}, \ln 2, \frac{\pi}{4}) is a
+    # whole value, not prose with a value in it: never reduced to a number inside it
+    free = getattr(whole[0], "free_symbols", None) if whole else None
+    if free is not None and not free:
+        return False
     # math-verify's extraction from text finds one number of the line; never one that is only
     # part of the answer's expression (2 in 2\sqrt{3}, 3 in 3\pi, 2 in \ln 2)
-    return not _closed(answer) and _verify(gold, answer, wrap=False)
+    found = _parse(answer)
+    return bool(found) and not reduced(answer, str(found[-1])) and _same(g, found)
 
 
 def math_answer(response: str, thinking_end: str | None = None) -> str | None:
@@ -198,12 +208,7 @@ def math_answer(response: str, thinking_end: str | None = None) -> str | None:
     section = answer_section(response, thinking_end)
     if answer is not None or truncated_box(section):
         return answer
-    from math_verify import parse
-
-    try:
-        parsed = parse(section[-2000:])
-    except Exception:
-        return None
+    parsed = _parse(section[-2000:])
     if not parsed or reduced(section, str(parsed[-1])):
         return None
     return str(parsed[-1])
