@@ -2,7 +2,7 @@
 
 import re
 
-from eigscale.engines import ENGINES
+from eigscale.pipeline import job as eval_job
 from eigscale.pipeline import outputs
 from eigscale.pipeline import run_config
 from eigscale.pipeline.fingerprint import fingerprint
@@ -100,5 +100,4 @@ def gpus(wildcards):
 def engine_args(wildcards):
     """What the job's engine takes from the model entry over its GPUs (shown by the rule's
     message; eigscale.pipeline.job passes the same to lm-eval)."""
-    model = run_config.model_settings(config, wildcards.model)
-    return ENGINES[model["engine"]].model_args(model, model["gpus"])
+    return eval_job.engine_args(run_config.model_settings(config, wildcards.model))

@@ -63,8 +63,13 @@ def model_args(settings: dict[str, Any], model_dir: Path, records: Path,
     engine takes from its config entry over its `gpus` (the engine's registry entry says)."""
     model = settings["model"]
     return {"pretrained": str(model_dir), "dtype": model["dtype"],
-            "eigscale_records": str(records), "eigscale_chunk": chunk,
-            **ENGINES[model["engine"]].model_args(model, model["gpus"])}
+            "eigscale_records": str(records), "eigscale_chunk": chunk, **engine_args(model)}
+
+
+def engine_args(model: dict[str, Any]) -> dict[str, Any]:
+    """What a model entry's engine takes from it over its `gpus` (the engine's registry
+    entry says which)."""
+    return ENGINES[model["engine"]].model_args(model, model["gpus"])
 
 
 def gen_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
