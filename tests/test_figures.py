@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from eigscale.pipeline.figures import accuracy_vs_tokens, pareto
+from eigscale.pipeline.figures import FRONTIERS, accuracy_vs_tokens, pareto
 
 
 def _run(scaler: str, sweep: str, value: float, tokens: float, acc: float) -> dict:
@@ -39,15 +39,20 @@ def test_pareto_points_are_those_nothing_beats():
     assert pareto(x, y).tolist() == [True, True, False, True, False]
 
 
+FRONTIERS_LABELS = [label for label, _, _ in FRONTIERS.values()]
+
+
 def test_frontiers_are_drawn_dashed_on_both_axes():
     runs = pd.DataFrame([_run("budget_forcing", "bf", 32.0, 30.0, 0.25),
                          _run("budget_forcing", "bf", 64.0, 55, 0.3)])
-    curves = pd.DataFrame([{"model": "m", "task": "t", "curve": c, "budget": b, "thinking": b,
-                            "compute": b + 10, "accuracy": a}
+    # each axis its own curves: the compute axis' cost 10 more than the thinking axis'
+    curves = pd.DataFrame([{"model": "m", "task": "t", "curve": c, "axis": axis,
+                            "x": b + shift, "accuracy": a}
                            for c in ("fixed", "oracle_sc", "oracle_fc")
+                           for axis, shift in (("compute", 10), ("thinking", 0))
                            for b, a in ((0, 0.1), (64, 0.5))])
     fig = accuracy_vs_tokens(runs, curves)
-    for ax in fig.axes:
-        dashed = {line.get_label() for line in ax.lines if line.get_linestyle() != "-"}
-        assert {"fixed budget F(B)", "oracle A*_SC (stays correct)",
-                "oracle A*_FC (first correct)"} <= dashed
+    for ax, shift in zip(fig.axes, (10, 0), strict=True):
+        dashed = {line.get_label(): line for line in ax.lines if line.get_linestyle() != "-"}
+        assert set(FRONTIERS_LABELS) <= set(dashed)
+        assert all(dashed[name].get_xdata()[0] == shift for name in FRONTIERS_LABELS)

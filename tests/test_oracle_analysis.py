@@ -11,6 +11,7 @@ import pytest
 
 from eigscale.pipeline.analysis import Settings, analyse
 from eigscale.pipeline.frontier import (
+    Axis,
     Grid,
     Resampled,
     fixed_budget,
@@ -20,7 +21,7 @@ from eigscale.pipeline.frontier import (
     points,
     standing,
 )
-from eigscale.pipeline.stats import holm, interval, mcnemar, mean_interval, resample_weights
+from eigscale.pipeline.stats import interval, mcnemar, mean_interval, resample_weights
 from eigscale.pipeline.tables import (
     TABLES,
     latex_escape,
@@ -72,17 +73,18 @@ def test_a_trace_shorter_than_a_step_keeps_the_grid():
     g = Grid.from_frame(rows)
     assert g.cuts.tolist() == [0, 10, 20]
     assert g.correct.tolist() == [[0, 1, 1], [1, 1, 1]]
-    assert fixed_budget(g)[0].tolist() == [0, 7, 12]
+    assert fixed_budget(Axis.thinking(g))[0].tolist() == [0, 7, 12]
 
 
 def test_fixed_budget_frontier(grid):
     # caps 0, 10, 20, 30: correctness at min(B, T_i) and the mean thinking it costs
     assert grid.cuts.tolist() == [0, 10, 20, 30]
-    tokens, acc = fixed_budget(grid)
+    thinking = Axis.thinking(grid)
+    tokens, acc = fixed_budget(thinking)
     assert tokens.tolist() == [0, 10, 17.5, 22.5]
     assert acc.tolist() == [0.25, 0.5, 0.5, 0.5]
-    assert fixed_budget_at(grid, 5) == pytest.approx(0.375)  # halfway between caps 0 and 10
-    assert fixed_budget_at(grid, 100) == 0.5  # beyond the longest trace: its end
+    assert fixed_budget_at(thinking, 5) == pytest.approx(0.375)  # between caps 0 and 10
+    assert fixed_budget_at(thinking, 100) == 0.5  # beyond the longest trace: its end
 
 
 def test_oracle_frontiers(grid):
@@ -96,10 +98,33 @@ def test_oracle_frontiers(grid):
     assert oracle_at(grid.sc, 4, np.array([2, 0, 1, 1])) == 0.25  # 16 tokens: one copy
 
 
+def test_the_oracles_on_a_compute_axis(grid):
+    # stopping costs 100 per question plus 1 per thinking token, but q1's answer at cut 20
+    # costs 50 more (a long forced answer) and q0's at cut 0 costs 30 more
+    cost = 100 + np.minimum(grid.cuts[None, :], grid.ends[:, None]).astype(float)
+    cost[1, 2:] += 50
+    cost[0, 0] += 30
+    axis = Axis.of(grid, cost, "flops")
+    # giving up answers at the cheapest cut: q0 at 10 (110 < 130), the others at 0
+    assert axis.give_up.tolist() == [110, 100, 100, 100]
+    # first-correct: the cheapest right cut; q1 is right at 0 (100)
+    assert axis.fc[:3].tolist() == [110, 100, 110] and np.isinf(axis.fc[3])
+    # stays-correct: the cost at SC (q0 at 10, q1 at 20 with its long answer)
+    assert axis.sc[:2].tolist() == [110, 170] and np.isinf(axis.sc[2:]).all()
+    # A*_SC: q0 solved for no extra, q1 for 70 extra: at a mean 410/4 giving up costs all
+    assert oracle_at(axis.sc, 102.5, give_up=axis.give_up) == 0.25
+    assert oracle_at(axis.sc, 102.5 + 70 / 4, give_up=axis.give_up) == 0.5
+    # F on this axis: each cap's mean cost
+    xs, acc = fixed_budget(axis)
+    assert acc.tolist() == [0.25, 0.5, 0.5, 0.5]
+    assert xs.tolist() == [107.5, 110, 130, 135] and fixed_budget_at(axis, 108.75) == 0.375
+
+
 def test_regret_and_headroom(grid):
     # stops at 10 and 20 on q0/q1, gives up on q2/q3: the oracle's own choice at 7.5 tokens
+    grid = Axis.thinking(grid)
     best = standing(grid, np.array([1, 1, 0, 0]), np.array([10, 20, 0, 0]))
-    assert (best.accuracy, best.thinking, best.oracle_sc) == (0.5, 7.5, 0.5)
+    assert (best.accuracy, best.spent, best.oracle_sc) == (0.5, 7.5, 0.5)
     assert best.fixed == pytest.approx(0.4375)  # 0.25 + 0.75 * (0.5 - 0.25)
     assert best.regret == 0 and best.headroom == pytest.approx(1.0)
     # against first-correct: q1 free, q0 and q2 for 10 each fit 4 x 7.5 tokens
@@ -118,12 +143,16 @@ def test_resampled_equals_one_at_a_time(grid):
     weights = resample_weights(4, 200, seed=3)
     correct, thinking = np.array([1, 0, 1, 0]), np.array([10, 20, 0, 10])
     for which, suffix in (("sc", ""), ("fc", "_fc")):
-        regret, headroom = Resampled(grid, weights).regret_headroom(correct, thinking, which)
-        for r in range(0, 200, 7):
-            one = standing(grid, correct, thinking, weights[r])
-            assert regret[r] == pytest.approx(getattr(one, "regret" + suffix))
-            h = getattr(one, "headroom" + suffix)
-            assert (math.isnan(h) and math.isnan(headroom[r])) or headroom[r] == pytest.approx(h)
+        cost = 3 + np.minimum(grid.cuts[None, :], grid.ends[:, None]) * [[1], [2], [1], [3]]
+        for axis in (Axis.thinking(grid), Axis.of(grid, cost, "processed_tokens")):
+            regret, headroom = Resampled(axis, weights).regret_headroom(correct, thinking,
+                                                                        which)
+            for r in range(0, 200, 7):
+                one = standing(axis, correct, thinking, weights[r])
+                assert regret[r] == pytest.approx(getattr(one, "regret" + suffix))
+                h = getattr(one, "headroom" + suffix)
+                assert (math.isnan(h) and math.isnan(headroom[r])) or \
+                    headroom[r] == pytest.approx(h)
 
 
 def test_resample_weights_are_seeded_draws_of_n():
@@ -179,14 +208,6 @@ def test_mcnemar_exact():
             scipy_stats.binomtest(n10, n10 + n01, 0.5).pvalue)
 
 
-def test_holm():
-    # sorted 0.01, 0.03, 0.04 -> 3 x 0.01, 2 x 0.03, max(0.06, 1 x 0.04)
-    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert holm([0.5, 0.9]) == [1.0, 1.0]
-    out = holm([0.02, float("nan")])
-    assert out[0] == 0.02 and math.isnan(out[1])
-
-
 def _runs_and_questions():
     # budget forcing caps 10 and 30, and one other rule (two thresholds), on the grid's docs
     specs = {"bf_10": ("budget_forcing", "bf", 10, [1, 0, 1, 0], [10, 10, 10, 10]),
@@ -213,6 +234,7 @@ def test_analyse_end_to_end_on_the_hand_made_grid():
                      Settings(bootstrap=500, seed=0))
     ops = tables["operating_points"].set_index("run")
     assert ops.loc["rule_1", "regret"] == 0 and ops.loc["rule_1", "headroom"] == 1.0
+    assert ops.loc["rule_1", "headroom_thinking"] == 1.0
     assert ops.loc["rule_2", "accuracy"] == 0.25 and ops.loc["rule_2", "thinking"] == 2.5
     assert ops.loc["bf_30", "compute"] == 8 + 22.5  # tokens processed: no FLOPs without shape
     assert (ops["answer"] == 3).all()  # answer tokens, beside thinking
@@ -237,14 +259,55 @@ def test_analyse_end_to_end_on_the_hand_made_grid():
     assert {"rs_a", "rs_b", "baseline"} & set(rs.index) == set()
     assert rs.loc["rule_1", "reference_accuracy"] == pytest.approx(0.25 + 0.25 / 6)
     assert rs.loc["rule_1", "gain"] == pytest.approx(0.25 - 0.25 / 6)
-    # Holm over every comparison of the model's table, never below the raw p
-    inside = m[m["position"] == "inside"]
-    assert (inside["p_holm"] >= inside["p_gain"]).all() and inside["p_gain"].between(0, 1).all()
+    # Bonferroni over every comparison of the model's table: p times the family's size, and
+    # the interval at the matching level (wider than the raw one)
+    tested = m[m["p_gain"].notna()]
+    size = len(tested)
+    assert (tested["family_size"] == size).all() and size >= 5
+    assert tested["p_family"].tolist() == pytest.approx(
+        [min(1.0, size * p) for p in tested["p_gain"]])
+    assert (tested["gain_family_lo"] <= tested["gain_lo"]).all()
+    assert (tested["gain_family_hi"] >= tested["gain_hi"]).all()
     f = tables["frontiers"]
-    sc = f[f["curve"] == "oracle_sc"]
+    sc = f[(f["curve"] == "oracle_sc") & (f["axis"] == "thinking")]
+    assert sc["x"].tolist() == [0, 10, 17.5, 22.5]
     assert sc["accuracy"].tolist() == [0, 0.5, 0.5, 0.5]
-    # the oracle's compute at budget 10: q0 and q1 stop at their SC points, q2 q3 give up
-    assert sc["compute"].iloc[1] == pytest.approx(8 + (10 + 20) / 4)
+    # on the compute axis every cut costs 8 more tokens (prompt 5, answer 3): the same curves
+    # shifted by 8
+    for curve in ("fixed", "oracle_sc", "oracle_fc"):
+        on = {a: f[(f["curve"] == curve) & (f["axis"] == a)] for a in ("thinking",
+                                                                        "compute")}
+        assert on["compute"]["x"].tolist() == pytest.approx(on["thinking"]["x"] + 8)
+        assert on["compute"]["accuracy"].tolist() == on["thinking"]["accuracy"].tolist()
+    # regret at equal total compute: rule_1 spends 7.5 + 8 tokens, the oracle's own choice
+    assert ops.loc["rule_1", "regret_thinking"] == 0 and ops.loc["rule_1", "regret"] == 0
+
+
+def test_the_timing_control_deals_a_rules_own_stops_at_random():
+    # the rule stops q2 early at 10 (right there, wrong at its end) and lets the others end:
+    # right on q0, q1, q2. Its control deals that one stop to a random question: q0 is right
+    # either way, q1 is wrong at 10 (3/4 right), q2 right only when dealt it (1/4), q3 ends
+    # at 10 anyway (wrong): 0.5 expected, the rule's timing gains 0.25
+    runs = pd.DataFrame([{"model": "m", "task": "t", "run": "r", "scaler": "answer_entropy",
+                          "sweep": None, "value": None}])
+    questions = pd.DataFrame([
+        {"model": "m", "task": "t", "run": "r", "doc_id": i, "correct": c, "thinking_tokens": k,
+         "answer_tokens": 3, "processed_tokens": 8 + k, "flops": float("nan"), "stop_reason": s}
+        for i, (c, k, s) in enumerate([(1, 30, "natural_end"), (1, 20, "natural_end"),
+                                       (1, 10, "entropy_stop"), (0, 10, "natural_end")])])
+    tables = analyse(runs, questions, grid_rows().assign(model="m", task="t"),
+                     Settings(bootstrap=500, seed=0, control_draws=4000))
+    control = tables["matched"].set_index("reference").loc["random_stop_matched"]
+    assert control["early_stops"] == 1 and control["accuracy"] == 0.75
+    assert control["reference_accuracy"] == pytest.approx(0.5, abs=0.02)
+    assert control["gain"] == pytest.approx(0.25, abs=0.02)
+    assert control["gain_lo"] <= control["gain"] <= control["gain_hi"]
+    # the control's thinking: each question stops at 10 with chance 1/4, else at its end
+    ends = np.array([30, 20, 30, 10])
+    assert control["reference_x"] == pytest.approx(np.mean(np.minimum(ends, 10) / 4
+                                                           + 3 * ends / 4), abs=0.3)
+    # McNemar against one draw: the rule is right wherever that control run is
+    assert control["mcnemar_control_only"] == 0 and control["mcnemar_rule_only"] >= 1
 
 
 def test_analyse_refuses_runs_on_other_questions():

@@ -98,3 +98,7 @@ def test_oracle_grid_answers_are_live_budget_forcing_answers(vllm_engine):
             assert cut.t == rec.thinking_tokens and cut.stop_reason == rec.stop_reason
             assert answer_section(cut.text, end) == answer_section(text, end)
             assert cut.answer_tokens == rec.answer_tokens
+            # charged as the live run is, from the engine's counts (the compute axis' cells)
+            # (prefill: the live run meets the prompt in the cache the grid's trace left)
+            assert cut.decoded_tokens == sum(rec.decoded.values())
+            assert cut.prefill_tokens >= sum(rec.prefill.values()) >= rec.prefill["answer"] > 0

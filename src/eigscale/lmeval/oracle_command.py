@@ -33,7 +33,7 @@ from eigscale.lmeval.run_folder import GRID_CSV, GRID_LM_EVAL, RecordsFolder
 from eigscale.lmeval.tasks import ANSWER_KIND, TASKS_DIR
 
 GRID_COLUMNS = ("task", "doc_id", "t", "end", "correct", "answer", "stop_reason",
-                "prompt_tokens", "answer_tokens")
+                "prompt_tokens", "answer_tokens", "prefill_tokens", "decoded_tokens")
 PRIMARY_METRIC = "exact_match"  # what every eigscale task reports, and metrics.py reads
 
 

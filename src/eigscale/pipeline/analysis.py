@@ -1,15 +1,21 @@
 """The analysis tables: oracle points and frontiers, every run's operating point with paired
-intervals, regret and headroom, and every run against budget forcing's curve and the
-random-stop control's, interpolated at equal compute.
+intervals, regret and headroom on both axes, every run against budget forcing's curve and the
+random-stop curve, interpolated at equal compute, and every adaptive run against random
+timing with its own stop times, question by question.
 
 Inputs are the tidy tables (eigscale.pipeline.metrics: questions.csv) and the oracle grids
-(eigscale.lmeval.oracle_command: grid.csv per (model, task)). Per (model, task) one set of bootstrap
-resamples over its questions serves every run (paired; eigscale.pipeline.stats); the oracle
-quantities (eigscale.pipeline.frontier) are recomputed inside each resample.
+(eigscale.lmeval.oracle_command: grid.csv per (model, task)). Per (model, task) one set of
+bootstrap resamples over its questions serves every run (paired; eigscale.pipeline.stats); the
+oracle quantities (eigscale.pipeline.frontier) are recomputed inside each resample.
 
 Total compute per question is the FLOP estimate when the model's shape is known, else tokens
-processed (eigscale.compute); the oracle's and a fixed cap's compute at a cut is charged the
-same way: the prompt, the thinking to the cut and that cut's forced answer.
+processed (eigscale.compute), from the engine's own counts; a grid cut is charged as a fixed
+cap at the cut would be (`cut_costs`). Regret and headroom are read at equal total compute
+(the primary view) and at equal thinking tokens (the secondary one).
+
+Multiplicity: the comparisons of the matched table are one family per model (every task,
+reference and run); Bonferroni's p and the interval at the matching level are given beside
+the raw ones, and each interval excludes 0 exactly when its p is below 1 - confidence.
 """
 
 from __future__ import annotations
@@ -22,11 +28,18 @@ import numpy as np
 import pandas as pd
 
 from eigscale.compute import ModelShape, question_cost
+from eigscale.pipeline.curves import (
+    interpolate,
+    interpolate_rows,
+    reach,
+    reach_rows,
+    sorted_curves,
+)
 from eigscale.pipeline.frontier import (
+    Axis,
     Grid,
     Resampled,
     fixed_budget,
-    oracle_choice,
     oracle_frontier,
     points,
     standing,
@@ -35,11 +48,13 @@ from eigscale.pipeline.outputs import ANALYSIS
 from eigscale.pipeline.run_config import ANALYSIS_DEFAULTS, analysis_settings
 from eigscale.pipeline.stats import (
     bootstrap_p,
-    holm,
     interval,
+    mcnemar,
     mean_interval,
     resample_weights,
 )
+from eigscale.scalers import SCALERS
+from eigscale.scalers.random_stop import permuted_stops
 
 BF, RANDOM, NONE = "budget_forcing", "random_stop", "none"
 
@@ -50,12 +65,14 @@ class Settings:
 
     bootstrap: int = ANALYSIS_DEFAULTS["bootstrap"]  # resamples
     confidence: float = ANALYSIS_DEFAULTS["confidence"]  # of every interval
-    seed: int = ANALYSIS_DEFAULTS["seed"]  # of the resamples
+    seed: int = ANALYSIS_DEFAULTS["seed"]  # of the resamples and the control's draws
+    control_draws: int = ANALYSIS_DEFAULTS["control_draws"]  # of the timing control
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
         section = analysis_settings(config)
-        return cls(section["bootstrap"], section["confidence"], section["seed"])
+        return cls(section["bootstrap"], section["confidence"], section["seed"],
+                   section["control_draws"])
 
 
 def compute_column(questions: pd.DataFrame) -> str:
@@ -65,49 +82,46 @@ def compute_column(questions: pd.DataFrame) -> str:
         "processed_tokens"
 
 
-def _cell_costs(grid_rows: pd.DataFrame, shape: ModelShape | None) -> pd.DataFrame:
-    """Each grid cut's compute: the prompt, the thinking to the cut, its forced answer."""
-    costs = [question_cost({"prompt_tokens": r.prompt_tokens, "thinking_tokens": r.t,
-                            "answer_tokens": r.answer_tokens}, shape)
-             for r in grid_rows.itertuples()]
-    out = grid_rows[["doc_id", "t"]].copy()
-    out["processed_tokens"] = [c["processed"] for c in costs]
-    out["flops"] = [c["flops"] for c in costs]
-    return out
+def cut_costs(grid_rows: pd.DataFrame, shape: ModelShape | None) -> pd.DataFrame:
+    """Each grid cut's total compute, as a live budget-forcing run capped at the cut is
+    charged: the engine's counts of the trace's reasoning up to the cut and of the cut's
+    forced answer (`prefill_tokens`, `decoded_tokens`: eigscale.scalers.cut_grid.Cut); grids
+    from before those counts were kept: the prompt, the thinking and the answer's tokens."""
+    counted = {"prefill_tokens", "decoded_tokens"} <= set(grid_rows.columns)
+    costs = [question_cost({
+        "prompt_tokens": r.prompt_tokens, "thinking_tokens": r.t, "answer_tokens": r.answer_tokens,
+        **({"prefill": {"cut": r.prefill_tokens}, "decoded": {"cut": r.decoded_tokens}}
+           if counted else {})}, shape) for r in grid_rows.itertuples()]
+    return grid_rows.assign(processed_tokens=[c["processed"] for c in costs],
+                            flops=[c["flops"] for c in costs])
 
 
-def _compute_at(cells: pd.DataFrame, grid: Grid, stops: np.ndarray, column: str) -> float:
-    """Mean compute per question when question i stops at stops[i] (a grid point)."""
-    lookup = cells.set_index(["doc_id", "t"])[column]
-    at = [min(s, e) for s, e in zip(stops, grid.ends, strict=True)]
-    return float(np.mean([lookup[(d, int(t))] if (d, int(t)) in lookup.index
-                          else lookup.loc[d].iloc[-1]
-                          for d, t in zip(grid.doc_ids, at, strict=True)]))
+def axes(grid: Grid, grid_rows: pd.DataFrame, shape: ModelShape | None, column: str
+         ) -> dict[str, Axis]:
+    """The grid on the total-compute axis (primary) and the thinking axis."""
+    return {"compute": Axis.of(grid, grid.cells(cut_costs(grid_rows, shape), column), column),
+            "thinking": Axis.thinking(grid)}
 
 
-def frontiers(grid: Grid, cells: pd.DataFrame, column: str) -> pd.DataFrame:
-    """F, A*_SC and A*_FC at every budget B of the grid: accuracy, `thinking` (the x of the
-    curve: F's mean thinking tokens, mean min(B, T_i); the oracle's mean budget B, at which
-    regret compares), `spent` (the mean thinking tokens actually spent) and the mean total
-    compute of the stops they imply."""
+def frontiers(axes: Mapping[str, Axis]) -> pd.DataFrame:
+    """F, A*_SC and A*_FC on each axis: per cap B of the grid, F's mean cost x and accuracy;
+    the oracles at the same mean budgets x, with the mean cost they actually spend."""
     rows = []
-    tokens, acc = fixed_budget(grid)
-    for b, x, y in zip(grid.cuts, tokens, acc, strict=True):
-        stops = np.minimum(b, grid.ends)
-        rows.append({"curve": "fixed", "budget": b, "thinking": x, "spent": x, "accuracy": y,
-                     "compute": _compute_at(cells, grid, stops, column)})
-    for which in ("sc", "fc"):
-        costs = grid.sc if which == "sc" else grid.fc
-        for b, (x, y) in zip(grid.cuts, zip(*oracle_frontier(grid, which), strict=True),
-                             strict=True):
-            rows.append({"curve": f"oracle_{which}", "budget": b, "thinking": float(b),
-                         "spent": x, "accuracy": y,
-                         "compute": _compute_at(cells, grid, oracle_choice(costs, b), column)})
+    for name, axis in axes.items():
+        xs, acc = fixed_budget(axis)
+        rows += [{"axis": name, "curve": "fixed", "x": x, "spent": x, "accuracy": y}
+                 for x, y in zip(xs, acc, strict=True)]
+        budgets = np.unique(xs)
+        for which in ("sc", "fc"):
+            spent, best = oracle_frontier(axis, which, budgets)
+            rows += [{"axis": name, "curve": f"oracle_{which}", "x": b, "spent": s,
+                      "accuracy": y} for b, s, y in zip(budgets, spent, best, strict=True)]
     return pd.DataFrame(rows)
 
 
 def _per_question(q: pd.DataFrame, grid: Grid, run: str, column: str) -> dict[str, np.ndarray]:
-    """A run's correctness, thinking tokens and compute, in the grid's question order."""
+    """A run's correctness, thinking tokens, answer tokens, compute and early stop point (inf
+    where it did not stop early by its own rule), in the grid's question order."""
     q = q.set_index("doc_id")
     missing = sorted(set(grid.doc_ids) - set(q.index))
     extra = sorted(set(q.index) - set(grid.doc_ids))
@@ -115,34 +129,47 @@ def _per_question(q: pd.DataFrame, grid: Grid, run: str, column: str) -> dict[st
         raise ValueError(f"run {run}: its questions are not the oracle grid's (missing "
                          f"{missing[:5]}, extra {extra[:5]}); rerun the workflow")
     q = q.loc[grid.doc_ids]
-    return {"correct": q["correct"].fillna(0).to_numpy(float),
-            "thinking": q["thinking_tokens"].to_numpy(float),
+    thinking = q["thinking_tokens"].to_numpy(float)
+    own = q["scaler"].map(lambda s: SCALERS[s].stop_reasons if s in SCALERS else ()) \
+        if "scaler" in q else pd.Series([()] * len(q), index=q.index)
+    early = np.array([r in reasons for r, reasons in
+                      zip(q.get("stop_reason", pd.Series("", index=q.index)), own,
+                          strict=True)], dtype=bool)
+    return {"correct": q["correct"].fillna(0).to_numpy(float), "thinking": thinking,
             "answer": (q["answer_tokens"] if "answer_tokens" in q else
                        pd.Series(np.nan, index=q.index)).to_numpy(float),
-            "compute": q[column].to_numpy(float)}
+            "compute": q[column].to_numpy(float),
+            "early_stop": np.where(early, thinking, np.inf)}
 
 
-def operating_points(runs: pd.DataFrame, questions: pd.DataFrame, grid: Grid,
-                     weights: np.ndarray, column: str, confidence: float) -> pd.DataFrame:
-    """Every run of one (model, task) against the oracle, with paired intervals."""
-    resampled = Resampled(grid, weights)
+# the operating points' oracle columns per axis: total compute unsuffixed (the primary view)
+AXIS_SUFFIX = {"compute": "", "thinking": "_thinking"}
+
+
+def operating_points(runs: pd.DataFrame, per_run: Mapping[str, dict[str, np.ndarray]],
+                     axes: Mapping[str, Axis], weights: np.ndarray, confidence: float
+                     ) -> pd.DataFrame:
+    """Every run of one (model, task) against the oracle on each axis, with paired intervals."""
+    resampled = {name: Resampled(axis, weights) for name, axis in axes.items()}
     rows = []
     for r in runs.itertuples():
-        x = _per_question(questions[questions["run"] == r.run], grid, r.run, column)
+        x = per_run[r.run]
         row = {"run": r.run, "scaler": r.scaler, "sweep": r.sweep, "value": r.value}
         for name, values in (("accuracy", x["correct"]), ("thinking", x["thinking"]),
                              ("answer", x["answer"]), ("compute", x["compute"])):
             row[name], row[f"{name}_lo"], row[f"{name}_hi"] = mean_interval(values, weights,
                                                                             confidence)
-        point = standing(grid, x["correct"], x["thinking"])
-        row.update({k: v for k, v in asdict(point).items()
-                    if k in ("fixed", "oracle_sc", "oracle_fc")})
-        for which, suffix in (("sc", ""), ("fc", "_fc")):
-            spread = resampled.regret_headroom(x["correct"], x["thinking"], which)
-            for name, values in zip(("regret", "headroom"), spread, strict=True):
-                row[name + suffix] = getattr(point, name + suffix)
-                row[f"{name}{suffix}_lo"], row[f"{name}{suffix}_hi"] = interval(values,
-                                                                                confidence)
+        for name, axis in axes.items():
+            axis_suffix = AXIS_SUFFIX[name]
+            point = standing(axis, x["correct"], x[name])
+            row.update({k + axis_suffix: v for k, v in asdict(point).items()
+                        if k in ("fixed", "oracle_sc", "oracle_fc")})
+            for which, suffix in (("sc", ""), ("fc", "_fc")):
+                spread = resampled[name].regret_headroom(x["correct"], x[name], which)
+                for what, values in zip(("regret", "headroom"), spread, strict=True):
+                    col = what + suffix + axis_suffix
+                    row[col] = getattr(point, what + suffix)
+                    row[f"{col}_lo"], row[f"{col}_hi"] = interval(values, confidence)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -153,80 +180,33 @@ def operating_points(runs: pd.DataFrame, questions: pd.DataFrame, grid: Grid,
 # with the same thinking budget? a random stop draws no side tokens, so total compute would
 # compare the side tokens instead)
 REFERENCES = {BF: ("compute", "the budget"), RANDOM: ("thinking", "the timing")}
+# the paired timing control (`timing_control`): its rows' reference
+MATCHED_CONTROL = "random_stop_matched"
 
 
-def sorted_curves(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Curves (one per row, [..., points]) with each row's points in the order of x."""
-    xs, ys = np.atleast_2d(np.asarray(xs, float)), np.atleast_2d(np.asarray(ys, float))
-    order = np.argsort(xs, axis=1, kind="stable")
-    return np.take_along_axis(xs, order, axis=1), np.take_along_axis(ys, order, axis=1)
+def _comparison(ref: str, axis: str, controls: str, r: Any, x: float) -> dict[str, Any]:
+    return {"reference": ref, "axis": axis, "controls": controls, "rule": r.rule, "run": r.run,
+            "scaler": r.scaler, "x": x, "accuracy": r.accuracy}
 
 
-def interpolate_rows(xs: np.ndarray, ys: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Each row's piecewise-linear curve (`sorted_curves`) at its x, as np.interp reads a curve
-    (NaN outside [min x, max x] or for a NaN x)."""
-    x = np.asarray(x, float)
-    out = np.full(x.shape, np.nan)
-    if xs.shape[1] == 0:
-        return out
-    inside = (x >= xs[:, 0]) & (x <= xs[:, -1])
-    if xs.shape[1] == 1:
-        return np.where(inside, ys[:, 0], out)
-    # the segment [x_i, x_i+1) holding x (the last point itself at the end)
-    i = np.clip((xs <= x[:, None]).sum(axis=1) - 1, 0, xs.shape[1] - 2)
-    rows = np.arange(len(x))
-    x0, x1, y0, y1 = xs[rows, i], xs[rows, i + 1], ys[rows, i], ys[rows, i + 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        along = np.where(x >= x1, y1, y0 + (x - x0) * (y1 - y0) / (x1 - x0))
-    return np.where(inside, along, out)
-
-
-def reach_rows(xs: np.ndarray, ys: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """For each row's curve (`sorted_curves`), the least x at which it, walked in x, first
-    reaches its y (NaN if it never does)."""
-    y = np.asarray(y, float)
-    out = np.full(y.shape, np.nan)
-    if xs.shape[1] == 0:
-        return out
-    hit = ys >= y[:, None]
-    k = hit.argmax(axis=1)  # the first point at or above y
-    rows = np.arange(len(y))
-    prev = np.maximum(k - 1, 0)
-    x0, x1, y0, y1 = xs[rows, prev], xs[rows, k], ys[rows, prev], ys[rows, k]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        crossing = np.where(k == 0, x1, x0 + (x1 - x0) * (y - y0) / (y1 - y0))
-    return np.where(hit.any(axis=1), crossing, out)
-
-
-def interpolate(xs: np.ndarray, ys: np.ndarray, x: float) -> float:
-    """The piecewise-linear curve through (xs, ys) at x (NaN outside [min xs, max xs])."""
-    return float(interpolate_rows(*sorted_curves(xs, ys), np.array([x]))[0])
-
-
-def reach(xs: np.ndarray, ys: np.ndarray, y: float) -> float:
-    """The least x at which the piecewise-linear curve through (xs, ys), walked in x, first
-    reaches y (NaN if it never does)."""
-    return float(reach_rows(*sorted_curves(xs, ys), np.array([y]))[0])
-
-
-def matched(ops: pd.DataFrame, questions: pd.DataFrame, grid: Grid, weights: np.ndarray,
-            column: str, confidence: float) -> pd.DataFrame:
+def matched(ops: pd.DataFrame, per_run: Mapping[str, dict[str, np.ndarray]],
+            weights: np.ndarray, confidence: float) -> tuple[pd.DataFrame, list[np.ndarray]]:
     """Every run against each reference curve (REFERENCES: budget forcing's caps at equal total
     compute; the random-stop control at equal thinking, for the adaptive rules), the curve
     interpolated at the run's own mean on that axis, inside every bootstrap resample: the
     accuracy gained there (run minus curve) and what the run saves at equal accuracy (the
     curve's axis value where it first reaches the run's accuracy, minus the run's), each with
     its percentile interval and bootstrap p. A run outside the curve's range on the axis is
-    reported as outside, never as matched."""
+    reported as outside, never as matched. Returns the rows and each row's resampled gains."""
     rows: list[dict[str, Any]] = []
+    gains: list[np.ndarray] = []
     if ops.empty:
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows), gains
     rules = ops.assign(rule=ops["sweep"].fillna(ops["run"]))
     norm = weights.sum(axis=1)
-    resampled = {}
-    for r in rules.itertuples():
-        x = _per_question(questions[questions["run"] == r.run], grid, r.run, column)
-        resampled[r.run] = {k: weights @ x[k] / norm for k in ("correct", "compute", "thinking")}
+    resampled = {r.run: {k: weights @ per_run[r.run][k] / norm
+                         for k in ("correct", "compute", "thinking")}
+                 for r in rules.itertuples()}
     for ref, (axis, controls) in REFERENCES.items():
         curve = rules[rules["scaler"] == ref]
         if len(curve) < 2:
@@ -245,9 +225,9 @@ def matched(ops: pd.DataFrame, questions: pd.DataFrame, grid: Grid, weights: np.
             gain = a_run - interpolate_rows(x_ref, a_ref, x_run)
             saved = reach_rows(x_ref, a_ref, a_run) - x_run
             none = (float("nan"),) * 2
+            gains.append(gain if inside else np.full(len(gain), np.nan))
             rows.append({
-                "reference": ref, "axis": axis, "controls": controls, "rule": r.rule,
-                "run": r.run, "scaler": r.scaler, "x": x, "accuracy": r.accuracy,
+                **_comparison(ref, axis, controls, r, x),
                 "position": ("inside" if inside else "below the curve's range" if x < lo_x
                              else "above the curve's range"),
                 "reference_x_lo": lo_x, "reference_x_hi": hi_x, "reference_accuracy": at,
@@ -260,36 +240,98 @@ def matched(ops: pd.DataFrame, questions: pd.DataFrame, grid: Grid, weights: np.
                 **dict(zip(("saved_lo", "saved_hi"), none if np.isnan(need)
                            else interval(saved, confidence), strict=True)),
             })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), gains
+
+
+def timing_control(ops: pd.DataFrame, per_run: Mapping[str, dict[str, np.ndarray]],
+                   grid: Grid, weights: np.ndarray, settings: Settings
+                   ) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Each adaptive run against random timing with its own stop times: on the oracle grid's
+    trace, its early stop points permuted over the questions (eigscale.scalers.random_stop.
+    permuted_stops, `settings.control_draws` seeded draws) and each question answered as the
+    grid answers at that cut (at its end where the draw is "no early stop" or past it). The
+    control's correctness per question is its mean over the draws; the paired difference (rule
+    minus control) has its percentile interval and bootstrap p, and the exact McNemar test of
+    the rule against the first draw, one control run, is given beside it."""
+    rows: list[dict[str, Any]] = []
+    gains: list[np.ndarray] = []
+    norm = weights.sum(axis=1)
+    thinking = Axis.thinking(grid)
+    adaptive = ops[~ops["scaler"].isin([BF, RANDOM, NONE])]
+    for r in adaptive.assign(rule=adaptive["sweep"].fillna(adaptive["run"])).itertuples():
+        x = per_run[r.run]
+        stops = permuted_stops(x["early_stop"], settings.control_draws, settings.seed)
+        ends = grid.ends[None, :]
+        at_end = np.searchsorted(grid.cuts, grid.ends, side="left")  # c_i(T_i)'s column
+        k = np.where(stops >= ends, at_end[None, :],
+                     np.searchsorted(grid.cuts, np.where(np.isfinite(stops), stops, 0),
+                                     side="right") - 1)
+        rows_ix = np.arange(len(grid.ends))[None, :]
+        control = thinking.correct[rows_ix, k].astype(float)
+        diff = x["correct"] - control.mean(axis=0)
+        gain = weights @ diff / norm
+        n10, n01, p_mc = mcnemar(x["correct"].astype(int), control[0].astype(int))
+        gains.append(gain)
+        rows.append({
+            **_comparison(MATCHED_CONTROL, "thinking", "the timing, paired", r, r.thinking),
+            "position": "inside", "reference_accuracy": float(control.mean()),
+            "reference_x": float(thinking.cost[rows_ix, k].mean()),
+            "early_stops": int(np.isfinite(x["early_stop"]).sum()),
+            "gain": float(diff.mean()),
+            **dict(zip(("gain_lo", "gain_hi"), interval(gain, settings.confidence),
+                       strict=True)),
+            "p_gain": bootstrap_p(gain), "mcnemar_rule_only": n10, "mcnemar_control_only": n01,
+            "p_mcnemar": p_mc})
+    return pd.DataFrame(rows), gains
+
+
+def family_wise(m: pd.DataFrame, gains: list[np.ndarray], confidence: float) -> pd.DataFrame:
+    """Bonferroni over every comparison with a p of one model's table (all its tasks and
+    references): p x m (at most 1) and the percentile interval at 1 - (1 - confidence) / m,
+    which excludes 0 exactly when that p is below 1 - confidence."""
+    m = m.copy()
+    m["p_family"], m["gain_family_lo"], m["gain_family_hi"] = np.nan, np.nan, np.nan
+    m["family_size"] = 0
+    for _, part in m.groupby("model"):
+        tested = part.index[part["p_gain"].notna()]
+        size = len(tested)
+        m.loc[part.index, "family_size"] = size
+        for i in tested:
+            m.loc[i, "p_family"] = min(1.0, size * m.loc[i, "p_gain"])
+            m.loc[i, ["gain_family_lo", "gain_family_hi"]] = interval(
+                gains[i], 1 - (1 - confidence) / size)
+    return m
 
 
 def analyse(runs: pd.DataFrame, questions: pd.DataFrame, grids: pd.DataFrame,
             settings: Settings, shapes: Mapping[str, ModelShape] | None = None
             ) -> dict[str, pd.DataFrame]:
     """{points, frontiers, operating_points, matched} over every (model, task) of the grids
-    (grid rows carry model and task columns). The matched comparisons' p-values are also
-    Holm-adjusted over every comparison of the model (all its tasks, references and runs):
-    one family per model's table."""
+    (grid rows carry model and task columns); the matched table with its family-wise columns
+    (`family_wise`)."""
     column = compute_column(questions)
+    gains: list[np.ndarray] = []  # each matched row's resampled gain, in the table's order
     out: dict[str, list[pd.DataFrame]] = {k: [] for k in ANALYSIS}
     for (model, task), rows in grids.groupby(["model", "task"], sort=True):
         ids = {"model": model, "task": task}
         grid = Grid.from_frame(rows)
-        cells = _cell_costs(rows, (shapes or {}).get(model))
         weights = resample_weights(len(grid.doc_ids), settings.bootstrap, settings.seed)
-        mine = (runs["model"] == model) & (runs["task"] == task)
+        mine = runs[(runs["model"] == model) & (runs["task"] == task)]
         q = questions[(questions["model"] == model) & (questions["task"] == task)]
-        ops = operating_points(runs[mine], q, grid, weights, column, settings.confidence)
-        parts = {"points": points(grid), "frontiers": frontiers(grid, cells, column),
-                 "operating_points": ops,
-                 "matched": matched(ops, q, grid, weights, column, settings.confidence)}
+        per_run = {r.run: _per_question(q[q["run"] == r.run].assign(scaler=r.scaler), grid,
+                                        r.run, column) for r in mine.itertuples()}
+        on = axes(grid, rows, (shapes or {}).get(model), column)
+        ops = operating_points(mine, per_run, on, weights, settings.confidence)
+        compared, resampled_gains = matched(ops, per_run, weights, settings.confidence)
+        control, control_gains = timing_control(ops, per_run, grid, weights, settings)
+        gains += resampled_gains + control_gains
+        parts = {"points": points(grid), "frontiers": frontiers(on), "operating_points": ops,
+                 "matched": pd.concat([compared, control], ignore_index=True)}
         for name, df in parts.items():
             out[name].append(df.assign(**ids, compute_unit=column)[
                 ["model", "task", *[c for c in df.columns], "compute_unit"]])
     tables = {k: pd.concat(v, ignore_index=True) if v else pd.DataFrame()
               for k, v in out.items()}
-    m = tables["matched"]
-    if not m.empty:
-        m["p_holm"] = m.groupby("model")["p_gain"].transform(
-            lambda p: pd.Series(holm(p.tolist()), index=p.index))
+    if not tables["matched"].empty:
+        tables["matched"] = family_wise(tables["matched"], gains, settings.confidence)
     return tables

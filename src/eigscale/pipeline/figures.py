@@ -11,7 +11,8 @@ and PNG.
 3. cost_breakdown: tokens per question by kind (thinking, candidates, MC, answer, scoring
    prefill not served from the cache) per run.
 4. oracle_heatmap: c_i(t), question by cut, ordered by stays-correct point.
-5. regret: each operating point's regret against A*_SC, with its interval, and against A*_FC.
+5. regret: each operating point's regret against A*_SC, with its interval, and against the
+   upper bound A*_FC, at equal total compute (top) and at equal thinking tokens (below).
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ COMPUTE_UNITS = {"flops": (1e-9, "total compute per question (GFLOPs, est.)"),
                  "processed_tokens": (1.0, "total tokens processed per question")}
 # the oracle analysis' curves (eigscale.pipeline.frontier): (label, colour, line style)
 FRONTIERS = {"fixed": ("fixed budget F(B)", "#1f77b4", (0, (4, 2))),
-             "oracle_sc": ("oracle A*_SC (stays correct)", "#000000", (0, (5, 2))),
-             "oracle_fc": ("oracle A*_FC (first correct)", "#7f7f7f", (0, (1, 2)))}
+             "oracle_sc": ("oracle A*_SC (stops where the answer stays right)", "#000000",
+                           (0, (5, 2))),
+             "oracle_fc": ("upper bound A*_FC (the cheapest right cut)", "#7f7f7f",
+                           (0, (1, 2)))}
 
 
 def pareto(x: pd.Series, y: pd.Series) -> pd.Series:
@@ -89,10 +92,11 @@ def accuracy_vs_tokens(ops: pd.DataFrame, frontiers: pd.DataFrame | None = None
             if frontiers is not None and len(frontiers):
                 mine = frontiers[(frontiers["model"] == model) & (frontiers["task"] == task)]
                 for curve, (name, color, style) in FRONTIERS.items():
-                    # in budget order: on the compute axis a larger cap may cost less (its
-                    # forced answers are shorter), and the curve shows it
-                    f = mine[mine["curve"] == curve].sort_values("budget")
-                    ax.plot(scale * f[column], 100 * f["accuracy"], color=color, ls=style,
+                    # in cost order, as the analysis reads it (on the compute axis a larger
+                    # cap may cost less: its forced answers are shorter)
+                    f = mine[(mine["curve"] == curve) & (mine["axis"] == column)]
+                    f = f.sort_values("x", kind="stable")
+                    ax.plot(scale * f["x"], 100 * f["accuracy"], color=color, ls=style,
                             lw=1.2, label=name, zorder=1)
             for (scaler, sweep), part in df.groupby(["scaler", df["sweep"].fillna("")]):
                 part = part.sort_values(column)
@@ -248,31 +252,41 @@ def oracle_heatmap(grids: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+# the regret figure's rows: (column suffix of the analysis, the axis it is read at)
+REGRET_AXES = (("", "equal total compute (primary)"), ("_thinking", "equal thinking tokens"))
+
+
 def regret(ops: pd.DataFrame) -> plt.Figure:
-    """Each operating point's regret (A*_SC at its mean thinking tokens minus its accuracy),
-    with its paired bootstrap interval, one panel per (model, task)."""
+    """Each operating point's regret, one column per (model, task): at equal total compute
+    (top) and at equal thinking tokens (below), against A*_SC (bars, with the paired bootstrap
+    interval) and against the upper bound A*_FC (marks)."""
     groups = list(ops.groupby(["model", "task"])) if len(ops) else []
-    fig, axes = _panels(max(1, len(groups)), max(4.5, 0.45 * len(ops) + 1.5), 3.4)
-    for ax, ((model, task), df) in zip(axes, groups, strict=False):
-        df = df.reset_index(drop=True)
-        y = 100 * df["regret"]
-        err = [100 * (df["regret"] - df["regret_lo"]).clip(lower=0),
-               100 * (df["regret_hi"] - df["regret"]).clip(lower=0)]
-        ax.bar(df["run"], y, color=[COLORS[s] for s in df["scaler"]], yerr=err, capsize=2,
-               label="vs A*_SC (bars, 95% interval)")
-        if "regret_fc" in df:
-            ax.scatter(df["run"], 100 * df["regret_fc"], marker="_", s=120, color="k",
-                       zorder=3, label="vs A*_FC (the upper bound)")
-            # below the run labels: clear of the title
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=2, frameon=False)
-        ax.axhline(0, color="k", lw=0.8)
-        ax.set_ylabel("oracle minus run (pp)")
-        ax.set_title(f"{task} ({model})")
-        ax.tick_params(axis="x", labelrotation=60)
-        for label in ax.get_xticklabels():
-            label.set_ha("right")
-    fig.suptitle("Regret at equal thinking tokens: the oracle frontier's accuracy minus the "
-                 "run's (lower is better)", y=1.02)
+    width = max(4.5, 0.45 * len(ops) / max(1, len(groups)) + 1.5)
+    fig, grid = plt.subplots(2, max(1, len(groups)), figsize=(width * max(1, len(groups)), 7.4),
+                             squeeze=False)
+    for row, (suffix, axis_name) in enumerate(REGRET_AXES):
+        for ax, ((model, task), df) in zip(grid[row], groups, strict=False):
+            df = df.reset_index(drop=True)
+            sc, fc = f"regret{suffix}", f"regret_fc{suffix}"
+            err = [100 * (df[sc] - df[f"{sc}_lo"]).clip(lower=0),
+                   100 * (df[f"{sc}_hi"] - df[sc]).clip(lower=0)]
+            ax.bar(df["run"], 100 * df[sc], color=[COLORS[s] for s in df["scaler"]], yerr=err,
+                   capsize=2, label="vs A*_SC, the stays-correct oracle (bars, 95% interval)")
+            ax.scatter(df["run"], 100 * df[fc], marker="_", s=120, color="k", zorder=3,
+                       label="vs A*_FC, the upper bound")
+            ax.axhline(0, color="k", lw=0.8)
+            ax.set_ylabel("oracle minus run (pp)")
+            ax.set_title(f"{task} ({model}); at {axis_name}")
+            ax.tick_params(axis="x", labelrotation=60)
+            for label in ax.get_xticklabels():
+                label.set_ha("right")
+            if row == 1:  # below the run labels: clear of every title
+                ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=1,
+                          frameon=False)
+    fig.suptitle("Regret: an oracle's accuracy at the run's mean cost minus the run's (lower "
+                 "is better; below 0 against A*_SC: right by luck before answers stabilise)",
+                 y=1.01)
+    fig.tight_layout()
     return fig
 
 

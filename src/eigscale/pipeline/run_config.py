@@ -41,7 +41,7 @@ GENERATION_DEFAULTS = {"max_gen_toks": 1024, "apply_chat_template": True, "seed"
                        "checkpoint_every": 64}
 # the oracle grid and the statistics (eigscale.pipeline.frontier, .stats)
 ANALYSIS_DEFAULTS = {"oracle_step": 16, "oracle_max_thinking": "auto", "bootstrap": 10_000,
-                     "confidence": 0.95, "seed": 0}
+                     "confidence": 0.95, "seed": 0, "control_draws": 200}
 
 # generation keys that change how a job runs, never what it computes
 RESULT_NEUTRAL = ("checkpoint_every",)

@@ -127,70 +127,88 @@ def _compute_scale(unit: str) -> tuple[float, str]:
 
 
 def operating_view(part: pd.DataFrame) -> pd.DataFrame:
-    """Each rule's operating points: accuracy, tokens, compute, regret, headroom captured."""
+    """Each rule's operating points: accuracy, thinking and answer tokens, total compute,
+    regret and headroom captured at equal total compute (the primary view) against A*_SC and
+    the upper bound A*_FC, and regret at equal thinking tokens (the secondary view)."""
     scale, unit = _compute_scale(part["compute_unit"].iloc[0])
+
+    def shown(name: str, k: float = 100, d: int = 1) -> list[str]:
+        return [with_interval(getattr(r, name), getattr(r, f"{name}_lo"),
+                              getattr(r, f"{name}_hi"), k, d) for r in part.itertuples()]
+
     return pd.DataFrame({
         "rule": [LABELS.get(s, s) for s in part["scaler"]],
         "setting": [_setting(r) for _, r in part.iterrows()],
-        "accuracy % [95% CI]": [with_interval(r.accuracy, r.accuracy_lo, r.accuracy_hi, 100)
-                                for r in part.itertuples()],
-        "thinking tokens/q": [with_interval(r.thinking, r.thinking_lo, r.thinking_hi, 1, 0)
-                              for r in part.itertuples()],
+        "accuracy % [95% CI]": shown("accuracy"),
+        "thinking tokens/q": shown("thinking", 1, 0),
         # a forced answer may go on reasoning after its answer prompt: shown beside thinking
-        "answer tokens/q": [with_interval(r.answer, r.answer_lo, r.answer_hi, 1, 0)
-                            for r in part.itertuples()],
-        f"total compute {unit}": [with_interval(r.compute, r.compute_lo, r.compute_hi, scale,
-                                                1 if scale != 1 else 0)
-                                  for r in part.itertuples()],
-        "regret vs A*_SC pp": [with_interval(r.regret, r.regret_lo, r.regret_hi, 100)
-                               for r in part.itertuples()],
-        "regret vs A*_FC pp": [with_interval(r.regret_fc, r.regret_fc_lo, r.regret_fc_hi, 100)
-                               for r in part.itertuples()],
-        "headroom captured %": [with_interval(r.headroom, r.headroom_lo, r.headroom_hi, 100, 0)
-                                for r in part.itertuples()],
-        "headroom vs A*_FC %": [with_interval(r.headroom_fc, r.headroom_fc_lo, r.headroom_fc_hi,
-                                              100, 0) for r in part.itertuples()],
+        "answer tokens/q": shown("answer", 1, 0),
+        f"total compute {unit}": shown("compute", scale, 1 if scale != 1 else 0),
+        "regret vs A*_SC pp (equal compute)": shown("regret"),
+        "regret vs A*_FC pp (upper bound, equal compute)": shown("regret_fc"),
+        "headroom captured % (equal compute)": shown("headroom", 100, 0),
+        "regret vs A*_SC pp (equal thinking)": shown("regret_thinking"),
     })
 
 
+# the matched table's references, as its rows name them
+REFERENCE_LABELS = {"random_stop_matched": "random timing with the rule's own stop times"}
+
+
 def matched_view(part: pd.DataFrame) -> pd.DataFrame:
-    """Every run against each reference curve interpolated at its own value on the curve's
-    axis (budget forcing: total compute; random stop: thinking tokens): accuracy gained there,
-    what it saves at equal accuracy, a bootstrap p and Holm's over the model's comparisons; a
-    run outside the curve's range is shown as outside."""
+    """Every run against each reference: budget forcing's curve at equal total compute and
+    the random-stop curve at equal thinking tokens (interpolated at the run's own value; a run
+    outside the curve's range is shown as outside), and the paired timing control; the gain
+    with its 95% percentile interval and bootstrap p, the same at the family-wise level
+    (Bonferroni over the model's comparisons), what the run saves at equal accuracy, and the
+    control's McNemar test."""
     scale, unit = _compute_scale(part["compute_unit"].iloc[0])
 
     def on(axis: str, v: float) -> str:
         return (_num(scale * v, 1 if scale != 1 else 0) + f" {unit}" if axis == "compute"
                 else _num(v, 0) + " thinking tokens/q")
 
-    def gain(r: Any) -> str:
+    def gain(r: Any, lo: float, hi: float) -> str:
         if r.position != "inside":
             return f"outside: {r.position} ({on(r.axis, r.reference_x_lo)} to " \
                    f"{on(r.axis, r.reference_x_hi)})"
-        return with_interval(r.gain, r.gain_lo, r.gain_hi, 100)
+        return with_interval(r.gain, lo, hi, 100)
 
     def saved(r: Any) -> str:
+        if r.reference in REFERENCE_LABELS:
+            return "–"
         if math.isnan(r.saved):
             return "never reached"
         k = scale if r.axis == "compute" else 1.0
         d = 1 if r.axis == "compute" and scale != 1 else 0
         return with_interval(r.saved, r.saved_lo, r.saved_hi, k, d)
 
+    def mcnemar(r: Any) -> str:
+        if r.reference not in REFERENCE_LABELS:
+            return "–"
+        return f"{int(r.mcnemar_rule_only)} / {int(r.mcnemar_control_only)}, " \
+               f"p {_num(r.p_mcnemar, 3)}"
+
+    rows = list(part.itertuples())
+    size = int(part["family_size"].max()) if len(part) else 0
     return pd.DataFrame({
-        "against (axis)": [f"{LABELS.get(ref, ref)} ({c}; equal {a})" for ref, c, a in
-                           zip(part["reference"], part["controls"], part["axis"],
-                               strict=True)],
-        "rule": [LABELS.get(s, s) + f" ({r})" for s, r in zip(part["scaler"], part["run"],
-                                                             strict=True)],
-        "at": [on(a, x) for a, x in zip(part["axis"], part["x"], strict=True)],
-        "accuracy % (rule / curve there)": [f"{_num(100 * a, 1)} / {_num(100 * b, 1)}" for a, b
-                                            in zip(part["accuracy"], part["reference_accuracy"],
-                                                   strict=True)],
-        "gain at equal axis pp [95% CI]": [gain(r) for r in part.itertuples()],
-        "saved at equal accuracy [95% CI]": [saved(r) for r in part.itertuples()],
-        "bootstrap p": [_num(p, 3) for p in part["p_gain"]],
-        "Holm p (model)": [_num(p, 3) for p in part["p_holm"]],
+        "against (axis)": [
+            f"{REFERENCE_LABELS[r.reference]} (paired, {r.early_stops} early stops)"
+            if r.reference in REFERENCE_LABELS else
+            f"{LABELS.get(r.reference, r.reference)} ({r.controls}; equal {r.axis})"
+            for r in rows],
+        "rule": [LABELS.get(r.scaler, r.scaler) + f" ({r.run})" for r in rows],
+        "at": [on(r.axis, r.x) for r in rows],
+        "accuracy % (rule / reference there)": [
+            f"{_num(100 * r.accuracy, 1)} / {_num(100 * r.reference_accuracy, 1)}"
+            for r in rows],
+        "gain pp [95% CI]": [gain(r, r.gain_lo, r.gain_hi) for r in rows],
+        "bootstrap p": [_num(r.p_gain, 3) for r in rows],
+        f"gain pp [family-wise CI, Bonferroni m={size}]": [
+            gain(r, r.gain_family_lo, r.gain_family_hi) for r in rows],
+        f"Bonferroni p (m={size})": [_num(r.p_family, 3) for r in rows],
+        "saved at equal accuracy [95% CI]": [saved(r) for r in rows],
+        "McNemar rule-only / control-only": [mcnemar(r) for r in rows],
     })
 
 
@@ -215,7 +233,8 @@ def oracle_view(part: pd.DataFrame) -> pd.DataFrame:
 TABLES = {"operating_points": ("operating_points", "Operating points against the oracle",
                                operating_view),
           "matched_compute": ("matched", "Every rule against budget forcing at equal total "
-                              "compute and the random-stop control at equal thinking, "
-                              "interpolated", matched_view),
+                              "compute and random stops at equal thinking (interpolated), "
+                              "and against random timing with its own stop times (paired)",
+                              matched_view),
           "oracle": ("points", "The oracle: first-correct and stays-correct points",
                      oracle_view)}

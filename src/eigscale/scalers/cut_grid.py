@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from eigscale.engines.base import Engine
 from eigscale.scalers.base import GREEDY, Decoding
 from eigscale.scalers.budget_forcing import BudgetForcing
-from eigscale.scalers.cuts import cap_cut, tokens_to
+from eigscale.scalers.cuts import cap_cut, rounds_charge, tokens_to
 from eigscale.scalers.thinking import RunContext, Thought
 
 
@@ -36,6 +36,13 @@ class Cut:
     stop_reason: str  # "budget" (a cut), or the trace's own end ("natural_end" / "budget")
     answer_tokens: int
     text: str  # what follows the thinking: the forced tail and the answer
+    # what a live budget_forcing run capped at t is charged, from the engine's counts
+    # (eigscale.records.charge): the trace's reasoning rounds up to the cut (a cut at 0: the
+    # first round's prefill, the prompt, which a live run prefills with its answer) and the
+    # forced answer's request (its uncached prompt: the tail, the partial block), in prompt
+    # tokens not served from the cache and tokens decoded, EOS included
+    prefill_tokens: int = 0
+    decoded_tokens: int = 0
 
 
 def grid_points(end: int, step: int) -> list[int]:
@@ -63,15 +70,19 @@ def oracle_grid(engine: Engine, tracer: BudgetForcing, prompts: Sequence[Sequenc
         cuts.append([])
         for k in grid:
             c = next(cut_thoughts)
+            prefill, decoded = rounds_charge(t, k) if k else (t.rounds_log[0][1], 0)
             cuts[-1].append(Cut(t=k, end=len(t.thinking), stop_reason=c.record.stop_reason,
-                                answer_tokens=c.record.answer_tokens, text=next(texts)))
+                                answer_tokens=c.record.answer_tokens, text=next(texts),
+                                prefill_tokens=prefill + c.record.prefill.get("answer", 0),
+                                decoded_tokens=decoded + c.record.decoded.get("answer", 0)))
     return ctx, cuts
 
 
 def _cut_at(t: Thought, k: int) -> Thought:
     """t cut where a live budget_forcing run capped at k stops: at k, or at its own end (the
     trace has no extensions, so its one natural end, if any, is its end)."""
-    rec = replace(t.record, tokens=dict(t.record.tokens))
+    # its own counts: the cut's answer request is charged to it alone
+    rec = replace(t.record, tokens=dict(t.record.tokens), prefill={}, decoded={})
     if k == len(t.thinking):
         return replace(t, record=rec, trace=[])
     at, rec.stop_reason, _ = cap_cut(t, k, 0)

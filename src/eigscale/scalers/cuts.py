@@ -1,6 +1,6 @@
 """Cutting a recorded trace where a live run with another setting would have stopped.
 
-A replay sweep (eigscale.scalers.replay) and the oracle grid (eigscale.scalers.oracle) think once
+A replay sweep (eigscale.scalers.replay) and the oracle grid (eigscale.scalers.cut_grid) think once
 and cut the trace for every other setting. Each replayable rule says where its live run stops
 (`ThinkingScaler.replay_cut`) with these helpers, which read the trace's events
 (`Thought.trace`) and its recorded decisions.
@@ -55,3 +55,19 @@ def stop_at(t: Thought, rec: QuestionRecord, k: int, early: str) -> tuple[int, s
 def uncut(t: Thought, rec: QuestionRecord) -> tuple[int, str, int]:
     """No decision of the trace stops this run: it thinks as long as the trace did."""
     return len(t.thinking), rec.stop_reason, rec.extensions
+
+
+def rounds_charge(t: Thought, at: int) -> tuple[int, int]:
+    """(prefill, decoded): what the trace's reasoning rounds up to a cut at `at` thinking
+    tokens cost, as a live run stopped there was charged for them (Thought.rounds_log): a round
+    that crosses the cut is charged its prefill and the tokens before the cut (a live run's
+    round would have stopped there)."""
+    prefill = decoded = 0
+    starts = [start for start, _, _ in t.rounds_log]
+    for k, (start, round_prefill, round_decoded) in enumerate(t.rounds_log):
+        if start >= at:
+            break
+        whole = (starts[k + 1] if k + 1 < len(starts) else len(t.thinking)) <= at
+        prefill += round_prefill
+        decoded += round_decoded if whole else min(round_decoded, at - start)
+    return prefill, decoded

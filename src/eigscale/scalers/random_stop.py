@@ -10,6 +10,12 @@ Why: an adaptive rule spends its budget where it chooses. Whether the *choice* c
 information is only shown against a rule that spends a budget of the same size at random
 times: a sweep of stop_probability traces random timing's curve in the accuracy-compute plane,
 and a rule whose decisions inform lies above it at equal compute.
+
+Random timing can also be matched to one rule's own stop times (`permuted_stops`): the rule's
+early stop points, dealt to the questions at random. The stop-time distribution and the share
+of questions stopped early are the rule's exactly; only which question stops when is chance.
+The analysis answers those stops on the oracle grid's trace (eigscale.pipeline.analysis,
+`timing_control`), question by question against the rule.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from eigscale.params import ThinkingParams, param
 from eigscale.records import Decision, QuestionRecord
@@ -41,6 +49,13 @@ class RandomStopParams(ThinkingParams):
 def draw(seed: int, uid: str, at: int) -> float:
     """The uniform draw of the decision point at `at` thinking tokens of question `uid`."""
     return random.Random(derive_seed(seed, uid, at, "random_stop")).random()
+
+
+def permuted_stops(stops: np.ndarray, draws: int, seed: int) -> np.ndarray:
+    """(draws, N): in each draw, a seeded permutation of one run's per-question early stop
+    points (inf where it did not stop early) over its N questions."""
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.permutation(np.asarray(stops, dtype=float)) for _ in range(draws)])
 
 
 class RandomStop(ThinkingScaler):

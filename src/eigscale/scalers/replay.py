@@ -27,6 +27,7 @@ from dataclasses import replace
 from eigscale.engines.base import Engine
 from eigscale.errors import ParamError
 from eigscale.scalers.base import GREEDY, Decoding, ScalerOutput
+from eigscale.scalers.cuts import rounds_charge
 from eigscale.scalers.thinking import ThinkingScaler, Thought
 
 
@@ -106,15 +107,9 @@ def _cut(s: ThinkingScaler, t: Thought) -> Thought:
         for part in ("prefill", "decoded"):
             for k, v in getattr(d, part).items():
                 getattr(rec, part)[k] = getattr(rec, part).get(k, 0) + v
-    # the trace's reasoning rounds up to the cut: a round that crosses it is charged its
-    # prefill and the tokens before the cut (a live run's round would have stopped there)
-    starts = [start for start, _, _ in t.rounds_log]
-    for k, (start, prefill, decoded) in enumerate(t.rounds_log):
-        if start >= at:
-            break
-        whole = (starts[k + 1] if k + 1 < len(starts) else len(t.thinking)) <= at
+    if t.rounds_log and at > t.rounds_log[0][0]:  # the reasoning rounds up to the cut
+        prefill, decoded = rounds_charge(t, at)
         rec.prefill["reasoning"] = rec.prefill.get("reasoning", 0) + prefill
-        rec.decoded["reasoning"] = (rec.decoded.get("reasoning", 0)
-                                    + (decoded if whole else min(decoded, at - start)))
+        rec.decoded["reasoning"] = rec.decoded.get("reasoning", 0) + decoded
     return replace(t, thinking=s.replay_thinking(t, at), record=rec, trace=[], memory=memory,
                    rounds_log=[])
