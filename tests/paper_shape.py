@@ -11,7 +11,7 @@ tested at its shape with no second file to edit:
   decision grid's spacing (step_tokens, probe_interval) is at most the oracle's step, so a
   125-token trace still meets decision points;
 - every run is kept; every sweep keeps one value: a cap sweep its smallest cap, scaled; any
-  other its value nearest the rule's default.
+  other its value nearest the rule's default; a run or sweep listing seeds keeps two of them.
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ def _one_value(sweep: dict[str, Any], presets: dict[str, Any], factor: float) ->
     return [min(sweep["values"], key=lambda v: (abs(v - default), v))]
 
 
+def _two_seeds(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"seeds": spec["seeds"][:2]} if spec.get("seeds") else {}
+
+
 def scaled_down(paper: dict[str, Any]) -> dict[str, Any]:
     """The shape config of a paper config (see the module doc)."""
     context = paper["generation"]["max_gen_toks"]
@@ -62,9 +66,9 @@ def scaled_down(paper: dict[str, Any]) -> dict[str, Any]:
         "analysis": {"oracle_step": step},
         **({"presets": presets} if presets else {}),
         "runs": {name: {**run, **({"params": _scaled(run["params"], factor, step)}
-                                  if "params" in run else {})}
+                                  if "params" in run else {}), **_two_seeds(run)}
                  for name, run in paper["runs"].items()},
         "sweeps": {name: {**s, "params": _scaled(s.get("params") or {}, factor, step),
-                          "values": _one_value(s, presets, factor)}
+                          "values": _one_value(s, presets, factor), **_two_seeds(s)}
                    for name, s in paper["sweeps"].items()},
     }

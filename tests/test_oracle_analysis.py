@@ -367,3 +367,39 @@ def test_the_bootstrap_p_agrees_with_the_percentile_interval():
         values = rng.normal(shift, 0.1, 4000)
         lo, hi = interval(values, 0.95)
         assert (bootstrap_p(values) < 0.05) == (lo > 0 or hi < 0), shift
+
+
+def test_a_runs_seeds_are_pooled_into_one_operating_point():
+    # two seeds of one rule: right on q0 and q1 / on q0 only; pooled, q1 is half right
+    runs = pd.DataFrame([{"model": "m", "task": "t", "run": f"r_s{s}", "scaler": "answer_entropy",
+                          "sweep": None, "value": None, "seed": s, "pooled": "r", "group": None}
+                         for s in (1, 2)])
+    questions = pd.DataFrame([
+        {"model": "m", "task": "t", "run": f"r_s{s}", "doc_id": i, "correct": c,
+         "thinking_tokens": 10, "answer_tokens": 3, "processed_tokens": 18,
+         "flops": float("nan"), "stop_reason": "natural_end"}
+        for s, cs in ((1, [1, 1, 0, 0]), (2, [1, 0, 0, 0])) for i, c in enumerate(cs)])
+    tables = analyse(runs, questions, grid_rows().assign(model="m", task="t"),
+                     Settings(bootstrap=400, seed=0))
+    op = tables["operating_points"].set_index("run").loc["r"]
+    assert op["seeds"] == 2 and op["accuracy"] == 0.375
+    assert (op["accuracy_seed_min"], op["accuracy_seed_max"]) == (0.25, 0.5)
+    assert op["accuracy_seed_sd"] == pytest.approx(np.std([0.5, 0.25], ddof=1))
+    # resampling questions with their seeds: q1's 0.5 moves the interval in steps of 1/8
+    assert op["accuracy_lo"] < 0.375 < op["accuracy_hi"]
+    assert {round(8 * v, 9) % 1 for v in (op["accuracy_lo"], op["accuracy_hi"])} == {0}
+
+
+def test_seeds_expand_a_run_and_a_sweep_once_per_seed():
+    from eigscale.pipeline.run_config import runs
+
+    config = {"models": {}, "runs": {"ent": {"scaler": "answer_entropy", "seeds": [3, 5]}},
+              "sweeps": {"rs": {"scaler": "random_stop", "vary": "stop_probability",
+                                "values": [0.1, 0.5], "replay": True, "seeds": [7, 8]}}}
+    out = runs(config)
+    assert sorted(out) == ["ent_s3", "ent_s5", "rs_s7_0.1", "rs_s7_0.5", "rs_s8_0.1",
+                           "rs_s8_0.5"]
+    assert out["ent_s5"]["params"]["seed"] == 5 and out["ent_s5"]["pooled"] == "ent"
+    # each seed of a replayed sweep is its own sweep: its own trace, its own decisions
+    assert out["rs_s8_0.5"]["sweep"] == "rs_s8" and out["rs_s8_0.5"]["group"] == "rs"
+    assert out["rs_s8_0.5"]["pooled"] == "rs_0.5" and out["rs_s8_0.5"]["params"]["seed"] == 8

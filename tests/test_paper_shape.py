@@ -11,6 +11,7 @@ import sys
 import pytest
 import yaml
 
+from eigscale.pipeline import run_config
 from eigscale.scalers import SCALERS
 from eigscale.scalers.base import question_uid
 
@@ -20,8 +21,7 @@ from .paper_shape import CONTEXT, scaled_down
 PAPER = REPO / "config" / "paper.yaml"
 SHAPE = scaled_down(yaml.safe_load(PAPER.read_text()))
 # every run of the shape config (its runs, each sweep's values): the driver evaluates them all
-SHAPE_RUNS = {*SHAPE["runs"], *(f"{name}_{v}" for name, s in SHAPE["sweeps"].items()
-                                for v in s["values"])}
+SHAPE_RUNS = set(run_config.runs(SHAPE))
 
 
 def test_the_shape_is_the_papers():
@@ -43,6 +43,10 @@ def test_the_shape_is_the_papers():
     assert shape["runs"]["wait_2"]["params"] == {"max_tokens_thinking": 125,
                                                  "thinking_n_ignore": 2}
     assert shape["sweeps"]["bf"]["values"] == [8]
+    # the rules whose decisions sample list three seeds in the paper, two at its shape
+    sampled = {"eig", "entropy", "dynasor_32", "dynasor_64", "random"}
+    assert {n for n, s in paper["sweeps"].items() if len(s.get("seeds", [])) >= 3} == sampled
+    assert all(len(shape["sweeps"][n]["seeds"]) == 2 for n in sampled)
     for name, s in shape["sweeps"].items():
         assert len(s["values"]) == 1 and s["values"][0] in paper["sweeps"][name]["values"] + [8]
         assert set(s["params"]) == set(paper["sweeps"][name].get("params") or {})

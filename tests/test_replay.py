@@ -102,3 +102,16 @@ def test_oracle_grid_answers_are_live_budget_forcing_answers(vllm_engine):
             # (prefill: the live run meets the prompt in the cache the grid's trace left)
             assert cut.decoded_tokens == sum(rec.decoded.values())
             assert cut.prefill_tokens >= sum(rec.prefill.values()) >= rec.prefill["answer"] > 0
+    # the oracle's answer bound: an answer longer than the cap stops there, marked as capped,
+    # its text the uncapped answer's first tokens; a shorter answer is the same answer
+    capped_ctx, capped = oracle_grid(vllm_engine, tracer, prompts, GEN, step=32, answer_cap=8)
+    pairs = [(a, b) for pa, pb in zip(cuts, capped, strict=True)
+             for a, b in zip(pa, pb, strict=True)]
+    assert any(a.answer_tokens > 8 for a, _ in pairs)
+    for full, cap in pairs:
+        assert cap.answer_tokens == min(full.answer_tokens, 8)
+        assert cap.answer_capped == (full.answer_tokens > 8)
+        if full.answer_tokens <= 8:
+            assert cap.text == full.text
+        else:
+            assert full.text.startswith(cap.text.rstrip())

@@ -169,8 +169,11 @@ def test_analysis_and_tables(workflow_run):
     assert set(matched[matched["reference"] == "random_stop_matched"]["run"]) == {"eig"}
     inside = matched["position"] == "inside"  # interpolated there, never outside the curve
     assert (matched.loc[inside, "reference_x_lo"] <= matched.loc[inside, "x"]).all()
-    assert matched.loc[inside, "p_gain"].between(0, 1).all()
-    assert matched.loc[~inside, "gain"].isna().all()
+    paired = matched["position"] == "paired"  # the timing control: no curve, the same trace
+    assert (matched.loc[paired, "reference"] == "random_stop_matched").all() and paired.any()
+    tested = inside | paired
+    assert matched.loc[tested, "p_gain"].between(0, 1).all()
+    assert matched.loc[~tested, "gain"].isna().all()
     for table in ("operating_points", "matched_compute", "oracle"):
         md = (workflow_run / f"results/tables/{table}.md").read_text()
         assert "## demo_arith (smollm2)" in md

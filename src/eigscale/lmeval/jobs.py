@@ -54,9 +54,11 @@ class Replay:
 
 @dataclass(frozen=True)
 class Grid:
-    """The next evaluation is the oracle grid's trace, cut every `step` thinking tokens."""
+    """The next evaluation is the oracle grid's trace, cut every `step` thinking tokens, each
+    forced answer at most `answer_cap` tokens (None: a live run's room)."""
 
     step: int
+    answer_cap: int | None = None
 
 
 Mode = Live | Replay | Grid
@@ -241,13 +243,13 @@ class GridJob(TaskJob):
     what = "oracle grid "
 
     def __init__(self, records: RecordsFolder | None, chunk: int, job: ScalerJob,
-                 step: int) -> None:
+                 step: int, answer_cap: int | None = None) -> None:
         super().__init__(records, chunk)
         if not isinstance(job.scaler, BudgetForcing):
             raise ParamError(f"the oracle's trace is a budget_forcing run's, not "
                              f"{job.scaler.name}'s", param="scale_func_name",
                              value=job.scaler.name)
-        self.job, self.step = job, step
+        self.job, self.step, self.answer_cap = job, step, answer_cap
 
     def start(self, q: Questions) -> list:
         self.store = self.records.grid(q.task) if self.records else None
@@ -264,7 +266,8 @@ class GridJob(TaskJob):
     def compute(self, q: Questions, part: list) -> None:
         ctx, cuts = oracle_grid(self.engine, self.job.scaler,
                                 [q.prompts[r.doc_id] for r in part], self.plan.gen_budget,
-                                self.step, self.job.decoding, self.job.until)
+                                self.step, self.job.decoding, self.job.until,
+                                self.answer_cap)
         # prompt_tokens as the rules' records count them: with the thinking start
         new = [{"task": q.task, "doc_id": r.doc_id, "prompt_tokens": len(t.prompt),
                 **dataclasses.asdict(c)}
@@ -302,7 +305,7 @@ def job_for(mode: Mode, task: str, gen_kwargs: dict[str, Any], max_gen_toks: int
     ParamError for gen_kwargs it refuses, before any engine is needed)."""
     job = scaler_from_gen_kwargs(with_answer_kind(gen_kwargs, task), max_gen_toks)
     if isinstance(mode, Grid):
-        return GridJob(records, chunk, job, mode.step)
+        return GridJob(records, chunk, job, mode.step, mode.answer_cap)
     if isinstance(mode, Live):
         return LiveJob(records, chunk, {"": job}, "")
     runs = {lb: scaler_from_gen_kwargs(with_answer_kind(gk, task), max_gen_toks, f"run {lb}")

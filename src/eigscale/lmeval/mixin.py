@@ -85,12 +85,12 @@ class ScalingMixin(_Host):
             raise KeyError(f"{label!r} is not a run of this replay sweep")
         self._mode.current = label
 
-    def setup_oracle(self, step: int) -> None:
+    def setup_oracle(self, step: int, answer_cap: int | None = None) -> None:
         """Make the next budget_forcing evaluation the oracle grid's: one trace per question,
-        the answer forced at every `step` tokens of it and at its end. lm-eval grades the
-        end's answer; every cut's is appended to the records' grid file (a rerun with the same
-        folder resumes)."""
-        mode = Grid(int(step))
+        the answer forced at every `step` tokens of it and at its end, in at most `answer_cap`
+        tokens (None: a live run's room). lm-eval grades the end's answer; every cut's is
+        appended to the records' grid file (a rerun with the same folder resumes)."""
+        mode = Grid(int(step), None if answer_cap is None else int(answer_cap))
         check_mode(mode, self.max_gen_toks)
         self._mode = mode
 

@@ -9,11 +9,15 @@ grid must agree with it there, or this fails.
 
 Writes `<output>/grid.csv`, one row per (question, cut): task, doc_id, t (thinking tokens before
 the cut), end (the trace's thinking length), correct (0/1), answer (what the grader read, empty
-when nothing gradable), stop_reason, prompt_tokens, answer_tokens; and lm-eval's own files of
-the trace-end evaluation under `<output>/lm_eval/`.
+when nothing gradable), stop_reason, prompt_tokens, answer_tokens, prefill_tokens and
+decoded_tokens (what a live budget_forcing run capped at the cut is charged, from the engine's
+counts: eigscale.scalers.cut_grid.Cut), answer_capped (where the oracle's answer bound stopped
+the answer, `analysis.oracle_answer_tokens`); and lm-eval's own files of the trace-end
+evaluation under `<output>/lm_eval/`.
 
 SPEC (JSON): as eigscale-sweep's (model, model_args, task, limit, apply_chat_template, seed,
-records, output), with `gen_kwargs` (the trace's budget_forcing run) for `runs` and `step`.
+records, output), with `gen_kwargs` (the trace's budget_forcing run) for `runs`, `step` and
+`answer_cap` (the forced answers' bound, null for none).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from eigscale.lmeval.run_folder import GRID_CSV, GRID_LM_EVAL, RecordsFolder
 from eigscale.lmeval.tasks import ANSWER_KIND, TASKS_DIR
 
 GRID_COLUMNS = ("task", "doc_id", "t", "end", "correct", "answer", "stop_reason",
-                "prompt_tokens", "answer_tokens", "prefill_tokens", "decoded_tokens")
+                "prompt_tokens", "answer_tokens", "prefill_tokens", "decoded_tokens",
+                "answer_capped")
 PRIMARY_METRIC = "exact_match"  # what every eigscale task reports, and metrics.py reads
 
 
@@ -74,7 +79,7 @@ def run_oracle(spec: dict[str, Any]) -> list[dict[str, Any]]:
     task, records, output = spec["task"], Path(spec["records"]), Path(spec["output"])
     params = scaler_from_gen_kwargs(spec["gen_kwargs"]).scaler.params
     lm = load_lm(spec, records)
-    lm.setup_oracle(int(spec["step"]))
+    lm.setup_oracle(int(spec["step"]), spec.get("answer_cap"))
     results = evaluate_task(lm, spec, spec["gen_kwargs"], output / GRID_LM_EVAL)
     samples = results["samples"][task]
     docs = {s["doc_id"]: s["doc"] for s in samples}

@@ -96,6 +96,15 @@ def cut_costs(grid_rows: pd.DataFrame, shape: ModelShape | None) -> pd.DataFrame
                             flops=[c["flops"] for c in costs])
 
 
+def capped_cuts(grid_rows: pd.DataFrame, grid: Grid) -> np.ndarray:
+    """Per question (in the grid's order), how many of its cuts' forced answers the oracle's
+    answer bound stopped (0 for grids from before it was recorded)."""
+    if "answer_capped" not in grid_rows:
+        return np.zeros(len(grid.doc_ids), dtype=int)
+    capped = grid_rows["answer_capped"].astype(str).str.lower().isin(["true", "1"])
+    return capped.groupby(grid_rows["doc_id"]).sum().reindex(grid.doc_ids).to_numpy(int)
+
+
 def axes(grid: Grid, grid_rows: pd.DataFrame, shape: ModelShape | None, column: str
          ) -> dict[str, Axis]:
     """The grid on the total-compute axis (primary) and the thinking axis."""
@@ -142,6 +151,30 @@ def _per_question(q: pd.DataFrame, grid: Grid, run: str, column: str) -> dict[st
             "early_stop": np.where(early, thinking, np.inf)}
 
 
+def pooled_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per operating point: the runs that differ only in their seed (runs.csv's
+    `pooled`; every run alone in tables from before seeds) as one, named by what they share,
+    its sweep the sweep's own name, with `members` (their run names) and `seeds` (how many)."""
+    runs = runs.assign(pooled=runs["pooled"] if "pooled" in runs else runs["run"],
+                       group=runs["group"] if "group" in runs else runs["sweep"])
+    rows = []
+    for name, part in runs.groupby("pooled", sort=False):
+        first = part.iloc[0]
+        rows.append({"run": name, "scaler": first["scaler"], "sweep": first["group"],
+                     "value": first["value"], "members": list(part["run"]),
+                     "seeds": len(part)})
+    return pd.DataFrame(rows)
+
+
+def pooled_questions(members: list[dict[str, np.ndarray]]) -> dict[str, Any]:
+    """An operating point's per-question values: each the mean over its seeds' runs (a
+    question's accuracy is the share of its seeds that got it right); `members` kept."""
+    out: dict[str, Any] = {k: np.mean([m[k] for m in members], axis=0)
+                           for k in ("correct", "thinking", "answer", "compute")}
+    out["members"] = members
+    return out
+
+
 # the operating points' oracle columns per axis: total compute unsuffixed (the primary view)
 AXIS_SUFFIX = {"compute": "", "thinking": "_thinking"}
 
@@ -154,7 +187,14 @@ def operating_points(runs: pd.DataFrame, per_run: Mapping[str, dict[str, np.ndar
     rows = []
     for r in runs.itertuples():
         x = per_run[r.run]
-        row = {"run": r.run, "scaler": r.scaler, "sweep": r.sweep, "value": r.value}
+        accuracies = [m["correct"].mean() for m in x["members"]]
+        row = {"run": r.run, "scaler": r.scaler, "sweep": r.sweep, "value": r.value,
+               "seeds": len(accuracies),
+               # the spread across seeds: each seed's accuracy over all questions
+               "accuracy_seed_sd": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1
+               else float("nan"),
+               "accuracy_seed_min": float(min(accuracies)),
+               "accuracy_seed_max": float(max(accuracies))}
         for name, values in (("accuracy", x["correct"]), ("thinking", x["thinking"]),
                              ("answer", x["answer"]), ("compute", x["compute"])):
             row[name], row[f"{name}_lo"], row[f"{name}_hi"] = mean_interval(values, weights,
@@ -260,23 +300,28 @@ def timing_control(ops: pd.DataFrame, per_run: Mapping[str, dict[str, np.ndarray
     adaptive = ops[~ops["scaler"].isin([BF, RANDOM, NONE])]
     for r in adaptive.assign(rule=adaptive["sweep"].fillna(adaptive["run"])).itertuples():
         x = per_run[r.run]
-        stops = permuted_stops(x["early_stop"], settings.control_draws, settings.seed)
-        ends = grid.ends[None, :]
-        at_end = np.searchsorted(grid.cuts, grid.ends, side="left")  # c_i(T_i)'s column
-        k = np.where(stops >= ends, at_end[None, :],
-                     np.searchsorted(grid.cuts, np.where(np.isfinite(stops), stops, 0),
-                                     side="right") - 1)
         rows_ix = np.arange(len(grid.ends))[None, :]
-        control = thinking.correct[rows_ix, k].astype(float)
-        diff = x["correct"] - control.mean(axis=0)
+        at_end = np.searchsorted(grid.cuts, grid.ends, side="left")  # c_i(T_i)'s column
+        controls, spent = [], []
+        for member in x["members"]:  # each seed's run against its own stops, dealt at random
+            stops = permuted_stops(member["early_stop"], settings.control_draws, settings.seed)
+            k = np.where(stops >= grid.ends[None, :], at_end[None, :],
+                         np.searchsorted(grid.cuts, np.where(np.isfinite(stops), stops, 0),
+                                         side="right") - 1)
+            controls.append(thinking.correct[rows_ix, k].astype(float))
+            spent.append(thinking.cost[rows_ix, k].mean())
+        control = np.mean([c.mean(axis=0) for c in controls], axis=0)
+        diff = x["correct"] - control
         gain = weights @ diff / norm
-        n10, n01, p_mc = mcnemar(x["correct"].astype(int), control[0].astype(int))
+        first = x["members"][0]
+        n10, n01, p_mc = mcnemar(first["correct"].astype(int), controls[0][0].astype(int))
         gains.append(gain)
         rows.append({
             **_comparison(MATCHED_CONTROL, "thinking", "the timing, paired", r, r.thinking),
-            "position": "inside", "reference_accuracy": float(control.mean()),
-            "reference_x": float(thinking.cost[rows_ix, k].mean()),
-            "early_stops": int(np.isfinite(x["early_stop"]).sum()),
+            "position": "paired", "reference_accuracy": float(control.mean()),
+            "reference_x": float(np.mean(spent)),
+            "early_stops": int(np.mean([np.isfinite(m["early_stop"]).sum()
+                                        for m in x["members"]])),
             "gain": float(diff.mean()),
             **dict(zip(("gain_lo", "gain_hi"), interval(gain, settings.confidence),
                        strict=True)),
@@ -316,16 +361,18 @@ def analyse(runs: pd.DataFrame, questions: pd.DataFrame, grids: pd.DataFrame,
         ids = {"model": model, "task": task}
         grid = Grid.from_frame(rows)
         weights = resample_weights(len(grid.doc_ids), settings.bootstrap, settings.seed)
-        mine = runs[(runs["model"] == model) & (runs["task"] == task)]
+        mine = pooled_runs(runs[(runs["model"] == model) & (runs["task"] == task)])
         q = questions[(questions["model"] == model) & (questions["task"] == task)]
-        per_run = {r.run: _per_question(q[q["run"] == r.run].assign(scaler=r.scaler), grid,
-                                        r.run, column) for r in mine.itertuples()}
+        per_run = {r.run: pooled_questions([
+            _per_question(q[q["run"] == m].assign(scaler=r.scaler), grid, m, column)
+            for m in r.members]) for r in mine.itertuples()}
         on = axes(grid, rows, (shapes or {}).get(model), column)
         ops = operating_points(mine, per_run, on, weights, settings.confidence)
         compared, resampled_gains = matched(ops, per_run, weights, settings.confidence)
         control, control_gains = timing_control(ops, per_run, grid, weights, settings)
         gains += resampled_gains + control_gains
-        parts = {"points": points(grid), "frontiers": frontiers(on), "operating_points": ops,
+        parts = {"points": points(grid).assign(capped_cuts=capped_cuts(rows, grid)),
+                 "frontiers": frontiers(on), "operating_points": ops,
                  "matched": pd.concat([compared, control], ignore_index=True)}
         for name, df in parts.items():
             out[name].append(df.assign(**ids, compute_unit=column)[

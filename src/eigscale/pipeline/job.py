@@ -221,7 +221,8 @@ def oracle_spec(settings: dict[str, Any], model_dir: Path, work: Path,
                 chunk: int = 0) -> dict[str, Any]:
     """The eigscale-oracle spec of one (model, task) (settings: pipeline.run_config.oracle_of)."""
     return {**_spec(settings, model_dir, work, chunk),
-            "gen_kwargs": gen_kwargs(settings), "step": settings["oracle"]["step"]}
+            "gen_kwargs": gen_kwargs(settings), "step": settings["oracle"]["step"],
+            "answer_cap": settings["oracle"]["answer_tokens"]}
 
 
 def _run_spec(work: Path, settings: Any, spec: dict[str, Any], command: str, log: Path

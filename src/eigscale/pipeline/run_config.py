@@ -41,7 +41,8 @@ GENERATION_DEFAULTS = {"max_gen_toks": 1024, "apply_chat_template": True, "seed"
                        "checkpoint_every": 64}
 # the oracle grid and the statistics (eigscale.pipeline.frontier, .stats)
 ANALYSIS_DEFAULTS = {"oracle_step": 16, "oracle_max_thinking": "auto", "bootstrap": 10_000,
-                     "confidence": 0.95, "seed": 0, "control_draws": 200}
+                     "confidence": 0.95, "seed": 0, "control_draws": 200,
+                     "oracle_answer_tokens": 4096}
 
 # generation keys that change how a job runs, never what it computes
 RESULT_NEUTRAL = ("checkpoint_every",)
@@ -108,29 +109,46 @@ def _resolve(name: str, spec: Mapping[str, Any], presets: Mapping[str, Any],
     return {"scaler": scaler, "params": params}
 
 
-def runs(config: Mapping[str, Any], files: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
-    """Every named run: config `runs` plus each sweep expanded to `<sweep>_<value>`.
+def seeded(name: str, seeds: Sequence[int] | None) -> list[tuple[str, int | None]]:
+    """(name, seed) of each seed of a run or sweep listing `seeds`: `<name>_s<seed>`; the
+    name alone, seed None (the generation seed), without a list."""
+    return [(f"{name}_s{seed}", seed) for seed in seeds] if seeds else [(name, None)]
 
-    A run is {"scaler", "params", "sweep", "vary", "value"}; its params are validated by the
-    scaler's own parameter class (unknown names, wrong types: errors naming them and the file).
+
+def runs(config: Mapping[str, Any], files: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """Every named run: config `runs` plus each sweep expanded to `<sweep>_<value>`; a run or
+    sweep that lists `seeds` once per seed (`<run>_s<seed>`, `<sweep>_s<seed>_<value>`, each
+    sweep seed its own sweep: its own replay trace).
+
+    A run is {"scaler", "params", "sweep", "vary", "value", "replay", "seed", "pooled",
+    "group"}: `seed` the listed seed (None: the generation seed), `pooled` the name its seeds
+    share (the run, or `<sweep>_<value>`: the analysis pools them), `group` the sweep's own
+    name. Its params are validated by the scaler's own parameter class (unknown names, wrong
+    types: errors naming them and the file).
     """
     presets = config.get("presets") or {}
     out: dict[str, dict[str, Any]] = {}
     for name, spec in (config.get("runs") or {}).items():
-        out[name] = {**_resolve(f"runs.{name}", spec, presets, files),
-                     "sweep": None, "vary": None, "value": None, "replay": False}
-    for sweep, spec in (config.get("sweeps") or {}).items():
-        base = _resolve(f"sweeps.{sweep}", spec, presets, files)
-        for value in spec["values"]:
-            name = f"{sweep}_{value}"
-            if name in out:
-                raise ConfigError(f"config error in {_where(files)}: run name {name!r} from "
-                                  f"sweep '{sweep}' is defined twice", param=f"sweeps.{sweep}",
-                                  value=value, source=_where(files))
-            out[name] = {"scaler": base["scaler"],
-                         "params": {**base["params"], spec["vary"]: value},
-                         "sweep": sweep, "vary": spec["vary"], "value": value,
-                         "replay": bool(spec.get("replay", False))}
+        base = _resolve(f"runs.{name}", spec, presets, files)
+        for run, seed in seeded(name, spec.get("seeds")):
+            out[run] = {"scaler": base["scaler"], "params": _with_seed(base["params"], seed),
+                        "sweep": None, "vary": None, "value": None, "replay": False,
+                        "seed": seed, "pooled": name, "group": None}
+    for group, spec in (config.get("sweeps") or {}).items():
+        base = _resolve(f"sweeps.{group}", spec, presets, files)
+        for sweep, seed in seeded(group, spec.get("seeds")):
+            for value in spec["values"]:
+                name = f"{sweep}_{value}"
+                if name in out:
+                    raise ConfigError(f"config error in {_where(files)}: run name {name!r} "
+                                      f"from sweep '{group}' is defined twice",
+                                      param=f"sweeps.{group}", value=value,
+                                      source=_where(files))
+                out[name] = {"scaler": base["scaler"],
+                             "params": _with_seed({**base["params"], spec["vary"]: value}, seed),
+                             "sweep": sweep, "vary": spec["vary"], "value": value,
+                             "replay": bool(spec.get("replay", False)), "seed": seed,
+                             "pooled": f"{group}_{value}", "group": group}
     if not out:
         raise ConfigError(f"config error in {_where(files)}: no runs and no sweeps defined",
                           param="runs", source=_where(files))
@@ -149,6 +167,10 @@ def runs(config: Mapping[str, Any], files: Sequence[str] = ()) -> dict[str, dict
         except ParamError as e:
             raise ConfigError(str(e), param=e.param, value=e.value, source=e.source) from e
     return out
+
+
+def _with_seed(params: Mapping[str, Any], seed: int | None) -> dict[str, Any]:
+    return {**params, "seed": seed} if seed is not None else dict(params)
 
 
 def check_lengths(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]],
@@ -227,7 +249,9 @@ def oracle_of(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]], 
     gen = {k: v for k, v in generation_settings(config).items() if k not in RESULT_NEUTRAL}
     trace = {"scaler": "budget_forcing",
              "params": {"max_tokens_thinking": oracle_cap(config, runs)}}
-    return sorted_keys({"run": trace, "oracle": {"step": analysis_settings(config)["oracle_step"]},
+    analysis = analysis_settings(config)
+    return sorted_keys({"run": trace, "oracle": {"step": analysis["oracle_step"],
+                                                 "answer_tokens": analysis["oracle_answer_tokens"]},
                       "model": model_settings(config, model),
                       "task": {"name": task, **(config["tasks"][task] or {})},
                       "generation": gen})

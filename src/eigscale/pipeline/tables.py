@@ -136,7 +136,7 @@ def operating_view(part: pd.DataFrame) -> pd.DataFrame:
         return [with_interval(getattr(r, name), getattr(r, f"{name}_lo"),
                               getattr(r, f"{name}_hi"), k, d) for r in part.itertuples()]
 
-    return pd.DataFrame({
+    view = pd.DataFrame({
         "rule": [LABELS.get(s, s) for s in part["scaler"]],
         "setting": [_setting(r) for _, r in part.iterrows()],
         "accuracy % [95% CI]": shown("accuracy"),
@@ -149,6 +149,12 @@ def operating_view(part: pd.DataFrame) -> pd.DataFrame:
         "headroom captured % (equal compute)": shown("headroom", 100, 0),
         "regret vs A*_SC pp (equal thinking)": shown("regret_thinking"),
     })
+    if "seeds" in part and part["seeds"].max() > 1:  # pooled seeds: how many, their spread
+        view.insert(3, "seeds: n, accuracy range % (sd)", [
+            f"{int(r.seeds)}, {_num(100 * r.accuracy_seed_min, 1)} to "
+            f"{_num(100 * r.accuracy_seed_max, 1)} ({_num(100 * r.accuracy_seed_sd, 1)})"
+            if r.seeds > 1 else "1" for r in part.itertuples()])
+    return view
 
 
 # the matched table's references, as its rows name them
@@ -169,7 +175,7 @@ def matched_view(part: pd.DataFrame) -> pd.DataFrame:
                 else _num(v, 0) + " thinking tokens/q")
 
     def gain(r: Any, lo: float, hi: float) -> str:
-        if r.position != "inside":
+        if r.position not in ("inside", "paired"):  # paired: the timing control, no curve
             return f"outside: {r.position} ({on(r.axis, r.reference_x_lo)} to " \
                    f"{on(r.axis, r.reference_x_hi)})"
         return with_interval(r.gain, lo, hi, 100)
@@ -226,6 +232,10 @@ def oracle_view(part: pd.DataFrame) -> pd.DataFrame:
         "mean stays-correct": [_num(sc.mean(), 0)],
         "overthinking tokens/q": [_num(part["overthinking"].mean(), 0)],
         "after stabilisation/q": [_num(part["after_stable"].mean(), 0)],
+        # where the oracle's answer bound (analysis.oracle_answer_tokens) stopped an answer,
+        # its verdict may differ from a live run's: 0 is the claim the grid rests on
+        "answers cut by the oracle's bound": [
+            str(int(part["capped_cuts"].sum())) if "capped_cuts" in part else "–"],
     })
 
 

@@ -43,6 +43,8 @@ class Cut:
     # tokens not served from the cache and tokens decoded, EOS included
     prefill_tokens: int = 0
     decoded_tokens: int = 0
+    # the answer stopped at the oracle's answer cap, where a live run would have written on
+    answer_capped: bool = False
 
 
 def grid_points(end: int, step: int) -> list[int]:
@@ -52,10 +54,12 @@ def grid_points(end: int, step: int) -> list[int]:
 
 def oracle_grid(engine: Engine, tracer: BudgetForcing, prompts: Sequence[Sequence[int]],
                 max_gen_toks: int, step: int, decoding: Decoding = GREEDY,
-                until: Sequence[str] = ()) -> tuple[RunContext, list[list[Cut]]]:
+                until: Sequence[str] = (), answer_cap: int | None = None
+                ) -> tuple[RunContext, list[list[Cut]]]:
     """Think once with `tracer` (its cap is the grid's last point), then force an answer at
-    every grid cut of every question in one call. Returns the run (its thoughts are the traces,
-    not yet answered) and, per question, its cuts in increasing t."""
+    every grid cut of every question in one call, each answer at most `answer_cap` tokens
+    (None: the room a live run has). Returns the run (its thoughts are the traces, not yet
+    answered) and, per question, its cuts in increasing t."""
     if tracer.params.thinking_n_ignore:
         raise ValueError("the oracle's trace has no extensions: thinking_n_ignore must be 0")
     if decoding.temperature > 0:
@@ -63,7 +67,8 @@ def oracle_grid(engine: Engine, tracer: BudgetForcing, prompts: Sequence[Sequenc
     ctx = tracer.think(engine, prompts, max_gen_toks, decoding)
     grids = [grid_points(len(t.thinking), step) for t in ctx.thoughts]
     flat = [_cut_at(t, k) for t, grid in zip(ctx.thoughts, grids, strict=True) for k in grid]
-    texts = iter(tracer.force_answers(engine, flat, ctx, until, with_thinking=False))
+    texts = iter(tracer.force_answers(engine, flat, ctx, until, with_thinking=False,
+                                      answer_cap=answer_cap))
     cut_thoughts = iter(flat)
     cuts = []
     for t, grid in zip(ctx.thoughts, grids, strict=True):
@@ -74,7 +79,10 @@ def oracle_grid(engine: Engine, tracer: BudgetForcing, prompts: Sequence[Sequenc
             cuts[-1].append(Cut(t=k, end=len(t.thinking), stop_reason=c.record.stop_reason,
                                 answer_tokens=c.record.answer_tokens, text=next(texts),
                                 prefill_tokens=prefill + c.record.prefill.get("answer", 0),
-                                decoded_tokens=decoded + c.record.decoded.get("answer", 0)))
+                                decoded_tokens=decoded + c.record.decoded.get("answer", 0),
+                                answer_capped=(answer_cap is not None
+                                               and c.record.answer_finish == "length"
+                                               and c.record.answer_tokens >= answer_cap)))
     return ctx, cuts
 
 

@@ -268,12 +268,14 @@ class ThinkingScaler(Scaler):
         return True
 
     def force_answers(self, engine: Engine, thoughts: Sequence[Thought], ctx: RunContext,
-                      until: Sequence[str], with_thinking: bool = True) -> list[str]:
+                      until: Sequence[str], with_thinking: bool = True,
+                      answer_cap: int | None = None) -> list[str]:
         """One greedy call answers every thought: its thinking + the tail its stop calls for
-        (see module doc), then the rest of the generation budget. Thoughts with identical
-        tokens share one request (replay cuts often coincide). Returns each thought's response:
-        thinking + tail + answer, or (with_thinking=False: the oracle's many cuts of one
-        trace) tail + answer alone, all a grader reads, with the record's thinking left out."""
+        (see module doc), then the rest of the generation budget (at most `answer_cap` tokens:
+        the oracle's bound). Thoughts with identical tokens share one request (replay cuts
+        often coincide). Returns each thought's response: thinking + tail + answer, or
+        (with_thinking=False: the oracle's many cuts of one trace) tail + answer alone, all a
+        grader reads, with the record's thinking left out."""
         min_answer = self.params.min_answer_tokens
         unique: dict[tuple[int, ...], int] = {}
         rooms: list[int] = []
@@ -284,8 +286,9 @@ class ThinkingScaler(Scaler):
             keys.append(key)
             if key not in unique:
                 unique[key] = len(unique)
-                rooms.append(answer_room(ctx.plan, min_answer, len(t.prompt),
-                                         len(t.thinking) + len(tail)))
+                room = answer_room(ctx.plan, min_answer, len(t.prompt),
+                                   len(t.thinking) + len(tail))
+                rooms.append(room if answer_cap is None else min(room, answer_cap))
         reqs = [GenerateRequest(ids, max_tokens=room, stop=tuple(until))
                 for ids, room in zip(unique, rooms, strict=True)]
         with ctx.clock.time("answer"):
