@@ -1,13 +1,19 @@
 """Our own cost at the user's scale: 50-500 questions, 1k-32k-token traces, every scaler, and
 the oracle grid (`oracle_grid`: one trace per question, the answer forced every 64 tokens).
 
-    ./run bench paper-scale [--quick] [--engine-cost] [--full-run QUESTIONS MAX_GEN_TOKS]
+    ./run bench paper-scale [--quick] [--at QUESTIONS TRACE] [--scalers ...] [--engine-cost]
+                            [--full-run QUESTIONS MAX_GEN_TOKS]
 
 A model cannot produce 500 x 8k-token traces on this machine, so the real scalers and the real
 `VLLMEngine` adapter run over `InstantLLM`, an instant stand-in for `vllm.LLM` (named as such:
 it answers every request at once with outputs of the right shapes; it measures our code, not a
 model). Its own time is measured and subtracted: what remains is ours. Each grid point runs in
 its own process, so its peak RSS is its own.
+
+The oracle grid runs at the paper's context (max_gen_toks == max_model_len == 32768): every
+cut's forced answer may write on to the rest of it, so the table gives, beside the engine's
+tokens, the answer room the engine may decode, with the default bound (oracle.answer_tokens,
+4096) and without.
 
 Reported per grid point: our milliseconds per question-decision (EIG) or per question (the
 scalers without decisions: one thinking round per question), our share of the model time
@@ -50,10 +56,14 @@ SCALERS = {
                     {**PAPER_EIG, "posterior_estimator": "sampled"}),
     "eig_scored": ("expected_information_gain_reasoning",
                    {**PAPER_EIG, "posterior_estimator": "scored"}),
-    # the oracle job's engine-side work (eigscale.scalers.cut_grid), the paper's step
+    # the oracle job's engine-side work (eigscale.scalers.cut_grid), the paper's step and
+    # context, its forced answers bounded by the default oracle.answer_tokens, and unbounded
     "oracle_grid": ("budget_forcing", {}),
+    "oracle_grid_unbounded": ("budget_forcing", {}),
 }
 ORACLE_STEP = 64
+ORACLE_CAPS = {"oracle_grid": 4096, "oracle_grid_unbounded": None}
+PAPER_CONTEXT = 32768  # the paper's max_gen_toks == max_model_len: a forced answer's room
 # (questions, trace tokens): the grid of the issue, runnable in minutes
 GRID = [(50, 1024), (50, 8192), (200, 8192), (500, 8192), (50, 32768)]
 QUICK_GRID = [(50, 1024), (50, 8192)]
@@ -95,6 +105,9 @@ class InstantLLM:
         self.eos = tokenizer.eos_token_id
         self.seconds = 0.0
         self.requests = 0
+        # the tokens answer requests may decode (their max_tokens): what a model that writes
+        # on after the answer prompt is billed; the stand-in itself answers in two tokens
+        self.answer_room = 0
 
     def get_tokenizer(self) -> Any:
         return self.tokenizer
@@ -145,6 +158,8 @@ class InstantLLM:
                                    prompt_logprobs=None)
         outs = []
         is_answer = prompt[-len(self.tail):] == list(self.tail)
+        if is_answer:
+            self.answer_room += sp.n * sp.max_tokens
         for j in range(sp.n):
             if is_answer:
                 k = 0 if self._after_forecast(prompt) else ((sp.seed or 0) + j) % len(ANSWERS)
@@ -219,13 +234,15 @@ def point(scaler: str, questions: int, trace: int) -> dict[str, Any]:
     sc = make_scaler(name, kwargs)
     tail = tuple(tok.encode(sc.params.thinking_end + "\n" + sc.params.answer_prompt,
                             add_special_tokens=False)) if name != "none" else ()
-    max_gen = trace + 512
-    llm = InstantLLM(tok, max_model_len=max_gen + 512, tail=tail or (tok.eos_token_id,))
+    grid = scaler in ORACLE_CAPS
+    max_gen = PAPER_CONTEXT if grid else trace + 512
+    llm = InstantLLM(tok, max_model_len=max_gen + (0 if grid else 512),
+                     tail=tail or (tok.eos_token_id,))
     engine = VLLMEngine(llm)
     with PeakRSS() as rss:
         t0 = time.perf_counter()
-        if scaler == "oracle_grid":
-            out = _oracle_grid(engine, sc, prompts, max_gen)
+        if grid:
+            out = _oracle_grid(engine, sc, prompts, max_gen, ORACLE_CAPS[scaler])
         else:
             out = sc.run(engine, prompts, max_gen if name != "none" else trace)
         wall = time.perf_counter() - t0
@@ -248,15 +265,19 @@ def point(scaler: str, questions: int, trace: int) -> dict[str, Any]:
             "our_share_gpu": ours / (ours + gpu_seconds),
             "peak_rss_mb": rss.peak, "start_rss_mb": rss.start,
             "trace_mb": trace_mb(out.records),
-            "rss_above_traces_mb": rss.peak - rss.start - trace_mb(out.records)}
+            "rss_above_traces_mb": rss.peak - rss.start - trace_mb(out.records),
+            "engine_decode_tokens": decode, "engine_prefill_tokens": prefill,
+            "answer_room_tokens": llm.answer_room}
 
 
-def _oracle_grid(engine: Any, tracer: Any, prompts: list, max_gen: int) -> SimpleNamespace:
+def _oracle_grid(engine: Any, tracer: Any, prompts: list, max_gen: int,
+                 answer_cap: int | None) -> SimpleNamespace:
     """The oracle grid over the stand-in, shaped like a scaler's output: its unit is one cut
     (a forced answer), counted in `decisions`."""
     from eigscale.scalers.cut_grid import oracle_grid
 
-    ctx, cuts = oracle_grid(engine, tracer, prompts, max_gen, ORACLE_STEP)
+    ctx, cuts = oracle_grid(engine, tracer, prompts, max_gen, ORACLE_STEP,
+                            answer_cap=answer_cap)
     thinking = [len(t.thinking) for t in ctx.thoughts]
     for t, n in zip(ctx.thoughts, thinking, strict=True):
         t.record.thinking_tokens = n  # the traces' size, for the RSS accounting
@@ -369,6 +390,19 @@ def table(rows: list[dict[str, Any]], cost: list[dict[str, Any]],
                      f"{r['our_ms_per_unit']:.2f} | {r['unit']} | {r['our_share']:.2%} / "
                      f"{r['our_share_gpu']:.1%} | "
                      f"{r['peak_rss_mb'] / 1024:.2f} GB | {r['rss_above_traces_mb']:.0f} MB |")
+    grids = [r for r in rows if r["scaler"] in ORACLE_CAPS]
+    if grids:
+        lines += ["", f"The oracle grid at the paper's context ({PAPER_CONTEXT} tokens, a cut "
+                  f"every {ORACLE_STEP}): the engine's tokens for the stand-in's two-token "
+                  "answers, and the answer tokens the engine may decode (the bill of a model "
+                  "that writes on to its room after the answer prompt)", "",
+                  "| grid | questions x trace | cuts | engine prefill | engine decode | "
+                  "answer room (bound) | per cut |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['scaler']} (cap {ORACLE_CAPS[r['scaler']]}) | {r['questions']} x "
+                  f"{r['trace'] // 1024}k | {r['decisions']} | "
+                  f"{r['engine_prefill_tokens']:.3g} | {r['engine_decode_tokens']:.3g} | "
+                  f"{r['answer_room_tokens']:.3g} | "
+                  f"{r['answer_room_tokens'] / r['decisions']:.0f} |" for r in grids]
     if cost:
         lines += ["", "| cached prefix tokens | vLLM ms per score request | vLLM ms per "
                   "generate request (1 token) |", "|---|---|---|"]
@@ -402,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help=f"the grid {QUICK_GRID} only")
+    ap.add_argument("--at", nargs=2, type=int, action="append", metavar=("QUESTIONS", "TRACE"),
+                    help="these grid points instead of the default grid (repeatable)")
     ap.add_argument("--scalers", nargs="*", choices=list(SCALERS), default=list(SCALERS))
     ap.add_argument("--engine-cost", action="store_true",
                     help="also measure vLLM's own cost per cached-prefix request (real engine)")
@@ -422,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
 
     prepare_model(SMOLLM2, MODEL)
     rows = []
-    for questions, trace in QUICK_GRID if args.quick else GRID:
+    for questions, trace in args.at or (QUICK_GRID if args.quick else GRID):
         for scaler in args.scalers:
             print(f"[paper-scale] {scaler} {questions} x {trace} ...", file=sys.stderr,
                   flush=True)

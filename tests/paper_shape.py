@@ -6,7 +6,7 @@ tested at its shape with no second file to edit:
 - each model becomes "<thinking format>-shape" on the session's converted SmolLM2, vLLM,
   float32, with max_model_len = max_gen_toks = CONTEXT (the paper: 32768 == 32768);
 - the task is demo_arith, two questions; generation and analysis as the paper's (the chat
-  template applied, the seed, the oracle's step);
+  template applied, the seed, the oracle's step; its answer bound scales as a token length);
 - every token length scales by CONTEXT / the paper's context (8000 -> 125, 512 -> 8), and a
   decision grid's spacing (step_tokens, probe_interval) is at most the oracle's step, so a
   125-token trace still meets decision points;
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eigscale.pipeline.run_config import BUILTIN_PRESETS
+from eigscale.pipeline.run_config import ANALYSIS_DEFAULTS, BUILTIN_PRESETS
 from eigscale.scalers import SCALERS
 
 CONTEXT = 512
@@ -63,7 +63,9 @@ def scaled_down(paper: dict[str, Any]) -> dict[str, Any]:
                    for fmt in formats},
         "tasks": {"demo_arith": {"limit": 2}},
         "generation": {**paper["generation"], "max_gen_toks": CONTEXT},
-        "analysis": {"oracle_step": step},
+        "analysis": {"oracle_step": step, "oracle_answer_tokens": max(1, int(
+            factor * (paper.get("analysis") or {}).get(
+                "oracle_answer_tokens", ANALYSIS_DEFAULTS["oracle_answer_tokens"])))},
         **({"presets": presets} if presets else {}),
         "runs": {name: {**run, **({"params": _scaled(run["params"], factor, step)}
                                   if "params" in run else {}), **_two_seeds(run)}

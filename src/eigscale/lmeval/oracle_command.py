@@ -71,14 +71,20 @@ def write_grid(path: Path, rows: list[dict[str, Any]]) -> None:
     os.replace(tmp, path)
 
 
-def run_oracle(spec: dict[str, Any]) -> list[dict[str, Any]]:
+def run_oracle(spec: dict[str, Any], lm: Any = None) -> list[dict[str, Any]]:
+    """The spec's grid, graded, written to <output>/grid.csv and returned. `lm`: a loaded
+    model of the spec's to reuse (its records folder is set to the spec's), else one is
+    loaded."""
     from lm_eval.tasks import TaskManager
 
     from eigscale.lmeval.gen_kwargs import scaler_from_gen_kwargs
 
     task, records, output = spec["task"], Path(spec["records"]), Path(spec["output"])
     params = scaler_from_gen_kwargs(spec["gen_kwargs"]).scaler.params
-    lm = load_lm(spec, records)
+    if lm is None:
+        lm = load_lm(spec, records)
+    else:
+        lm.setup_scaling(str(records), int(spec["model_args"].get("eigscale_chunk", 0)))
     lm.setup_oracle(int(spec["step"]), spec.get("answer_cap"))
     results = evaluate_task(lm, spec, spec["gen_kwargs"], output / GRID_LM_EVAL)
     samples = results["samples"][task]
