@@ -180,3 +180,20 @@ class ScriptedEngine(Engine):
     def score(self, requests):
         return [ScoreResult(self.logprob(self.decode(r.suffix)), len(r.prefix), 0)
                 for r in requests]
+
+
+class SpyEngine(Engine):
+    """A real engine that keeps the requests it was given (a recorder, not a stand-in)."""
+
+    def __init__(self, inner: Engine) -> None:
+        self.inner, self.counters = inner, inner.counters
+        self.tokenizer, self.eos_token_ids = inner.tokenizer, inner.eos_token_ids
+        self.max_model_len = inner.max_model_len
+        self.generated: list[list] = []
+
+    def generate(self, requests):
+        self.generated.append(list(requests))
+        return self.inner.generate(requests)
+
+    def score(self, requests):
+        return self.inner.score(requests)

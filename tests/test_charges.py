@@ -8,7 +8,7 @@ import pytest
 
 from eigscale.compute import question_cost
 from eigscale.records import CHARGE_KINDS
-from eigscale.scalers import make_scaler
+from eigscale.scalers import SCALERS, make_scaler
 
 from .helpers import PLAIN, QUESTIONS, SMALL_EIG, chat_prompts
 
@@ -26,7 +26,12 @@ RULES = {  # small, so that each rule makes every kind of request it can, a few 
     "dynasor_cot": {**CAP, "probe_interval": 16, "window": 2},
     "deer": {**CAP, "transition": ".", "threshold": 0.99},
     "random_stop": {**CAP, "step_tokens": 16, "stop_probability": 0.3},
+    "eat": {**CAP, "max_tokens_thinking": 48, "timescale": 0.5, "warmup": 1, "delta": 0.3},
 }
+
+
+def test_every_rule_is_charged_here():
+    assert set(RULES) == set(SCALERS)
 
 
 @pytest.mark.parametrize("rule", list(RULES))

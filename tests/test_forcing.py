@@ -5,37 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from eigscale.engines.base import Engine
 from eigscale.lengths import LengthError
 from eigscale.scalers import make_scaler
 from eigscale.scalers.budget_forcing import BudgetForcing
 from eigscale.scalers.replay import replay
 from eigscale.scalers.thinking import RunContext, Thought
 
-from .helpers import QUESTIONS, chat_prompts
+from .helpers import QUESTIONS, SpyEngine, chat_prompts
 
 pytestmark = pytest.mark.engine
 
 PLAIN = {"thinking_format": "plain"}
 END = "\n\nTherefore,"  # the plain format's thinking_end: all a natural end gets
 TAIL = END + "\nthe final answer is"  # what a cut gets: thinking_end + "\n" + answer_prompt
-
-
-class SpyEngine(Engine):
-    """A real engine that keeps the requests it was given (a recorder, not a stand-in)."""
-
-    def __init__(self, inner: Engine) -> None:
-        self.inner, self.counters = inner, inner.counters
-        self.tokenizer, self.eos_token_ids = inner.tokenizer, inner.eos_token_ids
-        self.max_model_len = inner.max_model_len
-        self.generated: list[list] = []
-
-    def generate(self, requests):
-        self.generated.append(list(requests))
-        return self.inner.generate(requests)
-
-    def score(self, requests):
-        return self.inner.score(requests)
 
 
 def test_a_cut_gets_the_answer_prompt_a_natural_end_only_thinking_end(engine):
@@ -55,7 +37,8 @@ def test_a_cut_gets_the_answer_prompt_a_natural_end_only_thinking_end(engine):
     plan = out.summary["lengths"]
     for req, rec in zip(answers, out.records, strict=True):
         used = len(req.prompt) - rec.prompt_tokens
-        assert req.max_tokens == max(256, plan["gen_budget"] - used)
+        assert req.max_tokens == max(out.summary["params"]["min_answer_tokens"],
+                                     plan["gen_budget"] - used)
         assert req.max_tokens > 32
     assert out.summary["answers_at_limit"] == sum(r.answer_finish == "length"
                                                   for r in out.records)

@@ -68,8 +68,8 @@ def test_the_workflow_checks_lengths_at_config_time():
                                           r"models.m.max_model_len=2048"):
         validate(_config(max_gen_toks=4096), SCHEMA, ["f.yaml"])
     big = _config(max_gen_toks=1024)
-    big["runs"]["bf"]["params"]["max_tokens_thinking"] = 1900
-    with pytest.raises(ConfigError, match="run 'bf': max_tokens_thinking=1900"):
+    big["runs"]["bf"]["params"]["max_tokens_thinking"] = 1990
+    with pytest.raises(ConfigError, match="run 'bf': max_tokens_thinking=1990"):
         validate(big, SCHEMA, ["f.yaml"])
 
 

@@ -44,7 +44,7 @@ def test_the_shape_is_the_papers():
                                                  "thinking_n_ignore": 2}
     assert shape["sweeps"]["bf"]["values"] == [8]
     # the rules whose decisions sample list three seeds in the paper, two at its shape
-    sampled = {"eig", "entropy", "dynasor_32", "dynasor_64", "random"}
+    sampled = {"eig", "entropy", "dynasor_32", "dynasor_64", "dynasor_native", "random"}
     assert {n for n, s in paper["sweeps"].items() if len(s.get("seeds", [])) >= 3} == sampled
     assert all(len(shape["sweeps"][n]["seeds"]) == 2 for n in sampled)
     for name, s in shape["sweeps"].items():

@@ -8,13 +8,15 @@ from eigscale.scalers import make_scaler
 from eigscale.scalers.base import Decoding
 from eigscale.scalers.replay import ReplayError, check_replayable, replay
 
-from .helpers import GEN, PLAIN, QUESTIONS, SMALL_EIG, chat_prompts
+from .helpers import GEN, PLAIN, QUESTIONS, SMALL_EIG, SpyEngine, chat_prompts
 
 BF = "budget_forcing"
 EIG = "expected_information_gain_reasoning"
 ENTROPY = "answer_entropy"
 DYNASOR = "dynasor_cot"
 DEER = "deer"
+EAT = "eat"
+EAT_DEMO = {**PLAIN, "timescale": 0.5, "warmup": 1, "max_tokens_thinking": 96}
 
 
 def outcome(out):
@@ -40,6 +42,8 @@ def outcome(out):
     # SmolLM2 seldom writes "Wait": every sentence end is a transition here
     (DEER, "threshold", [0.3, 0.6, 0.9],
      {**PLAIN, "transition": ".", "max_judge_steps": 4, "max_tokens_thinking": 96}, 4),
+    # SmolLM2's short thinking has few paragraph breaks: a fast average, one check's warm-up
+    (EAT, "delta", [0.02, 0.3], EAT_DEMO, 4),
 ])
 def test_replay_equals_live(vllm_engine, name, vary, values, base, n):
     prompts = chat_prompts(vllm_engine, QUESTIONS[:n])
@@ -104,7 +108,7 @@ def test_oracle_grid_answers_are_live_budget_forcing_answers(vllm_engine):
             assert cut.prefill_tokens >= sum(rec.prefill.values()) >= rec.prefill["answer"] > 0
     # the oracle's answer bound: an answer longer than the cap stops there, marked as capped,
     # its text the uncapped answer's first tokens; a shorter answer is the same answer
-    capped_ctx, capped = oracle_grid(vllm_engine, tracer, prompts, GEN, step=32, answer_cap=8)
+    _, capped = oracle_grid(vllm_engine, tracer, prompts, GEN, step=32, answer_cap=8)
     pairs = [(a, b) for pa, pb in zip(cuts, capped, strict=True)
              for a, b in zip(pa, pb, strict=True)]
     assert any(a.answer_tokens > 8 for a, _ in pairs)
@@ -115,3 +119,29 @@ def test_oracle_grid_answers_are_live_budget_forcing_answers(vllm_engine):
             assert cap.text == full.text
         else:
             assert full.text.startswith(cap.text.rstrip())
+
+
+@pytest.mark.engine
+def test_eat_replays_on_transformers_and_its_entropy_is_the_same_on_both_engines(
+        hf_engine, vllm_engine):
+    """EAT's replay equals its live runs on the transformers engine too (vLLM: above), and
+    the entropy each engine gives after the same thinking is the same, the whole vocabulary's
+    on both (vLLM's full log-probs against transformers' logits in float64)."""
+
+    prompts = chat_prompts(hf_engine, QUESTIONS[:4])
+    scalers = [make_scaler(EAT, {**EAT_DEMO, "delta": d}) for d in (0.02, 0.3)]
+    spy = SpyEngine(hf_engine)
+    live = [s.run(spy, prompts, GEN) for s in scalers]
+    replayed = replay(hf_engine, scalers, prompts, GEN)
+    for a, b in zip(live, replayed, strict=True):
+        assert outcome(b) == outcome(a) and b.texts == a.texts
+    assert len({tuple(r.thinking_tokens for r in out.records) for out in live}) > 1
+    # the checks' own requests, asked again of both engines
+    checks = [r for call in spy.generated for r in call if r.entropy]
+    exact = [o.completions[0].entropy for o in hf_engine.generate(checks)]
+    served = [o.completions[0].entropy for o in vllm_engine.generate(checks)]
+    recorded = [d.scores["entropy_bits"] for r in live[0].records for d in r.decisions]
+    assert len(checks) >= 3 and all(0 < x < 16 for x in exact)
+    # what it decided on (the same prefixes in other batches: float32 padding noise only)
+    assert all(min(abs(x - e) for e in exact) < 1e-3 for x in recorded)
+    assert served == pytest.approx(exact, abs=1e-2)

@@ -201,6 +201,10 @@ def test_lint_is_clean():
     (lambda c: c["sweeps"].update(eig={"preset": "small_eig", "vary": "beam_size",
                                        "values": [2, 4], "replay": True}),
      ["sweeps.eig.replay", "beam_size", "replay: false"]),
+    # two taus with no level of the sampled entropy between them: one run twice
+    (lambda c: c["sweeps"].update(entropy={"scaler": "answer_entropy", "vary": "tau",
+                                           "values": [0.1, 0.3, 0.6]}),
+     ["sweeps.entropy.values", "[0.1, 0.3]", "0.439", "levels"]),
 ])
 def test_config_errors_name_the_key_and_the_file(tmp_path, edit, names):
     config = yaml.safe_load(TEST_CONFIG.read_text())

@@ -138,10 +138,10 @@ class ThinkingParams(Params):
     around the answer (integer and choice 64, math 128, text 64; see eigscale.scalers.posterior
     for the measurement)."""
 
-    min_answer_tokens: int = param(256, int, 1, 32768)
-    """Least room of the forced answer. As in s1 the forced answer gets what is left of the
-    generation budget (max_gen_toks minus thinking and the answer prompt), never less than
-    this: a model that summarises before its boxed answer keeps it."""
+    min_answer_tokens: int = param(100, int, 1, 32768)
+    """Least room of the forced answer, and what "auto" keeps for it (s1's 100: "Leave 100
+    tokens for answer"). As in s1 the forced answer gets what is left of the generation
+    budget (max_gen_toks minus thinking and the answer prompt), never less than this."""
 
     seed: int = param(DEFAULT_SEED, int, 0, 2**31 - 1)
     """Seeds every sampled draw, per (question, decision, purpose): batch-independent."""

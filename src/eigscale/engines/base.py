@@ -10,6 +10,7 @@ response, so what the engines see is exactly what the scalers counted.
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -17,10 +18,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+import numpy as np
+
 from eigscale.errors import EigscaleError
 
 # "stop": EOS or a stop string ended the sample; "length": it reached max_tokens
 FinishReason = Literal["stop", "length"]
+
+
+def entropy_bits(logprobs: Sequence[float]) -> float:
+    """-sum p log2 p of a distribution given as natural log-probs (all of its support)."""
+    lp = np.asarray(logprobs, dtype=np.float64)
+    lp = lp[np.isfinite(lp)]
+    return float(-(np.exp(lp) * lp).sum() / math.log(2))
 
 
 class EngineFailure(EigscaleError, RuntimeError):
@@ -53,6 +63,10 @@ class GenerateRequest:
     token_logprobs: bool = False
     """Return each sampled token's raw (model) log-probability in `Completion.logprobs`
     (DEER's confidence). It changes nothing sampled."""
+    entropy: bool = False
+    """Return the entropy (bits) of the first generated token's distribution, the model's raw
+    one over the whole vocabulary, in `Completion.entropy` (EAT's signal; ask for max_tokens
+    1). It changes nothing sampled."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,11 @@ class Completion:
     logprobs: tuple[float, ...] = ()
     """With `GenerateRequest.token_logprobs`: log P(token) of each of `token_ids` under the
     model's raw distribution (before temperature and top-p); otherwise empty."""
+    stop_logprobs: tuple[float, ...] = ()
+    """With `GenerateRequest.token_logprobs`: log P(token) of each of `stop_ids`, as
+    `logprobs` (DEER's reference averages the token that closes its trial answer in)."""
+    entropy: float | None = None
+    """With `GenerateRequest.entropy`: -sum p log2 p of the first token's distribution."""
 
 
 @dataclass(frozen=True)
@@ -178,10 +197,13 @@ class Engine(ABC):
 
         `ended` is the engine's own verdict that the sample stopped (EOS or stop string) rather
         than running out of max_tokens; `logprobs` (if any) are the raw tokens' and are cut
-        with them.
+        with them (the stop's own go to `stop_logprobs`).
         """
         c = self._trim(list(ids), stop, ended)
-        return replace(c, logprobs=tuple(logprobs[:len(c.token_ids)])) if logprobs else c
+        if not logprobs:
+            return c
+        return replace(c, logprobs=tuple(logprobs[:len(c.token_ids)]),
+                       stop_logprobs=tuple(logprobs[len(c.token_ids):c.raw_tokens]))
 
     def _trim(self, ids: list[int], stop: Sequence[str], ended: bool) -> Completion:
         for i, t in enumerate(ids):

@@ -7,7 +7,9 @@ neighbours), and stop strings are handled exactly as the vLLM engine handles the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 
@@ -88,7 +90,7 @@ class HFEngine(Engine):
                 rows += [(i, j) for j in range(r.n)]
             # similar lengths together: less padding
             rows.sort(key=lambda ij: len(requests[ij[0]].prompt))
-            raw: dict[tuple[int, int], tuple[list[int], bool, list[float]]] = {}
+            raw: dict[tuple[int, int], tuple[list[int], bool, list[float], float | None]] = {}
             prefills = [0] * len(requests)  # times each prompt was actually computed
             for k in range(0, len(rows), self.batch_size):
                 chunk = rows[k:k + self.batch_size]
@@ -97,8 +99,9 @@ class HFEngine(Engine):
                 raw.update(zip(chunk, self._decode_chunk(requests, chunk), strict=True))
             results = []
             for i, r in enumerate(requests):
-                comps = tuple(self.trim(raw[(i, j)][0], r.stop, raw[(i, j)][1],
-                                        raw[(i, j)][2] if r.token_logprobs else ())
+                comps = tuple(replace(self.trim(raw[(i, j)][0], r.stop, raw[(i, j)][1],
+                                                raw[(i, j)][2] if r.token_logprobs else ()),
+                                      entropy=raw[(i, j)][3])
                               for j in range(r.n))
                 cached = len(r.prompt) * (r.n - prefills[i])
                 results.append(GenerateResult(comps, prompt_tokens=len(r.prompt) * r.n,
@@ -110,7 +113,7 @@ class HFEngine(Engine):
 
     def _decode_chunk(self, requests: Sequence[GenerateRequest],
                       chunk: list[tuple[int, int]]
-                      ) -> list[tuple[list[int], bool, list[float]]]:
+                      ) -> list[tuple[list[int], bool, list[float], float | None]]:
         reqs = [requests[i] for i, _ in chunk]
         gens = []
         for (_, j), r in zip(chunk, reqs, strict=True):
@@ -141,6 +144,12 @@ class HFEngine(Engine):
         last_pos = pos[:, -1]
         outs: list[list[int]] = [[] for _ in reqs]
         lps: list[list[float]] = [[] for _ in reqs]  # raw log-probs, where asked for
+        # the first token's entropy over the whole vocabulary, in float64, where asked for
+        ents: list[float | None] = [None] * len(reqs)
+        for b, r in enumerate(reqs):
+            if r.entropy:
+                ls = torch.log_softmax(logits[b].double(), dim=-1)
+                ents[b] = float(-(ls.exp() * ls).nansum() / math.log(2))
         want_lps = [r.token_logprobs for r in reqs]
         done = [r.max_tokens <= 0 for r in reqs]
         ended = [False] * len(reqs)
@@ -176,7 +185,7 @@ class HFEngine(Engine):
                              position_ids=last_pos[:, None].to(self.device),
                              past_key_values=past, use_cache=True)
             past, logits = out.past_key_values, out.logits[:, -1, :].float().cpu()
-        return list(zip(outs, ended, lps, strict=True))
+        return list(zip(outs, ended, lps, ents, strict=True))
 
     def _hit_stop(self, ids: list[int], stop: Sequence[str], stop_len: int) -> bool:
         # a stop string spans at most stop_len tokens; decode only that tail

@@ -16,7 +16,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
+
+import numpy as np
 
 from eigscale.engines.base import (
     Engine,
@@ -24,6 +27,7 @@ from eigscale.engines.base import (
     GenerateResult,
     ScoreRequest,
     ScoreResult,
+    entropy_bits,
 )
 from eigscale.errors import EigscaleError
 
@@ -41,7 +45,9 @@ def llm_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     """
     import torch
 
-    out = {"enable_prefix_caching": True, **kwargs}
+    # every log-prob a request asks for: EAT's entropy needs the whole vocabulary's (a cap
+    # only; requests that ask for fewer cost no more)
+    out = {"enable_prefix_caching": True, "max_logprobs": -1, **kwargs}
     if not torch.cuda.is_available():
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB; the default check fails
         os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")  # use every core
@@ -63,7 +69,7 @@ VERIFIED_VLLM = "0.32.0"
 # SamplingParams fields the adapter relies on: prompt log-probs that read the prefix cache, and
 # log-probs of named tokens for positions a cache hit left without logits
 NEEDED_SAMPLING_FIELDS = ("skip_reading_prefix_cache", "logprob_token_ids", "prompt_logprobs",
-                          "detokenize")
+                          "detokenize", "flat_logprobs")
 
 
 class VLLMFeatureError(EigscaleError, RuntimeError):
@@ -224,8 +230,7 @@ class VLLMEngine(Engine):
                                      top_p=r.top_p, seed=r.seed, stop=list(r.stop) or None,
                                      skip_special_tokens=False,
                                      spaces_between_special_tokens=False,
-                                     logprobs=0 if r.score_later or r.token_logprobs
-                                     else None)
+                                     **self._logprobs(r))
                       for r in requests]
             outs = self._run([r.prompt for r in requests], params)
             results = []
@@ -236,10 +241,11 @@ class VLLMEngine(Engine):
                         for i, (step, t) in enumerate(zip(c.logprobs or (), c.token_ids,
                                                               strict=False)):
                             self.memo.put(table, tuple(c.token_ids[:i + 1]), step[t].logprob)
-                comps = tuple(self.trim(c.token_ids, r.stop, c.finish_reason == "stop",
-                                        [step[t].logprob for step, t in
-                                         zip(c.logprobs, c.token_ids, strict=False)]
-                                        if r.token_logprobs and c.logprobs else ())
+                comps = tuple(replace(self.trim(c.token_ids, r.stop, c.finish_reason == "stop",
+                                                [step[t].logprob for step, t in
+                                                 zip(c.logprobs, c.token_ids, strict=False)]
+                                                if r.token_logprobs and c.logprobs else ()),
+                                      entropy=self._first_entropy(c) if r.entropy else None)
                               for c in sorted(out.outputs, key=lambda c: c.index))
                 cached = (out.num_cached_tokens or 0)
                 decoded = sum(len(c.token_ids) for c in out.outputs)
@@ -249,6 +255,26 @@ class VLLMEngine(Engine):
                 self.counters.cached_tokens += cached
                 self.counters.decode_tokens += decoded
             return results
+
+    @staticmethod
+    def _logprobs(r: GenerateRequest) -> dict[str, Any]:
+        """What a request asks vLLM for: the whole vocabulary's log-probs, flat (one list, not
+        a dict of objects per token: 4x faster at 49k tokens), for its entropy; the sampled
+        tokens' for scoring or DEER; nothing otherwise."""
+        if r.entropy:
+            return {"logprobs": -1, "flat_logprobs": True}
+        return {"logprobs": 0 if r.score_later or r.token_logprobs else None}
+
+    @staticmethod
+    def _first_entropy(c: Any) -> float:
+        """The entropy of the first position's distribution from vLLM's flat log-probs: the
+        sampled token comes first and again among the vocabulary's, so each token id is taken
+        once."""
+        lp = c.logprobs
+        lo, hi = lp.start_indices[0], lp.end_indices[0]
+        ids = np.asarray(lp.token_ids[lo:hi])
+        _, first = np.unique(ids, return_index=True)
+        return entropy_bits(np.asarray(lp.logprobs[lo:hi])[first])
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
         with self._timed("score"):

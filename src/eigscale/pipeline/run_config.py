@@ -160,6 +160,19 @@ def runs(config: Mapping[str, Any], files: Sequence[str] = ()) -> dict[str, dict
         except ParamError as e:
             raise ConfigError(str(e), param=e.param, value=e.value, source=e.source) from e
     check_lengths(config, out, scalers, files)
+    sweeps: dict[str, list[str]] = {}
+    for name, run in out.items():
+        if run["sweep"]:
+            sweeps.setdefault(run["sweep"], []).append(name)
+    for members in sweeps.values():
+        first = out[members[0]]
+        try:
+            type(scalers[members[0]]).check_sweep(
+                [scalers[m] for m in members], first["vary"],
+                source=f"{_where(files)}: key 'sweeps.{first['group']}.values'")
+        except ParamError as e:
+            raise ConfigError(str(e), param=f"sweeps.{first['group']}.values", value=e.value,
+                              source=e.source) from e
     for sweep, members in replay_sweeps(out).items():
         try:
             check_replayable([scalers[m] for m in members],

@@ -103,6 +103,13 @@ class Scaler(ABC):
             raise TypeError(f"{self.name} takes {self.params_class.__name__}, "
                             f"not {type(self.params).__name__}")
 
+    @classmethod
+    def check_sweep(cls, runs: Sequence[Scaler], vary: str, source: str) -> None:
+        """Raise ParamError (naming `vary`, the values and `source`) if two of a sweep's runs,
+        which differ only in `vary`, cannot make different decisions. Every sweep passes
+        here; a rule whose parameter takes effect only at some levels says which."""
+        return None
+
     def plan(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
              labels: Sequence[str] | None = None) -> LengthPlan:
         """The lengths a run of these prompts would use (eigscale.lengths), or LengthError

@@ -4,8 +4,9 @@ Per round: one engine call continues every active question's thinking until it r
 step limit, its budget, or a natural end (the model writes an end-of-thinking string or EOS; a
 string that straddles two rounds counts where it starts). The subclass policy (`on_events`)
 then stops, extends or continues each question. When all have stopped, one more call forces
-every answer, greedy, as s1 does: after a cut (budget, early stop, failure) thinking_end +
-"\n" + answer_prompt; after the model's own end, thinking_end alone. The answer gets the rest
+every answer, greedy, as s1 does: after a cut (budget, early stop, failure) a newline (unless
+the thinking ends with one, or thinking_end opens with one) + thinking_end + "\n" +
+answer_prompt; after the model's own end, thinking_end alone. The answer gets the rest
 of the generation budget (eigscale.lengths).
 """
 
@@ -79,6 +80,9 @@ class RunContext:
     clock: Stopwatch
     started: float  # perf_counter at the start of the run
     before: EngineCounters  # the engine's counters at the start of the run
+    # "\n" + tail: s1's forcing after a cut whose thinking does not end a line (the tail
+    # itself where thinking_end opens with a newline)
+    line_tail: tuple[int, ...] = ()
 
 
 class ThinkingScaler(Scaler):
@@ -143,10 +147,17 @@ class ThinkingScaler(Scaler):
             out.append(prompt if ends else prompt + start)
         return out
 
+    def tails(self, engine: Engine) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The forced tail after a cut, without and with s1's newline before thinking_end."""
+        p = self.params
+        forced = p.thinking_end + "\n" + p.answer_prompt
+        line = forced if p.thinking_end.startswith("\n") else "\n" + forced
+        return tuple(engine.encode(forced)), tuple(engine.encode(line))
+
     def plan(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
              labels: Sequence[str] | None = None) -> LengthPlan:
         p = self.params
-        tail = engine.encode(p.thinking_end + "\n" + p.answer_prompt)
+        tail = max(self.tails(engine), key=len)
         return plan_lengths([len(x) for x in self.thinking_prompts(engine, prompts)],
                             engine.max_model_len, max_gen_toks, labels, tail=len(tail),
                             min_answer=p.min_answer_tokens,
@@ -159,7 +170,7 @@ class ThinkingScaler(Scaler):
         t0 = time.perf_counter()
         before = engine.counters.snapshot()
         plan = self.plan(engine, prompts, max_gen_toks)
-        tail = tuple(engine.encode(p.thinking_end + "\n" + p.answer_prompt))
+        tail, line_tail = self.tails(engine)
         end_tail = tuple(engine.encode(p.thinking_end))
         thoughts = []
         for i, (prompt, full) in enumerate(zip(prompts, self.thinking_prompts(engine, prompts),
@@ -168,7 +179,7 @@ class ThinkingScaler(Scaler):
             thoughts.append(Thought(prompt=full, record=rec))
         stops = tuple(s for s in (p.thinking_end, p.until_thinking) if s)
         ctx = RunContext(engine, thoughts, int(plan.thinking_budget or 1), tail, end_tail, plan,
-                         stops, decoding, Stopwatch(), t0, before)
+                         stops, decoding, Stopwatch(), t0, before, line_tail)
         rounds = 0
         while active := [t for t in thoughts if t.active]:
             self._reason(ctx, active)
@@ -267,6 +278,11 @@ class ThinkingScaler(Scaler):
         t.thinking += ids
         return True
 
+    @staticmethod
+    def ends_a_line(engine: Engine, t: Thought) -> bool:
+        """Does the thinking end with a newline? (s1 then writes none before thinking_end.)"""
+        return engine.decode(t.thinking[-2:]).endswith("\n")
+
     def force_answers(self, engine: Engine, thoughts: Sequence[Thought], ctx: RunContext,
                       until: Sequence[str], with_thinking: bool = True,
                       answer_cap: int | None = None) -> list[str]:
@@ -281,7 +297,8 @@ class ThinkingScaler(Scaler):
         rooms: list[int] = []
         keys = []
         for t in thoughts:
-            tail = ctx.end_tail if t.record.stop_reason == "natural_end" else ctx.tail
+            tail = (ctx.end_tail if t.record.stop_reason == "natural_end"
+                    else ctx.tail if self.ends_a_line(engine, t) else ctx.line_tail)
             key = t.prompt + tuple(t.thinking) + tail
             keys.append(key)
             if key not in unique:
