@@ -98,15 +98,19 @@ def accuracy_vs_tokens(ops: pd.DataFrame, frontiers: pd.DataFrame | None = None
                     f = f.sort_values("x", kind="stable")
                     ax.plot(scale * f["x"], 100 * f["accuracy"], color=color, ls=style,
                             lw=1.2, label=name, zorder=1)
+            sweeps_of: dict[str, int] = {}  # a rule's second sweep (its own exit) is dashed
             for (scaler, sweep), part in df.groupby(["scaler", df["sweep"].fillna("")]):
                 part = part.sort_values(column)
+                k = sweeps_of[scaler] = sweeps_of.get(scaler, -1) + (1 if sweep else 0)
                 label = LABELS[scaler] + (f" ({sweep} sweep)" if sweep
                                           else f" ({part['run'].iloc[0]})")
                 x, y = scale * part[column], 100 * part["accuracy"]
                 err = [100 * (part["accuracy"] - part["accuracy_lo"]).clip(lower=0),
                        100 * (part["accuracy_hi"] - part["accuracy"]).clip(lower=0)]
                 ax.errorbar(x, y, yerr=err, marker="none", capsize=3, lw=1.5,
-                            color=COLORS[scaler], ls="-" if sweep else "none", label=label,
+                            color=COLORS[scaler],
+                            ls=SWEEP_STYLES[max(k, 0) % len(SWEEP_STYLES)] if sweep else "none",
+                            label=label,
                             zorder=2)
                 front = pareto(x, y)
                 ax.scatter(x[front], y[front], s=22, color=COLORS[scaler], zorder=3)
@@ -256,6 +260,9 @@ def oracle_heatmap(grids: pd.DataFrame) -> plt.Figure:
 REGRET_AXES = (("", "equal total compute (primary)"), ("_thinking", "equal thinking tokens"))
 
 
+SWEEP_STYLES = ("-", "--", ":", "-.")  # a rule's sweeps, in name order
+
+
 def regret(ops: pd.DataFrame) -> plt.Figure:
     """Each operating point's regret, one column per (model, task): at equal total compute
     (top) and at equal thinking tokens (below), against A*_SC (bars, with the paired bootstrap
@@ -280,13 +287,15 @@ def regret(ops: pd.DataFrame) -> plt.Figure:
             ax.tick_params(axis="x", labelrotation=60)
             for label in ax.get_xticklabels():
                 label.set_ha("right")
-            if row == 1:  # below the run labels: clear of every title
-                ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=1,
-                          frameon=False)
     fig.suptitle("Regret: an oracle's accuracy at the run's mean cost minus the run's (lower "
                  "is better; below 0 against A*_SC: right by luck before answers stabilise)",
-                 y=1.01)
-    fig.tight_layout()
+                 y=0.995)
+    # one legend for the figure, in a band of its own between the title and the panels (below
+    # the panels it would meet the long run labels)
+    handles, labels = grid[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.965), ncol=2,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig
 
 

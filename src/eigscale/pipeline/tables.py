@@ -199,7 +199,7 @@ def matched_view(part: pd.DataFrame) -> pd.DataFrame:
     size = int(part["family_size"].max()) if len(part) else 0
     return pd.DataFrame({
         "against (axis)": [
-            f"{REFERENCE_LABELS[r.reference]} (paired, {r.early_stops} early stops)"
+            f"{REFERENCE_LABELS[r.reference]} (paired, {int(r.early_stops)} early stops)"
             if r.reference in REFERENCE_LABELS else
             f"{LABELS.get(r.reference, r.reference)} ({r.controls}; equal {r.axis})"
             for r in rows],
