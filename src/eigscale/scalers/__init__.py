@@ -4,10 +4,11 @@ derived from, and `make_scaler(name, kwargs)`, the one way in from configs and g
 A rule is one module of this package whose `Scaler` subclass sets `name`; the registry finds it
 there (a rule is added by adding its module), and the class declares everything else about it
 (eigscale.scalers.base). The rules: `plain` (none), `budget_forcing`, `eig_reasoning`,
-`answer_entropy`, `dynasor`, `deer`. What they share: `base` (the contract), `thinking` (the
-lockstep loop and the forced answer), `posterior` (the answer posterior at checkpoints, for EIG
-and answer entropy), `cuts` and `replay` (a sweep from one trace), `cut_grid` (the oracle
-grid's forced answers).
+`answer_entropy`, `dynasor`, `deer`, `eat`, `random_stop`. What they share: `base` (the
+contract), `thinking` (the lockstep loop and the forced answer; `TransitionScaler`, the rules
+that decide where the model writes a marker: DEER, EAT), `posterior` (the answer posterior
+at checkpoints, for EIG and answer entropy), `cuts` and `replay` (a sweep from one trace),
+`cut_grid` (the oracle grid's forced answers).
 """
 
 from __future__ import annotations

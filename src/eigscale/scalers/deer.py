@@ -28,12 +28,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from eigscale.engines.base import Completion, Engine, GenerateRequest
+from eigscale.engines.base import Engine, GenerateRequest
 from eigscale.params import ANSWER_KINDS, EXITS, ThinkingParams, param
 from eigscale.records import Decision, QuestionRecord, charge
 from eigscale.scalers.base import generate_or_fail
 from eigscale.scalers.cuts import stop_at, uncut
-from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
+from eigscale.scalers.thinking import RunContext, Thought, TransitionScaler
 
 DEER_TRIAL = "\n**Final Answer**\n\\boxed"
 # DEER's inducer for multiple choice (its vLLM script's GPQA prompt)
@@ -118,7 +118,7 @@ def confidence(logprobs: Sequence[float], how: str, closing: Sequence[float] = (
     return sum(math.exp(lp) for lp in lps) / len(lps)
 
 
-class DEER(ThinkingScaler):
+class DEER(TransitionScaler):
     name = "deer"
     params_class = DEERParams
     label = "DEER"
@@ -128,25 +128,14 @@ class DEER(ThinkingScaler):
     replay_vary = "threshold"  # traced with the highest: every lower one stops no later
     params: DEERParams
 
-    def round_stops(self, ctx: RunContext, thought: Thought) -> tuple[str, ...]:
-        if len(thought.record.decisions) < self.params.max_judge_steps:
-            return (*ctx.thinking_stops, self.params.transition)
-        return ctx.thinking_stops
+    @property
+    def marker(self) -> str:
+        return self.params.transition
 
-    def is_transition(self, ctx: RunContext, stop: Completion) -> bool:
-        return self.params.transition in ctx.engine.decode(stop.stop_ids)
+    def checks_left(self, thought: Thought) -> bool:
+        return len(thought.record.decisions) < self.params.max_judge_steps
 
-    def on_events(self, ctx: RunContext, thoughts: list[Thought]) -> None:
-        checking = []
-        for t in thoughts:
-            if t.event == "end":
-                t.stop("natural_end")
-            elif t.event == "transition":
-                checking.append(t)
-        if checking:
-            self._check(ctx, checking)
-
-    def _check(self, ctx: RunContext, thoughts: list[Thought]) -> None:
+    def check(self, ctx: RunContext, thoughts: list[Thought]) -> None:
         p, eng = self.params, ctx.engine
         trial = tuple(eng.encode(p.trial))
         stops = tuple(s for s in p.trial_stops.split("|") if s)

@@ -24,12 +24,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from eigscale.engines.base import Completion, GenerateRequest
+from eigscale.engines.base import GenerateRequest
 from eigscale.params import ThinkingParams, param
 from eigscale.records import Decision, QuestionRecord, charge
 from eigscale.scalers.base import generate_or_fail
 from eigscale.scalers.cuts import stop_at, uncut
-from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
+from eigscale.scalers.thinking import RunContext, Thought, TransitionScaler
 
 BREAK = "\n\n"
 
@@ -76,7 +76,7 @@ def moving_stats(x: float, state: tuple[float, float] | None, a: float) -> tuple
     return m, a * (x - m) ** 2 + (1 - a) * v
 
 
-class EAT(ThinkingScaler):
+class EAT(TransitionScaler):
     name = "eat"
     params_class = EATParams
     label = "EAT"
@@ -87,27 +87,14 @@ class EAT(ThinkingScaler):
     replay_tracer = "smallest"  # the smallest delta stops last: every larger one no later
     params: EATParams
 
-    def round_stops(self, ctx: RunContext, thought: Thought) -> tuple[str, ...]:
-        return (*ctx.thinking_stops, BREAK)
+    marker = BREAK
 
-    def is_transition(self, ctx: RunContext, stop: Completion) -> bool:
-        return BREAK in ctx.engine.decode(stop.stop_ids)
+    def wants_check(self, ctx: RunContext, t: Thought) -> bool:
+        # a break after an empty paragraph is no line of the reference's
+        since, t.memory["last"] = t.memory.get("last", 0), len(t.thinking)
+        return bool(ctx.engine.decode(t.thinking[since:t.transition_at]).strip())
 
-    def on_events(self, ctx: RunContext, thoughts: list[Thought]) -> None:
-        checking = []
-        for t in thoughts:
-            if t.event == "end":
-                t.stop("natural_end")
-            elif t.event == "transition":
-                # a break after an empty paragraph is no line of the reference's
-                since = t.memory.get("last", 0)
-                if ctx.engine.decode(t.thinking[since:t.transition_at]).strip():
-                    checking.append(t)
-                t.memory["last"] = len(t.thinking)
-        if checking:
-            self._check(ctx, checking)
-
-    def _check(self, ctx: RunContext, thoughts: list[Thought]) -> None:
+    def check(self, ctx: RunContext, thoughts: list[Thought]) -> None:
         p, eng = self.params, ctx.engine
         suffix = tuple(eng.encode(p.suffix))
         t0, calls0 = time.perf_counter(), eng.counters.calls

@@ -327,3 +327,45 @@ class ThinkingScaler(Scaler):
                 texts.append(engine.decode(key[len(t.prompt) + len(t.thinking):]
                                            + ans.token_ids))
         return texts
+
+
+class TransitionScaler(ThinkingScaler):
+    """A rule that decides where the model writes a marker in its thinking (DEER: "Wait";
+    EAT: a paragraph break): each reasoning round also ends there (event "transition", the
+    marker kept, so thinking goes on as the uninterrupted trace), and `check` decides in one
+    batched call for the thoughts at a marker."""
+
+    @property
+    @abstractmethod
+    def marker(self) -> str:
+        """The string whose every occurrence in the thinking is a transition."""
+
+    def checks_left(self, thought: Thought) -> bool:
+        """Does this question still stop at markers? (default: always)"""
+        return True
+
+    def wants_check(self, ctx: RunContext, thought: Thought) -> bool:
+        """Is this transition a decision point? (default: every one)"""
+        return True
+
+    @abstractmethod
+    def check(self, ctx: RunContext, thoughts: list[Thought]) -> None:
+        """Decide for these thoughts, each at its `transition_at`: cut there or go on."""
+
+    def round_stops(self, ctx: RunContext, thought: Thought) -> tuple[str, ...]:
+        if self.checks_left(thought):
+            return (*ctx.thinking_stops, self.marker)
+        return ctx.thinking_stops
+
+    def is_transition(self, ctx: RunContext, stop: Completion) -> bool:
+        return self.marker in ctx.engine.decode(stop.stop_ids)
+
+    def on_events(self, ctx: RunContext, thoughts: list[Thought]) -> None:
+        checking = []
+        for t in thoughts:
+            if t.event == "end":
+                t.stop("natural_end")
+            elif t.event == "transition" and self.wants_check(ctx, t):
+                checking.append(t)
+        if checking:
+            self.check(ctx, checking)
