@@ -11,7 +11,9 @@ tested at its shape with no second file to edit:
   decision grid's spacing (step_tokens, probe_interval) is at most the oracle's step, so a
   125-token trace still meets decision points;
 - every run is kept; every sweep keeps one value: a cap sweep its smallest cap, scaled; any
-  other its value nearest the rule's default; a run or sweep listing seeds keeps two of them.
+  other its value nearest the rule's default; a run or sweep listing seeds keeps its first,
+  and the EIG sweep its first two (the seeds' expansion and pooling at the shape, once: each
+  seed is a trace and a job of its own).
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ def _one_value(sweep: dict[str, Any], presets: dict[str, Any], factor: float) ->
     return [min(sweep["values"], key=lambda v: (abs(v - default), v))]
 
 
-def _two_seeds(spec: dict[str, Any]) -> dict[str, Any]:
-    return {"seeds": spec["seeds"][:2]} if spec.get("seeds") else {}
+def _seeds(spec: dict[str, Any], keep: int = 1) -> dict[str, Any]:
+    return {"seeds": spec["seeds"][:keep]} if spec.get("seeds") else {}
 
 
 def scaled_down(paper: dict[str, Any]) -> dict[str, Any]:
@@ -68,9 +70,10 @@ def scaled_down(paper: dict[str, Any]) -> dict[str, Any]:
                 "oracle_answer_tokens", ANALYSIS_DEFAULTS["oracle_answer_tokens"])))},
         **({"presets": presets} if presets else {}),
         "runs": {name: {**run, **({"params": _scaled(run["params"], factor, step)}
-                                  if "params" in run else {}), **_two_seeds(run)}
+                                  if "params" in run else {}), **_seeds(run)}
                  for name, run in paper["runs"].items()},
         "sweeps": {name: {**s, "params": _scaled(s.get("params") or {}, factor, step),
-                          "values": _one_value(s, presets, factor), **_two_seeds(s)}
+                          "values": _one_value(s, presets, factor),
+                          **_seeds(s, 2 if name == "eig" else 1)}
                    for name, s in paper["sweeps"].items()},
     }
