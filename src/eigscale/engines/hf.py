@@ -7,7 +7,6 @@ neighbours), and stop strings are handled exactly as the vLLM engine handles the
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -19,6 +18,7 @@ from eigscale.engines.base import (
     GenerateResult,
     ScoreRequest,
     ScoreResult,
+    entropy_bits,
 )
 
 
@@ -148,8 +148,7 @@ class HFEngine(Engine):
         ents: list[float | None] = [None] * len(reqs)
         for b, r in enumerate(reqs):
             if r.entropy:
-                ls = torch.log_softmax(logits[b].double(), dim=-1)
-                ents[b] = float(-(ls.exp() * ls).nansum() / math.log(2))
+                ents[b] = entropy_bits(torch.log_softmax(logits[b].double(), dim=-1).numpy())
         want_lps = [r.token_logprobs for r in reqs]
         done = [r.max_tokens <= 0 for r in reqs]
         ended = [False] * len(reqs)

@@ -298,10 +298,10 @@ def timing_control(ops: pd.DataFrame, per_run: Mapping[str, dict[str, np.ndarray
     norm = weights.sum(axis=1)
     thinking = Axis.thinking(grid)
     adaptive = ops[~ops["scaler"].isin([BF, RANDOM, NONE])]
+    rows_ix = np.arange(len(grid.ends))[None, :]
+    at_end = np.searchsorted(grid.cuts, grid.ends, side="left")  # c_i(T_i)'s column
     for r in adaptive.assign(rule=adaptive["sweep"].fillna(adaptive["run"])).itertuples():
         x = per_run[r.run]
-        rows_ix = np.arange(len(grid.ends))[None, :]
-        at_end = np.searchsorted(grid.cuts, grid.ends, side="left")  # c_i(T_i)'s column
         controls, spent = [], []
         for member in x["members"]:  # each seed's run against its own stops, dealt at random
             stops = permuted_stops(member["early_stop"], settings.control_draws, settings.seed)

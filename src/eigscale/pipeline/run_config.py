@@ -160,11 +160,7 @@ def runs(config: Mapping[str, Any], files: Sequence[str] = ()) -> dict[str, dict
         except ParamError as e:
             raise ConfigError(str(e), param=e.param, value=e.value, source=e.source) from e
     check_lengths(config, out, scalers, files)
-    sweeps: dict[str, list[str]] = {}
-    for name, run in out.items():
-        if run["sweep"]:
-            sweeps.setdefault(run["sweep"], []).append(name)
-    for members in sweeps.values():
+    for members in sweeps_of(out).values():
         first = out[members[0]]
         try:
             type(scalers[members[0]]).check_sweep(
@@ -213,13 +209,19 @@ def check_lengths(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any
                     param=f"runs.{name}.max_tokens_thinking", value=budget, source=_where(files))
 
 
-def replay_sweeps(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
-    """{sweep: its run names} of the sweeps with `replay: true` (one job each)."""
+def sweeps_of(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """{sweep: its run names} (each seed of a sweep its own sweep)."""
     out: dict[str, list[str]] = {}
     for name, run in runs.items():
-        if run.get("replay"):
+        if run.get("sweep"):
             out.setdefault(run["sweep"], []).append(name)
     return out
+
+
+def replay_sweeps(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """{sweep: its run names} of the sweeps with `replay: true` (one job each)."""
+    return {sweep: members for sweep, members in sweeps_of(runs).items()
+            if runs[members[0]].get("replay")}
 
 
 def sorted_keys(obj: Any) -> Any:

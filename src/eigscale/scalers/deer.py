@@ -30,7 +30,7 @@ from typing import Any
 
 from eigscale.engines.base import Engine, GenerateRequest
 from eigscale.params import ANSWER_KINDS, EXITS, ThinkingParams, param
-from eigscale.records import Decision, QuestionRecord, charge
+from eigscale.records import Decision, QuestionRecord
 from eigscale.scalers.base import generate_or_fail
 from eigscale.scalers.cuts import stop_at, uncut
 from eigscale.scalers.thinking import RunContext, Thought, TransitionScaler
@@ -161,13 +161,7 @@ class DEER(TransitionScaler):
                          scores={"trial": c.text, "confidence": conf,
                                  "logprobs": [round(x, 5) for x in c.logprobs],
                                  "closing_logprobs": [round(x, 5) for x in c.stop_logprobs]})
-            t.record.decisions.append(d)
-            t.record.add_tokens(probe=len(c.token_ids), probe_prompt=len(trial))
-            charge(t.record, "probe", out)
-            charge(d, "probe", out)
-            if stop:
-                del t.thinking[cut:]
-                t.stop("deer_stop")
+            self.decided(t, d, out, "deer_stop")
 
     def replay_cut(self, t: Thought, rec: QuestionRecord, memory: dict[str, Any]
                    ) -> tuple[int, str, int]:

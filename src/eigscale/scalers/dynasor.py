@@ -22,13 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eigscale.engines.base import Completion, Engine, GenerateRequest
+from eigscale.engines.base import Engine, GenerateRequest, GenerateResult
 from eigscale.grading import answer_class, same_class
 from eigscale.params import ANSWER_KINDS, EXITS, ThinkingParams, param
-from eigscale.records import Decision, QuestionRecord, charge
+from eigscale.records import Decision, QuestionRecord
 from eigscale.scalers.base import derive_seed, generate_or_fail
 from eigscale.scalers.cuts import stop_at, uncut
-from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought
+from eigscale.scalers.thinking import RunContext, ThinkingScaler, Thought, record_probe
 
 DYNASOR_PROBE = ("... Oh, I suddenly got the answer to the whole problem, **Final Answer**"
                  "\n\n\\[ \\boxed{")
@@ -133,13 +133,12 @@ class DynasorCoT(ThinkingScaler):
             outs = generate_or_fail(eng, reqs, "the probes")
         seconds = {"probe": time.perf_counter() - t0}
         for t, out in zip(thoughts, outs, strict=True):
-            self._judge(t, out.completions[0], len(suffix), seconds, eng.counters.calls - calls0)
-            charge(t.record, "probe", out)
-            charge(t.record.decisions[-1], "probe", out)
+            self._judge(t, out, len(suffix), seconds, eng.counters.calls - calls0)
 
-    def _judge(self, t: Thought, probe: Completion, prompt_tokens: int,
+    def _judge(self, t: Thought, out: GenerateResult, prompt_tokens: int,
                seconds: dict[str, float], calls: int) -> None:
         p = self.params
+        probe = out.completions[0]
         answer = probe_answer(probe.text)
         key = answer_class("\\boxed{" + answer + "}", p.answer_kind) if answer else None
         certain = not any(w in probe.text.lower() for w in p.hesitations)
@@ -153,8 +152,7 @@ class DynasorCoT(ThinkingScaler):
                      seconds=dict(seconds),
                      scores={"probe": probe.text, "answer": answer, "class": key,
                              "certain": certain})
-        t.record.decisions.append(d)
-        t.record.add_tokens(probe=len(probe.token_ids), probe_prompt=prompt_tokens)
+        record_probe(t, d, out)
         if settled:
             t.memory["answer"] = answer
             t.stop("probe_stop")

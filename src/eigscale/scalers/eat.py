@@ -26,7 +26,7 @@ from typing import Any
 
 from eigscale.engines.base import GenerateRequest
 from eigscale.params import ThinkingParams, param
-from eigscale.records import Decision, QuestionRecord, charge
+from eigscale.records import Decision, QuestionRecord
 from eigscale.scalers.base import generate_or_fail
 from eigscale.scalers.cuts import stop_at, uncut
 from eigscale.scalers.thinking import RunContext, Thought, TransitionScaler
@@ -111,20 +111,13 @@ class EAT(TransitionScaler):
             m, v = moving_stats(x, t.memory.get("stats"), p.timescale)
             t.memory["stats"] = (m, v)
             stop = k >= p.warmup_checks and v < p.delta
-            decoded = out.decoded_tokens
             d = Decision(index=k, kind="step", thinking_tokens=t.transition_at,
                          decision="stop" if stop else "continue",
                          engine_calls=eng.counters.calls - calls0,
-                         tokens={"probe": decoded, "probe_prompt": len(suffix)},
+                         tokens={"probe": out.decoded_tokens, "probe_prompt": len(suffix)},
                          seconds=dict(seconds),
                          scores={"entropy_bits": x, "mean": m, "variance": v})
-            t.record.decisions.append(d)
-            t.record.add_tokens(probe=decoded, probe_prompt=len(suffix))
-            charge(t.record, "probe", out)
-            charge(d, "probe", out)
-            if stop:
-                del t.thinking[t.transition_at:]
-                t.stop("eat_stop")
+            self.decided(t, d, out, "eat_stop")
 
     def replay_cut(self, t: Thought, rec: QuestionRecord, memory: dict[str, Any]
                    ) -> tuple[int, str, int]:

@@ -19,10 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from eigscale.engines.base import Completion, Engine, EngineCounters, GenerateRequest
+from eigscale.engines.base import (
+    Completion,
+    Engine,
+    EngineCounters,
+    GenerateRequest,
+    GenerateResult,
+)
 from eigscale.lengths import LengthPlan, answer_room, plan_lengths
 from eigscale.params import ThinkingParams
-from eigscale.records import QuestionRecord, StopReason, charge, summarise
+from eigscale.records import Decision, QuestionRecord, StopReason, charge, summarise
 from eigscale.scalers.base import (
     GREEDY,
     Decoding,
@@ -82,7 +88,7 @@ class RunContext:
     before: EngineCounters  # the engine's counters at the start of the run
     # "\n" + tail: s1's forcing after a cut whose thinking does not end a line (the tail
     # itself where thinking_end opens with a newline)
-    line_tail: tuple[int, ...] = ()
+    line_tail: tuple[int, ...]
 
 
 class ThinkingScaler(Scaler):
@@ -329,6 +335,16 @@ class ThinkingScaler(Scaler):
         return texts
 
 
+def record_probe(t: Thought, d: Decision, out: GenerateResult) -> None:
+    """File a probing rule's decision (DEER's trial, Dynasor's probe, EAT's check): on t's
+    record, with its tokens (`d.tokens`' probe and probe_prompt), and the request's engine
+    charge on both."""
+    t.record.decisions.append(d)
+    t.record.add_tokens(probe=d.tokens["probe"], probe_prompt=d.tokens["probe_prompt"])
+    charge(t.record, "probe", out)
+    charge(d, "probe", out)
+
+
 class TransitionScaler(ThinkingScaler):
     """A rule that decides where the model writes a marker in its thinking (DEER: "Wait";
     EAT: a paragraph break): each reasoning round also ends there (event "transition", the
@@ -351,6 +367,14 @@ class TransitionScaler(ThinkingScaler):
     @abstractmethod
     def check(self, ctx: RunContext, thoughts: list[Thought]) -> None:
         """Decide for these thoughts, each at its `transition_at`: cut there or go on."""
+
+    @staticmethod
+    def decided(t: Thought, d: Decision, out: GenerateResult, reason: StopReason) -> None:
+        """File the check's decision; a stop cuts the thinking at the transition."""
+        record_probe(t, d, out)
+        if d.decision == "stop":
+            del t.thinking[t.transition_at:]
+            t.stop(reason)
 
     def round_stops(self, ctx: RunContext, thought: Thought) -> tuple[str, ...]:
         if self.checks_left(thought):
