@@ -197,3 +197,8 @@ class SpyEngine(Engine):
 
     def score(self, requests):
         return self.inner.score(requests)
+
+
+def verdict(graded: dict) -> dict:
+    """A task grader's verdict on a question: its pass@1 and unparsed count alone."""
+    return {k: graded[k] for k in ("exact_match", "unparsed")}

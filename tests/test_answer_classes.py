@@ -16,7 +16,7 @@ from eigscale.engines.base import (
 from eigscale.grading import answer_class
 from eigscale.scalers import make_scaler
 
-from .helpers import ScriptedEngine
+from .helpers import ScriptedEngine, verdict
 
 
 def test_spellings_of_one_answer_are_one_class():
@@ -120,7 +120,7 @@ def test_a_candidates_class_is_what_the_grader_reads_in_the_response_it_would_ma
     exit_ = "\n\nTherefore,\nthe final answer is"  # the plain format's thinking_end + prompt
     graded = process_integer({"answer": "5"}, [Response(exit_ + said, "\n\nTherefore,",
                                                         "the final answer is")])
-    assert graded == {"exact_match": 1, "unparsed": 0}
+    assert verdict(graded) == {"exact_match": 1, "unparsed": 0}
 
 
 @pytest.mark.parametrize("rule,params", [

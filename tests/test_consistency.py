@@ -58,6 +58,8 @@ def as_cell(value: object) -> str:
     """How the READMEs write a default."""
     if isinstance(value, bool):
         return str(value).lower()
+    if value is None:  # YAML's null
+        return "`null`"
     if isinstance(value, (int, float)):
         return repr(value)
     if value == "":

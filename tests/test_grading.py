@@ -19,6 +19,7 @@ from eigscale.grading import (
 from eigscale.lmeval.tasks.utils import process_choice, process_integer, process_math
 
 from .grading_cases import HELD_OUT, REGRESSION
+from .helpers import verdict
 
 PLAIN_END = "\n\nTherefore,"
 
@@ -48,7 +49,7 @@ def test_the_answer_section_is_after_the_runs_own_first_thinking_end():
     forced = Response("I add them." + PLAIN_END + "\nthe final answer is \\boxed{5}.\n\n"
                       "Therefore, this is verified.", PLAIN_END)
     assert math_answer(forced) == "5"
-    assert process_math({"answer": "5"}, [forced]) == {"exact_match": 1, "unparsed": 0}
+    assert verdict(process_math({"answer": "5"}, [forced])) == {"exact_match": 1, "unparsed": 0}
     # the baseline (no thinking section): the whole response, the last box preferred
     baseline = Response("I compute 2+3. \\boxed{5}\n\nTherefore, done.")
     assert process_math({"answer": "5"}, [baseline])["exact_match"] == 1
@@ -64,14 +65,15 @@ def test_the_answer_section_is_after_the_runs_own_first_thinking_end():
 ])
 def test_choice_letters_reasoning_models_write(answer):
     assert choice_answer(Response("thinking</think>\n" + answer, "</think>")) == "C"
-    assert process_choice({"answer": "C", "choices": list("wxyz")}, [answer]) == {
+    assert verdict(process_choice({"answer": "C", "choices": list("wxyz")}, [answer])) == {
         "exact_match": 1, "unparsed": 0}
 
 
 def test_letters_outside_the_choices_are_not_answers():
     assert choice_answer("I think E is best") is None
     assert choice_answer("I think E is best", "ABCDE") == "E"
-    assert process_choice({"answer": "B", "choices": list("wxyz")}, ["I am unsure."]) == {
+    assert verdict(process_choice({"answer": "B", "choices": list("wxyz")},
+                                  ["I am unsure."])) == {
         "exact_match": 0, "unparsed": 1}
 
 
@@ -92,21 +94,21 @@ def test_final_number(text, expected):
 
 
 def test_integer_tasks_count_unparsed_answers_without_a_number():
-    assert process_integer({"answer": "7"}, [Response(
-        "t" + PLAIN_END + "\nthe final answer is 7 apples", PLAIN_END)]) == {
+    assert verdict(process_integer({"answer": "7"}, [Response(
+        "t" + PLAIN_END + "\nthe final answer is 7 apples", PLAIN_END)])) == {
         "exact_match": 1, "unparsed": 0}
     assert process_integer({"answer": "Some work #### 1,234"}, ["\\boxed{1234}"])["exact_match"]
     assert process_integer({"answer": "8"}, [Response(
         "t" + PLAIN_END + "\nthe final answer is 8 = 6 + 2.", PLAIN_END)])["exact_match"] == 1
-    assert process_integer({"answer": "8"}, [Response(
-        "4 + 4" + PLAIN_END + "\nthe final answer is unclear", PLAIN_END)]) == {
+    assert verdict(process_integer({"answer": "8"}, [Response(
+        "4 + 4" + PLAIN_END + "\nthe final answer is unclear", PLAIN_END)])) == {
         "exact_match": 0, "unparsed": 1}
 
 
 def test_unparsed_is_the_same_rule_for_every_scaler():
     # the baseline and a forced answer with nothing gradable for a maths task
-    assert process_math({"answer": "\\frac{1}{2}"}, ["x" * 200]) == {"exact_match": 0,
-                                                                     "unparsed": 1}
+    assert verdict(process_math({"answer": "\\frac{1}{2}"}, ["x" * 200])) == {
+        "exact_match": 0, "unparsed": 1}
     assert process_math({"answer": "\\frac{1}{2}"}, [Response("t</think>\n" + "x" * 200,
                                                               "</think>")])["unparsed"] == 1
 
@@ -167,7 +169,8 @@ def forced(answer: str) -> Response:
 ])
 def test_a_forced_letter_is_the_first_anchored_one_after_the_runs_answer_prompt(answer, letter):
     assert choice_answer(forced(answer)) == letter
-    assert process_choice({"answer": letter, "choices": list("wxyz")}, [forced(answer)]) == {
+    assert verdict(process_choice({"answer": letter, "choices": list("wxyz")},
+                                  [forced(answer)])) == {
         "exact_match": 1, "unparsed": 0}
 
 
@@ -198,8 +201,8 @@ def test_a_truncated_box_is_unparsed_not_text(kind, process, gold):
     cut = forced("\\boxed{\\frac{1}{2" if kind == "math" else "\\boxed{3" if kind == "integer"
                  else "\\boxed{(B")
     assert answer_class(cut, kind) is None
-    assert process({"answer": gold, "choices": list("wxyz")}, [cut]) == {"exact_match": 0,
-                                                                          "unparsed": 1}
+    assert verdict(process({"answer": gold, "choices": list("wxyz")}, [cut])) == {
+        "exact_match": 0, "unparsed": 1}
 
 
 def test_a_number_before_a_comma_is_that_number():
@@ -207,3 +210,14 @@ def test_a_number_before_a_comma_is_that_number():
     assert process_integer({"answer": "5"}, [forced("5, since 2 + 3 = 5")])["exact_match"] == 1
     assert integer_answer(forced("there are 5, then 6")) == "5"
     assert same_class("5", "5.0", "integer") and not same_class("5", "6", "integer")
+
+
+def test_each_sampled_trace_is_graded_and_exact_match_is_their_mean():
+    # three sampled traces of one question, as a job hands lm-eval the first with all three
+    traces = tuple(Response(f"t</think>\n{text}", "</think>")
+                   for text in ("\\boxed{5}", "\\boxed{6}", "\\boxed{\\frac{1}{2"))
+    first = Response(traces[0], "</think>")
+    first.samples = traces
+    graded = process_math({"answer": "5"}, [first])
+    assert graded == {"exact_match": 1 / 3, "unparsed": 1, "sample_correct": [1, 0, 0],
+                      "sample_unparsed": [0, 0, 1]}

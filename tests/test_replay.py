@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from eigscale.engines.traces import TraceRecorder, TraceServer
 from eigscale.scalers import make_scaler
 from eigscale.scalers.base import Decoding
 from eigscale.scalers.replay import ReplayError, check_replayable, replay
@@ -62,11 +63,49 @@ def test_replay_equals_live(vllm_engine, name, vary, values, base, n):
     assert len({tuple(r.thinking_tokens for r in out.records) for out in live}) > 1
 
 
+SWEEPS = [
+    (BF, "max_tokens_thinking", [16, 48, 100], PLAIN),
+    (EIG, "lambda_cost", [0.0, 0.05, 0.3],
+     {**SMALL_EIG, "max_tokens_thinking": 96, "answer_kind": "integer"}),
+    (ENTROPY, "tau", [0.0, 0.9, 1.5],
+     {**PLAIN, "beam_size": 4, "step_tokens": 16, "max_tokens_thinking": 96}),
+    (DYNASOR, "window", [1, 2, 4],
+     {**PLAIN, "probe_interval": 16, "max_tokens_thinking": 96, "answer_kind": "integer"}),
+    (DEER, "threshold", [0.3, 0.6, 0.9],
+     {**PLAIN, "transition": ".", "max_judge_steps": 4, "max_tokens_thinking": 96}),
+    (EAT, "delta", [0.02, 0.3], EAT_DEMO),
+]
+SAMPLED = Decoding(temperature=0.6, top_p=0.95)  # the R1 series' own decoding
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("name,vary,values,base", SWEEPS, ids=[s[0] for s in SWEEPS])
+def test_sampled_replay_equals_live_on_the_same_trace(vllm_engine, name, vary, values, base):
+    """k = 3 sampled traces per question: each run's replayed decisions on the stored traces
+    are those it makes live over an engine that serves those traces token for token."""
+    questions = QUESTIONS[:2]
+    prompts = [p for p in chat_prompts(vllm_engine, questions) for _ in range(3)]
+    samples = [0, 1, 2] * len(questions)
+    scalers = [make_scaler(name, {**base, vary: v}) for v in values]
+    recorder = TraceRecorder(vllm_engine)
+    replayed = replay(recorder, scalers, prompts, GEN, SAMPLED, samples=samples)
+    traces = recorder.traces
+    assert len(traces) == 6  # one per (question, sample)
+    # the samples are draws: one question's three traces are not all the same
+    by_question = [{traces[r.uid].rounds for r in replayed[0].records[3 * q:3 * q + 3]}
+                   for q in range(len(questions))]
+    assert any(len(ts) > 1 for ts in by_question)
+    assert [r.sample for r in replayed[0].records] == samples
+    for s, b in zip(scalers, replayed, strict=True):
+        a = s.run(TraceServer(vllm_engine, traces), prompts, GEN, SAMPLED, samples=samples)
+        assert outcome(b) == outcome(a)
+        assert b.texts == a.texts
+    assert len({tuple(r.thinking_tokens for r in out.records) for out in replayed}) > 1
+
+
 def test_replay_refuses_what_changes_the_trace():
     eig = [make_scaler(EIG, {**SMALL_EIG, "lambda_cost": v}) for v in (0.1, 0.2)]
     assert check_replayable(eig) == "lambda_cost"
-    with pytest.raises(ReplayError, match="greedy"):
-        check_replayable(eig, Decoding(temperature=0.7))
     mixed = [make_scaler(EIG, {**SMALL_EIG, "continuation_prompts": c})
              for c in ("0:Wait", "0.5:Hmm|0:Wait")]
     with pytest.raises(ReplayError, match="continuation_prompts"):

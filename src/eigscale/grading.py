@@ -39,10 +39,13 @@ from eigscale.params import ANSWER_KINDS
 
 class Response(str):
     """A response text that knows its run's `thinking_end` (None: no thinking section) and the
-    `answer_prompt` its run writes after a cut (None: the run forces no answer)."""
+    `answer_prompt` its run writes after a cut (None: the run forces no answer). With k
+    sampled traces per question, lm-eval sees one response per question: the first trace's,
+    carrying all k in `samples` (`traces_of`), which the task's grader grades one by one."""
 
     thinking_end: str | None
     answer_prompt: str | None
+    samples: tuple[Response, ...] = ()
 
     def __new__(cls, text: str, thinking_end: str | None = None,
                 answer_prompt: str | None = None) -> Response:
@@ -57,6 +60,11 @@ class Response(str):
         answer_prompt, where the rule has them)."""
         return cls(text, getattr(params, "thinking_end", None),
                    getattr(params, "answer_prompt", None))
+
+
+def traces_of(response: str) -> list[str]:
+    """The responses of every sampled trace a response stands for (itself alone, usually)."""
+    return list(getattr(response, "samples", ()) or (response,))
 
 
 def answer_section(response: str, thinking_end: str | None = None) -> str:

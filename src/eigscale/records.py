@@ -97,6 +97,7 @@ class QuestionRecord:
     index: int
     uid: str
     prompt_tokens: int
+    sample: int = 0  # which of the question's sampled traces (eigscale.scalers.base.question_uid)
     thinking_tokens: int = 0
     answer_tokens: int = 0
     answer_finish: FinishReason | Literal[""] = ""  # "length": the answer hit its room

@@ -67,6 +67,11 @@ class GenerateRequest:
     """Return the entropy (bits) of the first generated token's distribution, the model's raw
     one over the whole vocabulary, in `Completion.entropy` (EAT's signal; ask for max_tokens
     1). It changes nothing sampled."""
+    trace: str | None = None
+    """The uid of the question's trace (eigscale.scalers.base.question_uid) when this request
+    continues its main reasoning; None for every other request (probes, candidates, answers).
+    It changes nothing sampled: an engine ignores it; a stand-in that serves stored traces
+    (eigscale.engines.traces) keys them by it."""
 
 
 @dataclass(frozen=True)

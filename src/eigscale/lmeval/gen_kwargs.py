@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eigscale.errors import ParamError
@@ -71,6 +71,33 @@ def scaler_from_gen_kwargs(gen_kwargs: Mapping[str, Any],
         decoding = Decoding(temperature=temperature,
                             top_p=float(norm.get("top_p", 1.0)) if temperature > 0 else 1.0)
     return ScalerJob(scaler, list(norm["until"]), int(norm["max_gen_toks"]), decoding)
+
+
+def main_decoding(temperature: float, top_p: float) -> Decoding:
+    """A model's main decoding (model_args eigscale_temperature, eigscale_top_p), checked."""
+    t, p = float(temperature), float(top_p)
+    if t < 0:
+        raise ParamError(f"eigscale_temperature must be >= 0, not {temperature}",
+                         param="eigscale_temperature", value=temperature)
+    if not 0 < p <= 1:
+        raise ParamError(f"eigscale_top_p must be in (0, 1], not {top_p}",
+                         param="eigscale_top_p", value=top_p)
+    return Decoding(t, p if t > 0 else 1.0)
+
+
+def with_model_decoding(job: ScalerJob, decoding: Decoding, source: str) -> ScalerJob:
+    """The job with the model's main decoding where the model samples (every rule decodes
+    its main text as the model's authors do); a gen_kwargs temperature that says otherwise
+    is an error naming both. A greedy model leaves the gen_kwargs' own decoding."""
+    if decoding.temperature == 0:
+        return job
+    if job.decoding.temperature > 0 and job.decoding != decoding:
+        raise ParamError(f"{source}: the gen_kwargs decode with temperature "
+                         f"{job.decoding.temperature}, top_p {job.decoding.top_p}; the model's "
+                         f"decoding is temperature {decoding.temperature}, top_p "
+                         f"{decoding.top_p}: set one", param="temperature",
+                         value=job.decoding.temperature, source=source)
+    return replace(job, decoding=decoding)
 
 
 def check_gen_kwargs(gen_kwargs: Mapping[str, Any] | None, source: str = "--gen_kwargs") -> None:

@@ -42,6 +42,7 @@ def evaluate_task(lm: Any, spec: dict[str, Any], gen_kwargs: dict[str, Any],
                               log_samples=True, gen_kwargs=dict(gen_kwargs),
                               evaluation_tracker=tracker,
                               apply_chat_template=spec.get("apply_chat_template", False),
+                              system_instruction=spec.get("system_instruction"),
                               task_manager=TaskManager(include_path=str(TASKS_DIR)),
                               random_seed=seed, numpy_random_seed=seed,
                               torch_random_seed=seed, fewshot_random_seed=seed)

@@ -24,10 +24,15 @@ from eigscale.engines.base import Engine
 from eigscale.errors import ParamError
 from eigscale.grading import Response
 from eigscale.jsonio import append_jsonl, read_jsonl, write_json_atomic
-from eigscale.lmeval.gen_kwargs import ScalerJob, scaler_from_gen_kwargs, with_answer_kind
+from eigscale.lmeval.gen_kwargs import (
+    ScalerJob,
+    scaler_from_gen_kwargs,
+    with_answer_kind,
+    with_model_decoding,
+)
 from eigscale.lmeval.run_folder import RecordsFolder
 from eigscale.records import QuestionRecord, summarise
-from eigscale.scalers.base import ScalerOutput
+from eigscale.scalers.base import GREEDY, Decoding, ScalerOutput
 from eigscale.scalers.budget_forcing import BudgetForcing
 from eigscale.scalers.cut_grid import oracle_grid
 from eigscale.scalers.replay import check_replayable, replay
@@ -64,18 +69,37 @@ class Grid:
 Mode = Live | Replay | Grid
 
 
+Trace = tuple[int, int]  # (doc_id, sample): one of a question's k traces
+
+
 @dataclass
 class Questions:
-    """One task's requests (lm-eval Instances) and their prompts' token ids, by doc_id."""
+    """One task's requests (lm-eval Instances), their prompts' token ids by doc_id, and the
+    number of traces per question: `samples` sampled traces each (1: one trace)."""
 
     task: str
     reqs: list
     prompts: dict[int, list[int]] = field(default_factory=dict)
+    samples: int = 1
 
     @property
     def labels(self) -> list[str]:
         """How a LengthError names each prompt."""
         return [f"{self.task} doc {d}" for d in self.prompts]
+
+    @property
+    def traces(self) -> list[Trace]:
+        """Every (doc_id, sample) to answer, question by question."""
+        return [(r.doc_id, j) for r in self.reqs for j in range(self.samples)]
+
+    def batch(self, part: list[Trace]) -> tuple[list[list[int]], list[int]]:
+        """The prompts and sample indices of these traces (the scalers' `samples`)."""
+        return [self.prompts[d] for d, _ in part], [j for _, j in part]
+
+
+def trace_of(row: dict[str, Any]) -> Trace:
+    """The (doc_id, sample) of a stored record or grid row (records from before samples: 0)."""
+    return row["doc_id"], int(row.get("sample", 0))
 
 
 class TaskJob(ABC):
@@ -87,15 +111,16 @@ class TaskJob(ABC):
         self.records, self.chunk = records, chunk
 
     def answer(self, engine: Engine, q: Questions) -> list[Response]:
-        """One response per request of q, in order, from this engine; new questions' records
-        appended to the records folder chunk by chunk."""
+        """One response per request of q, in order, from this engine (with k traces per
+        question: the first trace's, carrying all k, see grading.Response); new traces'
+        records appended to the records folder chunk by chunk."""
         self.engine = engine
         todo = self.start(q)
         size = self.chunk or max(1, len(todo))
         for k in range(0, len(todo), size):
             self.compute(q, todo[k:k + size])
-            log.info("%s: %s%d/%d questions done", q.task, self.what, self.done_count(),
-                     len(q.reqs))
+            log.info("%s: %s%d/%d %s done", q.task, self.what, self.done_count(),
+                     len(q.traces), "traces" if q.samples > 1 else "questions")
         return self.finish(q)
 
     @abstractmethod
@@ -109,7 +134,7 @@ class TaskJob(ABC):
 
     @abstractmethod
     def done_count(self) -> int:
-        """Questions of the task answered so far, resumed ones included."""
+        """Traces of the task answered so far, resumed ones included."""
 
     @abstractmethod
     def finish(self, q: Questions) -> list[Response]:
@@ -126,8 +151,9 @@ class RulesJob(TaskJob):
         self.runs, self.label = runs, label
 
     @abstractmethod
-    def results(self, batch: list[list[int]], gen_budget: int) -> dict[str, ScalerOutput]:
-        """Every run's output for these prompts."""
+    def results(self, batch: list[list[int]], samples: list[int], gen_budget: int
+                ) -> dict[str, ScalerOutput]:
+        """Every run's output for these prompts (these sampled traces of them)."""
 
     def folder(self, label: str) -> RecordsFolder | None:
         if not self.records:
@@ -139,19 +165,21 @@ class RulesJob(TaskJob):
     def start(self, q: Questions) -> list:
         task, job = q.task, self.runs[self.label]
         self.folders = {lb: self.folder(lb) for lb in self.runs}
-        wanted = {r.doc_id for r in q.reqs}
-        self.done = {lb: {row["doc_id"]: row for row in read_jsonl(f and f.decisions(task))
-                          if row["doc_id"] in wanted} for lb, f in self.folders.items()}
+        wanted = set(q.traces)
+        self.done = {lb: {trace_of(row): row for row in read_jsonl(f and f.decisions(task))
+                          if trace_of(row) in wanted} for lb, f in self.folders.items()}
         self.chunk_rows = {lb: read_jsonl(f and f.chunks(task)) for lb, f in self.folders.items()}
         # a chunk is computed for every run of a replay sweep at once; what the run being
         # evaluated lacks is recomputed (and appended to the others only where they lack it)
-        todo = [r for r in q.reqs if r.doc_id not in self.done[self.label]]
+        todo = [k for k in q.traces if k not in self.done[self.label]]
         replaying = bool(self.label)
-        log.info("%s: %d questions through %s%s%s", task, len(q.reqs), job.scaler.name,
+        n = len(q.traces)
+        log.info("%s: %d questions%s through %s%s%s", task, len(q.reqs),
+                 f" x {q.samples} sampled traces" if q.samples > 1 else "", job.scaler.name,
                  f" (replay of {len(self.runs)} runs)" if replaying else "",
-                 f" ({len(q.reqs) - len(todo)} already done{'' if replaying else ', resuming'})"
-                 if len(todo) < len(q.reqs) else "")
-        self.resumed = len(q.reqs) - len(todo)
+                 f" ({n - len(todo)} already done{'' if replaying else ', resuming'})"
+                 if len(todo) < n else "")
+        self.resumed = n - len(todo)
         # whole prompts, never cut; the budget is derived once for the whole task (every
         # chunk and every run gets the same), before any engine call
         prompts = list(q.prompts.values())
@@ -167,12 +195,12 @@ class RulesJob(TaskJob):
         return todo
 
     def compute(self, q: Questions, part: list) -> None:
-        results = self.results([q.prompts[r.doc_id] for r in part], self.gen_budget)
+        results = self.results(*q.batch(part), self.gen_budget)
         for lb, result in results.items():
             result.summary["lengths"] = self.plans[lb].to_dict()
-            rows = [{"task": q.task, "doc_id": r.doc_id, "response": text, **rec.to_dict()}
-                    for r, rec, text in zip(part, result.records, result.texts, strict=True)
-                    if r.doc_id not in self.done[lb]]
+            rows = [{"task": q.task, "doc_id": d, "response": text, **rec.to_dict()}
+                    for (d, _), rec, text in zip(part, result.records, result.texts, strict=True)
+                    if (d, rec.sample) not in self.done[lb]]
             if not rows:  # this run had the whole chunk already (an interrupted append)
                 continue
             info = {k: v for k, v in result.summary.items() if k in CHUNK_KEYS}
@@ -181,7 +209,7 @@ class RulesJob(TaskJob):
                 append_jsonl(folder.decisions(q.task), rows)
                 append_jsonl(folder.chunks(q.task), [info])
             self.chunk_rows[lb].append(info)
-            self.done[lb].update((row["doc_id"], row) for row in rows)
+            self.done[lb].update((trace_of(row), row) for row in rows)
 
     def done_count(self) -> int:
         return len(self.done[self.label])
@@ -194,7 +222,7 @@ class RulesJob(TaskJob):
         chunk_rows = chunk_rows or [{"scaler": job.scaler.name,
                                      "params": job.scaler.params.to_dict(),
                                      "lengths": self.plans[self.label].to_dict()}]
-        records = [QuestionRecord.from_dict(done[r.doc_id]) for r in q.reqs]
+        records = [QuestionRecord.from_dict(done[k]) for k in q.traces]
         summary = summarise(records, _add_up(c.get("seconds", {}) for c in chunk_rows),
                             _add_up(c.get("engine", {}) for c in chunk_rows))
         summary.update({k: chunk_rows[-1][k] for k in ("scaler", "budget", "params", "replay",
@@ -208,30 +236,33 @@ class RulesJob(TaskJob):
             log.warning("%s: the engine counters and seconds of %d questions were lost by an "
                         "interruption (recorded as uncounted_questions)", q.task, uncounted)
             summary["uncounted_questions"] = uncounted
-        summary["thinking_tokens_per_question"] = {
-            str(r.doc_id): rec.thinking_tokens for r, rec in zip(q.reqs, records, strict=True)}
+        summary["samples"] = q.samples
+        summary["thinking_tokens_per_question"] = {  # per trace: "<doc_id>" or "<doc>/<j>"
+            trace_key(k): rec.thinking_tokens for k, rec in zip(q.traces, records, strict=True)}
         if folder := self.folders[self.label]:
             write_json_atomic(folder.summary(q.task), summary)
-        return [Response.of_run(done[r.doc_id]["response"], job.scaler.params)
-                for r in q.reqs]
+        return responses(q, {k: row["response"] for k, row in done.items()},
+                         job.scaler.params)
 
 
 class LiveJob(RulesJob):
     """The gen_kwargs' own scaler runs the questions."""
 
-    def results(self, batch: list[list[int]], gen_budget: int) -> dict[str, ScalerOutput]:
+    def results(self, batch: list[list[int]], samples: list[int], gen_budget: int
+                ) -> dict[str, ScalerOutput]:
         job = self.runs[self.label]
         return {self.label: job.scaler.run(self.engine, batch, gen_budget, job.decoding,
-                                           job.until)}
+                                           job.until, samples)}
 
 
 class ReplayJob(RulesJob):
     """Every run of a replay sweep from one trace per question."""
 
-    def results(self, batch: list[list[int]], gen_budget: int) -> dict[str, ScalerOutput]:
+    def results(self, batch: list[list[int]], samples: list[int], gen_budget: int
+                ) -> dict[str, ScalerOutput]:
         job = self.runs[self.label]
         outs = replay(self.engine, [j.scaler for j in self.runs.values()], batch, gen_budget,
-                      job.decoding, job.until)
+                      job.decoding, job.until, samples)
         return dict(zip(self.runs, outs, strict=True))
 
 
@@ -254,24 +285,24 @@ class GridJob(TaskJob):
     def start(self, q: Questions) -> list:
         self.store = self.records.grid(q.task) if self.records else None
         self.rows = read_jsonl(self.store)
-        done = {row["doc_id"] for row in self.rows}
-        todo = [r for r in q.reqs if r.doc_id not in done]
-        self.finished = len(q.reqs) - len(todo)
-        log.info("%s: oracle grid every %d thinking tokens for %d questions (%d already "
-                 "done)", q.task, self.step, len(q.reqs), self.finished)
+        done = {trace_of(row) for row in self.rows}
+        todo = [k for k in q.traces if k not in done]
+        self.finished = len(q.traces) - len(todo)
+        log.info("%s: oracle grid every %d thinking tokens for %d traces (%d already done)",
+                 q.task, self.step, len(q.traces), self.finished)
         self.plan = self.job.scaler.plan(self.engine, list(q.prompts.values()),
                                          self.job.max_gen_toks, q.labels)
         return todo
 
     def compute(self, q: Questions, part: list) -> None:
-        ctx, cuts = oracle_grid(self.engine, self.job.scaler,
-                                [q.prompts[r.doc_id] for r in part], self.plan.gen_budget,
+        prompts, samples = q.batch(part)
+        ctx, cuts = oracle_grid(self.engine, self.job.scaler, prompts, self.plan.gen_budget,
                                 self.step, self.job.decoding, self.job.until,
-                                self.answer_cap)
+                                self.answer_cap, samples)
         # prompt_tokens as the rules' records count them: with the thinking start
-        new = [{"task": q.task, "doc_id": r.doc_id, "prompt_tokens": len(t.prompt),
+        new = [{"task": q.task, "doc_id": d, "sample": j, "prompt_tokens": len(t.prompt),
                 **dataclasses.asdict(c)}
-               for r, t, per_question in zip(part, ctx.thoughts, cuts, strict=True)
+               for (d, j), t, per_question in zip(part, ctx.thoughts, cuts, strict=True)
                for c in per_question]
         if self.store:
             append_jsonl(self.store, new)
@@ -282,9 +313,27 @@ class GridJob(TaskJob):
         return self.finished
 
     def finish(self, q: Questions) -> list[Response]:
-        ends = {row["doc_id"]: row["text"] for row in self.rows if row["t"] == row["end"]}
+        ends = {trace_of(row): row["text"] for row in self.rows if row["t"] == row["end"]}
         # each text opens with the forced tail, so the grader's answer section is the answer
-        return [Response.of_run(ends[r.doc_id], self.job.scaler.params) for r in q.reqs]
+        return responses(q, ends, self.job.scaler.params)
+
+
+def trace_key(trace: Trace) -> str:
+    """A trace's name in a summary: "<doc_id>", or "<doc_id>/<sample>" after the first."""
+    return str(trace[0]) if not trace[1] else f"{trace[0]}/{trace[1]}"
+
+
+def responses(q: Questions, texts: dict[Trace, str], params: Any) -> list[Response]:
+    """One response per request: its question's first trace's, carrying all its k traces
+    (grading.Response.samples) for the task's grader to grade one by one."""
+    out = []
+    for r in q.reqs:
+        each = tuple(Response.of_run(texts[r.doc_id, j], params) for j in range(q.samples))
+        first = Response.of_run(each[0], params)
+        if q.samples > 1:
+            first.samples = each
+        out.append(first)
+    return out
 
 
 def check_mode(mode: Mode, max_gen_toks: int) -> None:
@@ -296,14 +345,17 @@ def check_mode(mode: Mode, max_gen_toks: int) -> None:
     if isinstance(mode, Replay):
         jobs = [scaler_from_gen_kwargs(gk, max_gen_toks, f"run {label}")
                 for label, gk in mode.runs.items()]
-        check_replayable([j.scaler for j in jobs], jobs[0].decoding)  # type: ignore[misc]
+        check_replayable([j.scaler for j in jobs])  # type: ignore[misc]
 
 
 def job_for(mode: Mode, task: str, gen_kwargs: dict[str, Any], max_gen_toks: int,
-            records: RecordsFolder | None, chunk: int) -> TaskJob:
-    """The job that answers one task's requests with these gen_kwargs in this mode (a
-    ParamError for gen_kwargs it refuses, before any engine is needed)."""
-    job = scaler_from_gen_kwargs(with_answer_kind(gen_kwargs, task), max_gen_toks)
+            records: RecordsFolder | None, chunk: int, decoding: Decoding = GREEDY) -> TaskJob:
+    """The job that answers one task's requests with these gen_kwargs in this mode, the main
+    text decoded as `decoding` says where the model samples (a ParamError for gen_kwargs it
+    refuses, before any engine is needed)."""
+    job = with_model_decoding(
+        scaler_from_gen_kwargs(with_answer_kind(gen_kwargs, task), max_gen_toks), decoding,
+        f"task {task}")
     if isinstance(mode, Grid):
         return GridJob(records, chunk, job, mode.step, mode.answer_cap)
     if isinstance(mode, Live):

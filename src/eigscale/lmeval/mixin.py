@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from eigscale.engines.base import Engine
+from eigscale.errors import ParamError
 from eigscale.lmeval.gen_kwargs import SWITCH
 from eigscale.lmeval.jobs import Grid, Live, Mode, Questions, Replay, check_mode, job_for
 from eigscale.lmeval.run_folder import RecordsFolder
+from eigscale.scalers.base import GREEDY, Decoding
 
 log = logging.getLogger("eigscale")
 
@@ -52,18 +54,33 @@ class ScalingMixin(_Host):
     _records: RecordsFolder | None = None
     _engine: Engine | None = None
     _chunk: int = 0
+    _samples: int = 1
+    _decoding: Decoding = GREEDY
     _mode: Mode = Live()
 
-    def setup_scaling(self, records_dir: str | None, chunk: int = 0) -> None:
+    def setup_scaling(self, records_dir: str | None, chunk: int = 0, samples: int = 1,
+                      decoding: Decoding = GREEDY) -> None:
         """Start a new evaluation, live (until `setup_replay` or `setup_oracle`).
         records_dir: where per-question records are appended as chunks finish (a rerun
-        with the same folder skips the questions already there). chunk: questions per scaler
-        batch and durable checkpoint; 0 = the whole task in one batch."""
+        with the same folder skips the questions already there). chunk: traces per scaler
+        batch and durable checkpoint; 0 = the whole task in one batch. samples: sampled
+        traces per question (k; each seeded by question and sample index), graded one by
+        one by the task's grader (its exact_match is their mean, pass@1). decoding: the
+        model's main decoding, every rule's (greedy: each gen_kwargs' own)."""
+        if int(samples) < 1:
+            raise ParamError(f"eigscale_samples must be >= 1, not {samples}",
+                             param="eigscale_samples", value=samples)
+        if int(samples) > 1 and decoding.temperature == 0:
+            raise ParamError(f"eigscale_samples={samples} with greedy decoding would draw "
+                             f"{samples} identical traces; set eigscale_temperature > 0",
+                             param="eigscale_samples", value=samples)
         self._mode = Live()
         self._records = RecordsFolder(Path(records_dir)) if records_dir else None
         if self._records:
             self._records.path.mkdir(parents=True, exist_ok=True)
         self._chunk = int(chunk)
+        self._samples = int(samples)
+        self._decoding = decoding
         if not log.handlers:  # progress lines on stderr; lm-eval configures only its own logger
             handler = logging.StreamHandler()
             handler.setFormatter(logging.Formatter("[eigscale] %(message)s"))
@@ -117,10 +134,11 @@ class ScalingMixin(_Host):
 
     def _scale(self, task: str, reqs: list) -> list[str]:
         job = job_for(self._mode, task, reqs[0].args[1], self.max_gen_toks, self._records,
-                      self._chunk)
+                      self._chunk, self._decoding)
         if self._engine is None:
             self._engine = self.make_engine()
-        questions = Questions(task, reqs, {r.doc_id: self.tok_encode(r.args[0]) for r in reqs})
+        questions = Questions(task, reqs, {r.doc_id: self.tok_encode(r.args[0]) for r in reqs},
+                              self._samples)
         texts = job.answer(self._engine, questions)
         for r, text in zip(reqs, texts, strict=True):
             self.cache_hook.add_partial("generate_until", r.args, text)

@@ -4,8 +4,11 @@
 - `hf_eig`: lm-eval's `HFLM`.
 
 Extra model_args of both: `eigscale_records=<folder>` (per-question records appended there as
-they finish; a rerun with the same folder resumes) and `eigscale_chunk=<N>` (questions per
-scaler batch and checkpoint; 0, the default, = the whole task in one batch).
+they finish; a rerun with the same folder resumes), `eigscale_chunk=<N>` (traces per scaler
+batch and checkpoint; 0, the default, = the whole task in one batch) and `eigscale_samples=<k>`
+(sampled traces per question, each seeded by question and sample; 1, the default, = one),
+`eigscale_temperature=<T>,eigscale_top_p=<p>` (the model's main decoding, every rule's: its
+reasoning and the baseline's answer; default greedy, each gen_kwargs' own).
 
 Without `scale_func_name` in gen_kwargs they *are* lm-eval's classes: every method, including
 `generate_until`, is the parent's. `eigscale-eval` maps `--model vllm` / `--model hf` onto them.
@@ -26,6 +29,7 @@ from lm_eval.models.huggingface import HFLM
 
 from eigscale.engines import ENGINES
 from eigscale.engines.hf import HFEngine
+from eigscale.lmeval.gen_kwargs import main_decoding
 from eigscale.lmeval.mixin import ScalingMixin
 
 # lm-eval's names for our engines' models (`--model vllm` runs vllm_eig), and lm-eval's alias
@@ -62,9 +66,12 @@ class HFEig(ScalingMixin, HFLM):
     """lm-eval's HFLM plus scalers. Extra model_arg: eigscale_records (records folder)."""
 
     def __init__(self, *args: Any, eigscale_records: str | None = None,
-                 eigscale_chunk: int = 0, **kwargs: Any) -> None:
+                 eigscale_chunk: int = 0, eigscale_samples: int = 1,
+                 eigscale_temperature: float = 0.0, eigscale_top_p: float = 1.0,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.setup_scaling(eigscale_records, eigscale_chunk)
+        self.setup_scaling(eigscale_records, eigscale_chunk, eigscale_samples,
+                           main_decoding(eigscale_temperature, eigscale_top_p))
 
     def make_engine(self) -> HFEngine:
         return HFEngine(self.model, self.tokenizer, max_model_len=self.max_length)
@@ -83,9 +90,12 @@ def register_vllm() -> type:
         """lm-eval's VLLM plus scalers. Extra model_arg: eigscale_records."""
 
         def __init__(self, *args: Any, eigscale_records: str | None = None,
-                     eigscale_chunk: int = 0, **kwargs: Any) -> None:
+                     eigscale_chunk: int = 0, eigscale_samples: int = 1,
+                     eigscale_temperature: float = 0.0, eigscale_top_p: float = 1.0,
+                     **kwargs: Any) -> None:
             super().__init__(*args, **llm_defaults(kwargs))
-            self.setup_scaling(eigscale_records, eigscale_chunk)
+            self.setup_scaling(eigscale_records, eigscale_chunk, eigscale_samples,
+                               main_decoding(eigscale_temperature, eigscale_top_p))
 
         def make_engine(self) -> VLLMEngine:
             return VLLMEngine(self.model)

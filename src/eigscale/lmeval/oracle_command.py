@@ -36,7 +36,7 @@ from eigscale.lmeval.harness import evaluate_task, load_lm, spec_main
 from eigscale.lmeval.run_folder import GRID_CSV, GRID_LM_EVAL, RecordsFolder
 from eigscale.lmeval.tasks import ANSWER_KIND, TASKS_DIR
 
-GRID_COLUMNS = ("task", "doc_id", "t", "end", "correct", "answer", "stop_reason",
+GRID_COLUMNS = ("task", "doc_id", "sample", "t", "end", "correct", "answer", "stop_reason",
                 "prompt_tokens", "answer_tokens", "prefill_tokens", "decoded_tokens",
                 "answer_capped")
 PRIMARY_METRIC = "exact_match"  # what every eigscale task reports, and metrics.py reads
@@ -62,12 +62,12 @@ def grade_rows(rows: list[dict[str, Any]], docs: dict[int, dict], process_result
 
 
 def write_grid(path: Path, rows: list[dict[str, Any]]) -> None:
-    """grid.csv, sorted by question and cut, written atomically."""
+    """grid.csv, sorted by question, sample and cut, written atomically."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=GRID_COLUMNS)
         writer.writeheader()
-        writer.writerows(sorted(rows, key=lambda r: (r["doc_id"], r["t"])))
+        writer.writerows(sorted(rows, key=lambda r: (r["doc_id"], r.get("sample", 0), r["t"])))
     os.replace(tmp, path)
 
 
@@ -84,7 +84,8 @@ def run_oracle(spec: dict[str, Any], lm: Any = None) -> list[dict[str, Any]]:
     if lm is None:
         lm = load_lm(spec, records)
     else:
-        lm.setup_scaling(str(records), int(spec["model_args"].get("eigscale_chunk", 0)))
+        lm.setup_scaling(str(records), int(spec["model_args"].get("eigscale_chunk", 0)),
+                         int(spec["model_args"].get("eigscale_samples", 1)))
     lm.setup_oracle(int(spec["step"]), spec.get("answer_cap"))
     results = evaluate_task(lm, spec, spec["gen_kwargs"], output / GRID_LM_EVAL)
     samples = results["samples"][task]
@@ -92,11 +93,14 @@ def run_oracle(spec: dict[str, Any], lm: Any = None) -> list[dict[str, Any]]:
     grader = TaskManager(include_path=str(TASKS_DIR)).load([task])["tasks"][task]
     rows = [r for r in read_jsonl(RecordsFolder(records).grid(task)) if r["doc_id"] in docs]
     graded = grade_rows(rows, docs, grader.process_results, params, ANSWER_KIND[task])
-    ends = {r["doc_id"]: r["correct"] for r in graded if r["t"] == r["end"]}
-    for s in samples:  # the same grader on the same answer: a disagreement is a bug here
-        if ends.get(s["doc_id"]) != int(s[PRIMARY_METRIC]):
+    ends: dict[int, list[int]] = {}  # each question's traces' ends, in sample order
+    for r in sorted(graded, key=lambda r: r.get("sample", 0)):
+        if r["t"] == r["end"]:
+            ends.setdefault(r["doc_id"], []).append(r["correct"])
+    for s in samples:  # the same grader on the same answers: a disagreement is a bug here
+        if ends.get(s["doc_id"]) != s["sample_correct"]:
             raise RuntimeError(f"oracle grid: doc {s['doc_id']} graded {ends.get(s['doc_id'])}"
-                               f" at its trace's end, lm-eval graded {s[PRIMARY_METRIC]}")
+                               f" at its traces' ends, lm-eval graded {s['sample_correct']}")
     write_grid(output / GRID_CSV, graded)
     return graded
 

@@ -8,6 +8,14 @@ Inputs are the tidy tables (eigscale.pipeline.metrics: questions.csv) and the or
 bootstrap resamples over its questions serves every run (paired; eigscale.pipeline.stats); the
 oracle quantities (eigscale.pipeline.frontier) are recomputed inside each resample.
 
+With k sampled traces per question (a model that samples, tasks.<t>.samples), the unit of
+every per-question quantity is a trace: the grid is computed per trace and each run answers
+the same (question, sample) traces; a mean over traces is pass@1 (each question's mean over
+its k traces, averaged). The resamples draw questions, each with all its k traces (a cluster
+bootstrap: the spread of the per-question means carries the sampling's variance as well as
+the questions'), and every paired difference is taken trace by trace inside them; McNemar's
+test, which needs independent pairs, is left out (the bootstrap p is the paired test).
+
 Total compute per question is the FLOP estimate when the model's shape is known, else tokens
 processed (eigscale.compute), from the engine's own counts; a grid cut is charged as a fixed
 cap at the cut would be (`cut_costs`). Regret and headroom are read at equal total compute
@@ -39,9 +47,11 @@ from eigscale.pipeline.frontier import (
     Axis,
     Grid,
     Resampled,
+    as_traces,
     fixed_budget,
     oracle_frontier,
     points,
+    samples_of,
     standing,
 )
 from eigscale.pipeline.outputs import ANALYSIS
@@ -284,7 +294,7 @@ def matched(ops: pd.DataFrame, per_run: Mapping[str, dict[str, np.ndarray]],
 
 
 def timing_control(ops: pd.DataFrame, per_run: Mapping[str, dict[str, np.ndarray]],
-                   grid: Grid, weights: np.ndarray, settings: Settings
+                   grid: Grid, weights: np.ndarray, settings: Settings, samples: int = 1
                    ) -> tuple[pd.DataFrame, list[np.ndarray]]:
     """Each adaptive run against random timing with its own stop times: on the oracle grid's
     trace, its early stop points permuted over the questions (eigscale.scalers.random_stop.
@@ -292,7 +302,8 @@ def timing_control(ops: pd.DataFrame, per_run: Mapping[str, dict[str, np.ndarray
     grid answers at that cut (at its end where the draw is "no early stop" or past it). The
     control's correctness per question is its mean over the draws; the paired difference (rule
     minus control) has its percentile interval and bootstrap p, and the exact McNemar test of
-    the rule against the first draw, one control run, is given beside it."""
+    the rule against the first draw, one control run, is given beside it (with one trace per
+    question: `samples` > 1 traces of a question are not independent pairs)."""
     rows: list[dict[str, Any]] = []
     gains: list[np.ndarray] = []
     norm = weights.sum(axis=1)
@@ -314,7 +325,8 @@ def timing_control(ops: pd.DataFrame, per_run: Mapping[str, dict[str, np.ndarray
         diff = x["correct"] - control
         gain = weights @ diff / norm
         first = x["members"][0]
-        n10, n01, p_mc = mcnemar(first["correct"].astype(int), controls[0][0].astype(int))
+        n10, n01, p_mc = mcnemar(first["correct"].astype(int), controls[0][0].astype(int)) \
+            if samples == 1 else (np.nan, np.nan, np.nan)
         gains.append(gain)
         rows.append({
             **_comparison(MATCHED_CONTROL, "thinking", "the timing, paired", r, r.thinking),
@@ -348,6 +360,13 @@ def family_wise(m: pd.DataFrame, gains: list[np.ndarray], confidence: float) -> 
     return m
 
 
+def cluster_weights(doc_ids: np.ndarray, k: int, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, traces) bootstrap counts of each trace (doc_ids: as_traces'): the
+    questions drawn with replacement, each drawn question's k traces with it."""
+    questions, index = np.unique(np.asarray(doc_ids) // k, return_inverse=True)
+    return resample_weights(len(questions), resamples, seed)[:, index]
+
+
 def analyse(runs: pd.DataFrame, questions: pd.DataFrame, grids: pd.DataFrame,
             settings: Settings, shapes: Mapping[str, ModelShape] | None = None
             ) -> dict[str, pd.DataFrame]:
@@ -358,25 +377,29 @@ def analyse(runs: pd.DataFrame, questions: pd.DataFrame, grids: pd.DataFrame,
     gains: list[np.ndarray] = []  # each matched row's resampled gain, in the table's order
     out: dict[str, list[pd.DataFrame]] = {k: [] for k in ANALYSIS}
     for (model, task), rows in grids.groupby(["model", "task"], sort=True):
-        ids = {"model": model, "task": task}
+        k = samples_of(rows)
+        ids = {"model": model, "task": task, "samples": k}
+        rows = as_traces(rows, k)
         grid = Grid.from_frame(rows)
-        weights = resample_weights(len(grid.doc_ids), settings.bootstrap, settings.seed)
+        weights = cluster_weights(grid.doc_ids, k, settings.bootstrap, settings.seed)
         mine = pooled_runs(runs[(runs["model"] == model) & (runs["task"] == task)])
-        q = questions[(questions["model"] == model) & (questions["task"] == task)]
+        q = as_traces(questions[(questions["model"] == model) & (questions["task"] == task)], k)
         per_run = {r.run: pooled_questions([
             _per_question(q[q["run"] == m].assign(scaler=r.scaler), grid, m, column)
             for m in r.members]) for r in mine.itertuples()}
         on = axes(grid, rows, (shapes or {}).get(model), column)
         ops = operating_points(mine, per_run, on, weights, settings.confidence)
         compared, resampled_gains = matched(ops, per_run, weights, settings.confidence)
-        control, control_gains = timing_control(ops, per_run, grid, weights, settings)
+        control, control_gains = timing_control(ops, per_run, grid, weights, settings, k)
         gains += resampled_gains + control_gains
-        parts = {"points": points(grid).assign(capped_cuts=capped_cuts(rows, grid)),
+        parts = {"points": points(grid).assign(capped_cuts=capped_cuts(rows, grid),
+                                               doc_id=grid.doc_ids // k,
+                                               sample=grid.doc_ids % k),
                  "frontiers": frontiers(on), "operating_points": ops,
                  "matched": pd.concat([compared, control], ignore_index=True)}
         for name, df in parts.items():
             out[name].append(df.assign(**ids, compute_unit=column)[
-                ["model", "task", *[c for c in df.columns], "compute_unit"]])
+                ["model", "task", *[c for c in df.columns], "samples", "compute_unit"]])
     tables = {k: pd.concat(v, ignore_index=True) if v else pd.DataFrame()
               for k, v in out.items()}
     if not tables["matched"].empty:

@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from eigscale.pipeline.frontier import Grid
+from eigscale.pipeline.frontier import Grid, as_traces, samples_of
 from eigscale.pipeline.outputs import FIGURES
 from eigscale.scalers import SCALERS
 from eigscale.scalers.eig_reasoning import EIGReasoning
@@ -222,12 +222,14 @@ def cost_breakdown(runs: pd.DataFrame) -> plt.Figure:
 
 
 def oracle_heatmap(grids: pd.DataFrame) -> plt.Figure:
-    """c_i(t) per question (rows, ordered by stays-correct point, never-correct last) and cut
-    (columns); past a trace's end its end's answer holds."""
+    """c_i(t) per trace (rows, ordered by stays-correct point, never-correct last; with k
+    sampled traces per question each is a row, "question/sample") and cut (columns); past a
+    trace's end its end's answer holds."""
     groups = list(grids.groupby(["model", "task"])) if len(grids) else []
     fig, axes = _panels(max(1, len(groups)), 4.8, 3.8)
     for ax, ((model, task), rows) in zip(axes, groups, strict=False):
-        g = Grid.from_frame(rows)
+        k = samples_of(rows)
+        g = Grid.from_frame(as_traces(rows, k))
         order = sorted(range(len(g.doc_ids)), key=lambda i: (g.sc[i], g.fc[i], g.doc_ids[i]))
         past_end = g.cuts[None, :] > g.ends[:, None]
         shown = np.where(past_end, 0.5 + 0.3 * g.correct, g.correct)[order]
@@ -240,12 +242,15 @@ def oracle_heatmap(grids: pd.DataFrame) -> plt.Figure:
         ticks = sorted({*range(0, len(g.cuts), every), len(g.cuts) - 1})
         ax.set_xticks(ticks, [str(int(g.cuts[k])) for k in ticks],
                       rotation=90 if len(ticks) > 10 else 0, fontsize=7 if len(ticks) > 10 else 9)
-        ax.set_yticks(range(len(order)), [str(g.doc_ids[i]) for i in order],
+        ax.set_yticks(range(len(order)), [str(g.doc_ids[i]) if k == 1 else
+                                          f"{g.doc_ids[i] // k}/{g.doc_ids[i] % k}"
+                                          for i in order],
                       fontsize=6 if len(order) > 20 else 8)
         ax.grid(False)
         ax.set_xlabel("thinking tokens at the cut")
-        ax.set_ylabel("question (by stays-correct point)")
-        ax.set_title(f"{task} ({model})")
+        ax.set_ylabel("question (by stays-correct point)" if k == 1 else
+                      "question/sample (by stays-correct point)")
+        ax.set_title(f"{task} ({model})" if k == 1 else f"{task} ({model}, k = {k})")
     handles = [matplotlib.patches.Patch(color=c, label=t) for c, t in
                (("#08519c", "right"), ("#f2f2f2", "wrong"),
                 ("#9ecae1", "right (trace ended)"), ("#bfbfbf", "wrong (trace ended)"))]

@@ -42,6 +42,21 @@ import pandas as pd
 from eigscale.pipeline.curves import interpolate, interpolate_rows, sorted_curves
 
 
+def as_traces(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Rows of one (model, task) with `doc_id` numbering their trace, doc_id * k + sample (the
+    analysis's unit; the question's own id stays in `question`)."""
+    sample = frame["sample"].fillna(0).astype(int) if "sample" in frame else 0
+    return frame.assign(question=frame["doc_id"], sample=sample,
+                        doc_id=frame["doc_id"].astype(int) * k + sample)
+
+
+def samples_of(grid_rows: pd.DataFrame) -> int:
+    """k: the traces per question of a grid (1 for grids from before samples)."""
+    if "sample" not in grid_rows or grid_rows["sample"].isna().all():
+        return 1
+    return int(grid_rows["sample"].max()) + 1
+
+
 @dataclass(frozen=True)
 class Grid:
     """c_i(t) of N questions: `cuts` holds every t that is a multiple of the step below the

@@ -59,11 +59,18 @@ def _host() -> dict[str, str | None]:
 def model_args(settings: dict[str, Any], model_dir: Path, records: Path,
                chunk: int = 0) -> dict[str, Any]:
     """lm-eval model_args of one run: the model, where finished questions are appended every
-    `chunk` questions (a rerun of a killed job resumes from there), and what the model's
+    `chunk` questions (a rerun of a killed job resumes from there), the model's main decoding
+    and the task's sampled traces per question where the model samples, and what the model's
     engine takes from its config entry over its `gpus` (the engine's registry entry says)."""
     model = settings["model"]
+    decoding = model.get("decoding") or {}
+    sampled = {"eigscale_temperature": decoding["temperature"],
+               "eigscale_top_p": decoding["top_p"],
+               "eigscale_samples": settings["task"].get("samples", 1)} \
+        if decoding.get("temperature") else {}
     return {"pretrained": str(model_dir), "dtype": model["dtype"],
-            "eigscale_records": str(records), "eigscale_chunk": chunk, **engine_args(model)}
+            "eigscale_records": str(records), "eigscale_chunk": chunk, **sampled,
+            **engine_args(model)}
 
 
 def engine_args(model: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +104,8 @@ def eval_command(settings: dict[str, Any], model_dir: Path, out: Path,
         cmd += ["--limit", str(task["limit"])]
     if gen["apply_chat_template"]:
         cmd.append("--apply_chat_template")
+    if settings["model"].get("system_prompt"):
+        cmd += ["--system_instruction", settings["model"]["system_prompt"]]
     return cmd
 
 
@@ -207,6 +216,7 @@ def _spec(first: dict[str, Any], model_dir: Path, work: Path, chunk: int) -> dic
     return {"model": first["model"]["engine"], "model_args": margs,
             "task": first["task"]["name"], "limit": first["task"].get("limit"),
             "apply_chat_template": gen["apply_chat_template"], "seed": gen["seed"],
+            "system_instruction": first["model"].get("system_prompt"),
             "records": str(work / ".partial"), "output": str(work / "out")}
 
 

@@ -37,7 +37,8 @@ def _run_row(results: dict[str, Any], summary: dict[str, Any], run: Mapping[str,
         "accuracy": m.get("exact_match,none"),
         "accuracy_stderr": m.get("exact_match_stderr,none"),
         "unparsed": m.get("unparsed,none"),
-        "questions": summary.get("questions"),
+        "questions": summary.get("questions"),  # traces: questions x samples
+        "samples": summary.get("samples", 1),
         "thinking_mean": float(pd.Series(thinking).mean()) if thinking else 0.0,
         "thinking_median": float(pd.Series(thinking).median()) if thinking else 0.0,
         "thinking_tokens": tok.get("thinking", 0),
@@ -87,17 +88,22 @@ def extract(results_files: Sequence[str], runs: Mapping[str, Mapping[str, Any]],
         costs = []
         graded = {}
         for line in (folder / "samples.jsonl").read_text().splitlines():
-            s = json.loads(line)
-            graded[s["doc_id"]] = (s.get("exact_match"), s.get("unparsed"))
+            s = json.loads(line)  # the grader's verdict on each of the question's traces
+            for j, verdict in enumerate(zip(s.get("sample_correct", [s.get("exact_match")]),
+                                            s.get("sample_unparsed", [s.get("unparsed")]),
+                                            strict=True)):
+                graded[s["doc_id"], j] = verdict
         for line in (folder / "decisions.jsonl").read_text().splitlines():
             d = json.loads(line)
-            correct, unparsed = graded.get(d["doc_id"], (None, None))
+            sample = int(d.get("sample", 0))
+            correct, unparsed = graded.get((d["doc_id"], sample), (None, None))
             eigs = [x["eig"] for x in d["decisions"] if x.get("eig") is not None]
             cost = question_cost(d, shapes.get(ids["model"]))
             costs.append(cost)
             q_rows.append({
                 **{f"{k}_tokens" if k != "flops" else k: v for k, v in cost.items()},
-                **ids, "doc_id": d["doc_id"], "correct": correct, "unparsed": unparsed,
+                **ids, "doc_id": d["doc_id"], "sample": sample, "correct": correct,
+                "unparsed": unparsed,
                 "thinking_tokens": d["thinking_tokens"], "answer_tokens": d["answer_tokens"],
                 "stop_reason": d["stop_reason"], "extensions": d["extensions"],
                 "decisions": len(d["decisions"]), "failure": d.get("failure"),
@@ -117,5 +123,5 @@ def extract(results_files: Sequence[str], runs: Mapping[str, Mapping[str, Any]],
     runs_df = pd.DataFrame(run_rows).sort_values(["model", "task", "run"])
     q_df = pd.DataFrame(q_rows)
     if not q_df.empty:
-        q_df = q_df.sort_values(["model", "task", "run", "doc_id"])
+        q_df = q_df.sort_values(["model", "task", "run", "doc_id", "sample"])
     return runs_df, q_df

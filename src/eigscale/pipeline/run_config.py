@@ -36,7 +36,10 @@ BUILTIN_PRESETS["eval_eig_fast"] = BUILTIN_PRESETS["fast"]
 BUILTIN_PRESETS["eval_eig_precision"] = BUILTIN_PRESETS["precision"]
 
 MODEL_DEFAULTS = {"engine": "vllm", "dtype": "auto", "max_model_len": 4096,
-                  "thinking_format": "s1", "gpus": 0, "gpu_memory_utilization": 0.9}
+                  "thinking_format": "s1", "gpus": 0, "gpu_memory_utilization": 0.9,
+                  "decoding": {"temperature": 0.0, "top_p": 1.0}, "system_prompt": None,
+                  "gpu_kind": "A100-80GB"}
+TASK_DEFAULTS = {"limit": None, "samples": 1}
 GENERATION_DEFAULTS = {"max_gen_toks": 1024, "apply_chat_template": True, "seed": DEFAULT_SEED,
                        "checkpoint_every": 64}
 # the oracle grid and the statistics (eigscale.pipeline.frontier, .stats)
@@ -44,8 +47,9 @@ ANALYSIS_DEFAULTS = {"oracle_step": 16, "oracle_max_thinking": "auto", "bootstra
                      "confidence": 0.95, "seed": 0, "control_draws": 200,
                      "oracle_answer_tokens": 4096}
 
-# generation keys that change how a job runs, never what it computes
+# generation and model keys that change how a job runs or is billed, never what it computes
 RESULT_NEUTRAL = ("checkpoint_every",)
+MODEL_RESULT_NEUTRAL = ("gpu_kind",)
 
 class ConfigError(ParamError):
     """The workflow configuration is invalid; the message names the key and the file."""
@@ -235,7 +239,23 @@ def sorted_keys(obj: Any) -> Any:
 
 
 def model_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
-    return {**MODEL_DEFAULTS, **config["models"][model]}
+    entry = config["models"][model]
+    return {**MODEL_DEFAULTS, **entry,
+            "decoding": {**MODEL_DEFAULTS["decoding"], **(entry.get("decoding") or {})}}
+
+
+def _result_model(config: Mapping[str, Any], model: str) -> dict[str, Any]:
+    return {k: v for k, v in model_settings(config, model).items()
+            if k not in MODEL_RESULT_NEUTRAL}
+
+
+def task_settings(config: Mapping[str, Any], model: str, task: str) -> dict[str, Any]:
+    """A task's settings for one model: its `samples` is the traces that model draws per
+    question (1 for a greedy model: its traces would all be the same)."""
+    out = {"name": task, **TASK_DEFAULTS, **(config["tasks"][task] or {})}
+    if model_settings(config, model)["decoding"]["temperature"] == 0:
+        out["samples"] = 1
+    return out
 
 
 def generation_settings(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -267,8 +287,8 @@ def oracle_of(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]], 
     analysis = analysis_settings(config)
     return sorted_keys({"run": trace, "oracle": {"step": analysis["oracle_step"],
                                                  "answer_tokens": analysis["oracle_answer_tokens"]},
-                      "model": model_settings(config, model),
-                      "task": {"name": task, **(config["tasks"][task] or {})},
+                      "model": _result_model(config, model),
+                      "task": task_settings(config, model, task),
                       "generation": gen})
 
 
@@ -278,6 +298,6 @@ def settings_of(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]]
     canonical key order. Settings that cannot change a result (checkpoint_every) are left out:
     changing them must not rerun anything."""
     gen = {k: v for k, v in generation_settings(config).items() if k not in RESULT_NEUTRAL}
-    return sorted_keys({"run": runs[run], "model": model_settings(config, model),
-                      "task": {"name": task, **(config["tasks"][task] or {})},
+    return sorted_keys({"run": runs[run], "model": _result_model(config, model),
+                      "task": task_settings(config, model, task),
                       "generation": gen})

@@ -42,9 +42,17 @@ class ScalerOutput:
     summary: dict[str, Any]
 
 
-def question_uid(prompt: Sequence[int]) -> str:
-    """A stable id of a prompt's tokens: seeds derive from it, not from batch position."""
-    return hashlib.blake2b(repr(list(prompt)).encode(), digest_size=8).hexdigest()
+def question_uid(prompt: Sequence[int], sample: int = 0) -> str:
+    """A stable id of one trace of a prompt: its tokens and, for the k sampled traces of a
+    question, the sample's index (0 is the prompt alone). Seeds derive from it, never from
+    batch position: sample j of a question draws the same trace in any batch."""
+    key = repr(list(prompt)) + (f"|sample {sample}" if sample else "")
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
+def sample_of(samples: Sequence[int], i: int) -> int:
+    """The sample index of prompt i (0 where the caller gave none)."""
+    return int(samples[i]) if samples else 0
 
 
 def derive_seed(seed: int, uid: str, index: int, purpose: str) -> int:
@@ -121,8 +129,13 @@ class Scaler(ABC):
 
     @abstractmethod
     def run(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
-            decoding: Decoding = GREEDY, until: Sequence[str] = ()) -> ScalerOutput:
+            decoding: Decoding = GREEDY, until: Sequence[str] = (),
+            samples: Sequence[int] = ()) -> ScalerOutput:
         """Respond to every prompt (token ids, chat template already applied).
+
+        samples: the index of each prompt's sampled trace (k traces of one question are the
+        same prompt k times with samples 0..k-1; empty: all 0). Every seed of prompt i derives
+        from (prompt, samples[i]) (`question_uid`), and its record carries the index.
 
         max_gen_toks bounds what is generated per prompt (lm-eval's max_gen_toks; less when
         the longest prompt leaves less room, see `plan`); `until` are the task's stop strings,

@@ -54,17 +54,15 @@ def grid_points(end: int, step: int) -> list[int]:
 
 def oracle_grid(engine: Engine, tracer: BudgetForcing, prompts: Sequence[Sequence[int]],
                 max_gen_toks: int, step: int, decoding: Decoding = GREEDY,
-                until: Sequence[str] = (), answer_cap: int | None = None
-                ) -> tuple[RunContext, list[list[Cut]]]:
+                until: Sequence[str] = (), answer_cap: int | None = None,
+                samples: Sequence[int] = ()) -> tuple[RunContext, list[list[Cut]]]:
     """Think once with `tracer` (its cap is the grid's last point), then force an answer at
     every grid cut of every question in one call, each answer at most `answer_cap` tokens
     (None: the room a live run has). Returns the run (its thoughts are the traces, not yet
     answered) and, per question, its cuts in increasing t."""
     if tracer.params.thinking_n_ignore:
         raise ValueError("the oracle's trace has no extensions: thinking_n_ignore must be 0")
-    if decoding.temperature > 0:
-        raise ValueError("the oracle's trace is greedy: temperature must be 0")
-    ctx = tracer.think(engine, prompts, max_gen_toks, decoding)
+    ctx = tracer.think(engine, prompts, max_gen_toks, decoding, samples)
     grids = [grid_points(len(t.thinking), step) for t in ctx.thoughts]
     flat = [_cut_at(t, k) for t, grid in zip(ctx.thoughts, grids, strict=True) for k in grid]
     texts = iter(tracer.force_answers(engine, flat, ctx, until, with_thinking=False,

@@ -17,6 +17,7 @@ from eigscale.scalers.base import (
     derive_seed,
     generate_or_fail,
     question_uid,
+    sample_of,
 )
 
 
@@ -59,11 +60,12 @@ class Plain(Scaler):
         return max(0, min(k, cut))
 
     def run(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
-            decoding: Decoding = GREEDY, until: Sequence[str] = ()) -> ScalerOutput:
+            decoding: Decoding = GREEDY, until: Sequence[str] = (),
+            samples: Sequence[int] = ()) -> ScalerOutput:
         t0 = time.perf_counter()
         before = engine.counters.snapshot()
         plan = self.plan(engine, prompts, max_gen_toks)
-        uids = [question_uid(p) for p in prompts]
+        uids = [question_uid(p, sample_of(samples, i)) for i, p in enumerate(prompts)]
         reqs = [GenerateRequest(tuple(p), max_tokens=plan.gen_budget,
                                 temperature=decoding.temperature, top_p=decoding.top_p,
                                 seed=derive_seed(0, u, 0, "plain") if decoding.temperature
@@ -76,6 +78,7 @@ class Plain(Scaler):
             c = out.completions[0]
             thinking = self._thinking_tokens(engine, c.token_ids)
             rec = QuestionRecord(index=i, uid=uids[i], prompt_tokens=len(p),
+                                 sample=sample_of(samples, i),
                                  thinking_tokens=thinking,
                                  answer_tokens=len(c.token_ids) - thinking, stop_reason="plain",
                                  answer_finish=c.finish_reason, answer=c.text)

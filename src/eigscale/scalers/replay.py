@@ -1,4 +1,4 @@
-"""Replay sweeps: every setting of a sweep from one reasoning trace per question.
+"""Replay sweeps: every setting of a sweep from one reasoning trace per question (and sample).
 
 With greedy main decoding, a budget-forcing cap, an EIG or answer-entropy threshold, a Dynasor
 window or a DEER threshold only cuts the same trace at a different point. Each replayable rule
@@ -11,9 +11,15 @@ engine's greedy tokens and scores do not depend on which other requests share a 
 the replay test); the cost is about one live run at the most expensive setting plus the
 answers.
 
-What cannot be replayed, and is refused with ReplayError: sampled main decoding (temperature
-> 0: every run draws its own trace), and sweeps that vary anything else (sampling parameters,
-step_tokens, probe_interval, continuation prompts, thinking_n_ignore...), which change the
+Sampled main decoding (temperature > 0) replays too: every run of the sweep is then decided on
+the tracer's sampled trace, the one it would decide on live over an engine that served that
+trace (eigscale.engines.traces; the replay test shows each rule's decisions are the same). A
+live run with another value would draw a trace of its own (other round boundaries, other
+seeds): the replay is what makes the sweep's runs paired, trace by trace. The k sampled traces
+of a question are its prompt k times with sample indices (`samples`), each seeded by its own.
+
+What cannot be replayed, and is refused with ReplayError: sweeps that vary anything else
+(step_tokens, probe_interval, continuation prompts, thinking_n_ignore...), which change the
 trace itself.
 """
 
@@ -35,10 +41,9 @@ class ReplayError(ParamError):
     """This sweep cannot be derived from one trace; it needs live runs."""
 
 
-def check_replayable(scalers: Sequence[ThinkingScaler], decoding: Decoding = GREEDY,
-                     source: str = "sweep") -> str:
-    """Raise ReplayError unless the scalers differ only in their replayable parameter and the
-    main decoding is greedy; return that parameter's name."""
+def check_replayable(scalers: Sequence[ThinkingScaler], source: str = "sweep") -> str:
+    """Raise ReplayError unless the scalers differ only in their replayable parameter; return
+    that parameter's name. Any main decoding: a sampled trace is cut as a greedy one is."""
     names = {s.name for s in scalers}
     vary = scalers[0].replay_vary if scalers else None
     if len(names) != 1 or vary is None:
@@ -46,9 +51,6 @@ def check_replayable(scalers: Sequence[ThinkingScaler], decoding: Decoding = GRE
                           f"declaring replay_vary) per sweep, not "
                           f"{sorted(s.name for s in scalers)}; set replay: false")
     name = names.pop()
-    if decoding.temperature > 0:
-        raise ReplayError(f"{source}: replay needs greedy main decoding (temperature "
-                          f"{decoding.temperature} draws a new trace per run); set replay: false")
     base = {k: v for k, v in scalers[0].params.to_dict().items() if k != vary}
     for s in scalers[1:]:
         other = {k: v for k, v in s.params.to_dict().items() if k != vary}
@@ -67,15 +69,15 @@ def check_replayable(scalers: Sequence[ThinkingScaler], decoding: Decoding = GRE
 
 def replay(engine: Engine, scalers: Sequence[ThinkingScaler], prompts: Sequence[Sequence[int]],
            max_gen_toks: int, decoding: Decoding = GREEDY,
-           until: Sequence[str] = ()) -> list[ScalerOutput]:
+           until: Sequence[str] = (), samples: Sequence[int] = ()) -> list[ScalerOutput]:
     """What `s.run(engine, prompts, max_gen_toks, decoding, until)` returns for each s in
     `scalers`, from one trace. Summaries carry "replay": {runs, trace_params, seconds}."""
-    vary = check_replayable(scalers, decoding)
+    vary = check_replayable(scalers)
     t0 = time.perf_counter()
     # the run that thinks longest: every other one stops on its trace at or before it does
     pick = max if scalers[0].replay_tracer == "largest" else min
     tracer = pick(scalers, key=lambda s: getattr(s.params, vary))
-    ctx = tracer.think(engine, prompts, max_gen_toks, decoding)
+    ctx = tracer.think(engine, prompts, max_gen_toks, decoding, samples)
     cuts = [[_cut(s, t) for t in ctx.thoughts] for s in scalers]
     flat = [c for per_scaler in cuts for c in per_scaler]
     texts = tracer.force_answers(engine, flat, ctx, until)

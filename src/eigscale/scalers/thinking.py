@@ -38,6 +38,7 @@ from eigscale.scalers.base import (
     derive_seed,
     generate_or_fail,
     question_uid,
+    sample_of,
 )
 
 log = logging.getLogger("eigscale.progress")
@@ -133,8 +134,9 @@ class ThinkingScaler(Scaler):
         them continue. Budget events are already handled."""
 
     def run(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
-            decoding: Decoding = GREEDY, until: Sequence[str] = ()) -> ScalerOutput:
-        ctx = self.think(engine, prompts, max_gen_toks, decoding)
+            decoding: Decoding = GREEDY, until: Sequence[str] = (),
+            samples: Sequence[int] = ()) -> ScalerOutput:
+        ctx = self.think(engine, prompts, max_gen_toks, decoding, samples)
         texts = self.force_answers(ctx.engine, ctx.thoughts, ctx, until)
         return self.finish(ctx, ctx.thoughts, texts)
 
@@ -170,7 +172,7 @@ class ThinkingScaler(Scaler):
                             max_tokens_thinking=p.max_tokens_thinking)
 
     def think(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
-              decoding: Decoding = GREEDY) -> RunContext:
+              decoding: Decoding = GREEDY, samples: Sequence[int] = ()) -> RunContext:
         """The thinking part of `run`: every question thinks until its policy stops it."""
         p = self.params
         t0 = time.perf_counter()
@@ -181,7 +183,9 @@ class ThinkingScaler(Scaler):
         thoughts = []
         for i, (prompt, full) in enumerate(zip(prompts, self.thinking_prompts(engine, prompts),
                                                strict=True)):
-            rec = QuestionRecord(index=i, uid=question_uid(prompt), prompt_tokens=len(full))
+            j = sample_of(samples, i)
+            rec = QuestionRecord(index=i, uid=question_uid(prompt, j), prompt_tokens=len(full),
+                                 sample=j)
             thoughts.append(Thought(prompt=full, record=rec))
         stops = tuple(s for s in (p.thinking_end, p.until_thinking) if s)
         ctx = RunContext(engine, thoughts, int(plan.thinking_budget or 1), tail, end_tail, plan,
@@ -222,7 +226,7 @@ class ThinkingScaler(Scaler):
             reqs.append(GenerateRequest(t.prompt + tuple(t.thinking), max_tokens=limit,
                                         temperature=ctx.decoding.temperature,
                                         top_p=ctx.decoding.top_p, seed=seed,
-                                        stop=self.round_stops(ctx, t)))
+                                        stop=self.round_stops(ctx, t), trace=t.record.uid))
         with ctx.clock.time("reasoning"):
             outs = generate_or_fail(ctx.engine, reqs, "reasoning")
         for t, out in zip(active, outs, strict=True):
