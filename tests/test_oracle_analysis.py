@@ -403,3 +403,37 @@ def test_seeds_expand_a_run_and_a_sweep_once_per_seed():
     # each seed of a replayed sweep is its own sweep: its own trace, its own decisions
     assert out["rs_s8_0.5"]["sweep"] == "rs_s8" and out["rs_s8_0.5"]["group"] == "rs"
     assert out["rs_s8_0.5"]["pooled"] == "rs_0.5" and out["rs_s8_0.5"]["params"]["seed"] == 8
+
+
+def test_k_sampled_traces_are_the_unit_and_questions_are_resampled_with_them(tmp_path):
+    # the hand-made grid's four traces as two questions with two sampled traces each
+    runs, questions = _runs_and_questions()
+    as_sampled = {"sample": lambda d: d["doc_id"] % 2, "doc_id": lambda d: d["doc_id"] // 2}
+    settings = Settings(bootstrap=500, seed=0)
+    one = analyse(runs, questions, grid_rows().assign(model="m", task="t"), settings)
+    k2 = analyse(runs, questions.assign(**as_sampled),
+                 grid_rows().assign(model="m", task="t").assign(**as_sampled), settings)
+    # every point estimate is a mean over the same traces: pass@1, as with one trace each
+    a, b = one["operating_points"].set_index("run"), k2["operating_points"].set_index("run")
+    assert (b["samples"] == 2).all() and (a["samples"] == 1).all()
+    assert b["accuracy"].tolist() == a["accuracy"].tolist()
+    # the intervals resample 2 questions (each with both traces), not 4 traces: other draws
+    assert b["accuracy_lo"].tolist() != a["accuracy_lo"].tolist()
+    # the oracle's points are per trace, named by question and sample
+    points = k2["points"]
+    assert sorted(zip(points["doc_id"], points["sample"], strict=True)) == [
+        (0, 0), (0, 1), (1, 0), (1, 1)]
+    assert points["first_correct"].tolist()[:3] == [10, 0, 10]
+    # the tables say k
+    write_table(k2["operating_points"], TABLES["operating_points"][2], tmp_path / "ops", "ops")
+    assert "pass@1 over k = 2 sampled traces per question" in (tmp_path / "ops.md").read_text()
+
+
+def test_cluster_weights_draw_a_question_with_all_its_traces():
+    from eigscale.pipeline.analysis import cluster_weights
+
+    traces = np.array([0, 1, 2, 3, 4, 5])  # three questions, k = 2 (doc_id * 2 + sample)
+    w = cluster_weights(traces, 2, 300, seed=1)
+    assert w.shape == (300, 6) and (w.sum(axis=1) == 6).all()
+    assert (w[:, 0::2] == w[:, 1::2]).all()  # a question's traces are drawn together
+    assert (w[:, 0] == resample_weights(3, 300, 1)[:, 0]).all()

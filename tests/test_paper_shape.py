@@ -16,12 +16,14 @@ from eigscale.scalers import SCALERS
 from eigscale.scalers.base import question_uid
 
 from .helpers import REPO, reasoning_template_model
-from .paper_shape import CONTEXT, scaled_down
+from .paper_shape import CONTEXT, SAMPLES, scaled_down
 
 PAPER = REPO / "config" / "paper.yaml"
 SHAPE = scaled_down(yaml.safe_load(PAPER.read_text()))
 # every run of the shape config (its runs, each sweep's values): the driver evaluates them all
 SHAPE_RUNS = set(run_config.runs(SHAPE))
+# traces per question: the paper's R1 samples (T 0.6, top-p 0.95), s1 is greedy
+TRACES = {"r1-shape": SAMPLES, "s1-shape": 1}
 
 
 def test_the_shape_is_the_papers():
@@ -84,13 +86,14 @@ def test_every_question_reaches_the_engine_whole(shape_runs):
             assert lengths["prompts_cut"] == 0 and lengths["derived"], (model, run)
             assert lengths["max_gen_toks"] == lengths["max_model_len"] == CONTEXT
             assert lengths["gen_budget"] == CONTEXT - lengths["longest_prompt"]
-            records = {str(x["doc_id"]): x for x in r["records"]}
-            assert len(records) == 2
+            records = {(str(x["doc_id"]), x["sample"]): x for x in r["records"]}
+            assert len(records) == 2 * TRACES[model]
             uids = set()
-            for doc, text in r["prompts"].items():
+            for (doc, j), rec in records.items():
+                text = r["prompts"][doc]
                 ids = tok(text, add_special_tokens=False)["input_ids"]
-                rec = records[doc]
-                assert rec["uid"] == question_uid(ids), (model, run, doc)  # the whole prompt
+                # the whole prompt, and the trace's own index: each sample its own seeds
+                assert rec["uid"] == question_uid(ids, j), (model, run, doc)
                 uids.add(rec["uid"])
                 if run == "baseline":
                     assert rec["prompt_tokens"] == len(ids)
@@ -100,7 +103,7 @@ def test_every_question_reaches_the_engine_whole(shape_runs):
                     assert opened == (model == "r1-shape")
                     assert rec["prompt_tokens"] == len(ids) + (0 if opened else len(start))
                     assert text.count("<think>") <= 1
-            assert len(uids) == 2  # distinct questions, distinct prompts
+            assert len(uids) == 2 * TRACES[model]  # distinct traces, distinct seeds
 
 
 @pytest.mark.engine
@@ -127,12 +130,17 @@ def test_no_decision_holds_two_classes_the_grader_calls_equal(shape_runs):
 @pytest.mark.engine
 def test_every_run_answers_within_the_context(shape_runs):
     runs, _ = shape_runs
-    for by_run in runs.values():
+    for model, by_run in runs.items():
         for run, r in by_run.items():
             if run == "oracle":
                 continue
             s = r["summary"]
-            assert s["questions"] == 2 and s.get("failed_questions", 0) == 0, run
+            assert s["questions"] == 2 * TRACES[model] and s.get("failed_questions", 0) == 0
+            assert s["samples"] == TRACES[model]
+            # the task's grader graded every trace: pass@1 is the mean of its verdicts
+            assert all(len(v) == TRACES[model] for v in r["graded"].values()), run
+            assert r["metrics"]["exact_match,none"] == pytest.approx(
+                sum(map(sum, r["graded"].values())) / (2 * TRACES[model]))
             for rec in r["records"]:
                 total = rec["prompt_tokens"] + rec["thinking_tokens"] + rec["answer_tokens"]
                 assert total <= CONTEXT
@@ -150,11 +158,11 @@ def test_the_oracle_grid_at_the_papers_shape(shape_runs):
     for model, by_run in runs.items():
         oracle = by_run["oracle"]
         assert oracle["cap"] == 125 and oracle["step"] == 64  # wait_2's 8000 / 64
-        by_doc: dict = {}
+        by_trace: dict = {}  # the grid is per trace: k of them per question
         for row in oracle["grid"]:
-            by_doc.setdefault(row["doc_id"], []).append(row)
-        assert len(by_doc) == 2
-        for rows in by_doc.values():
+            by_trace.setdefault((row["doc_id"], row["sample"]), []).append(row)
+        assert sorted(by_trace) == [(d, j) for d in (0, 1) for j in range(TRACES[model])]
+        for rows in by_trace.values():
             end = rows[0]["end"]
             assert 0 < end <= oracle["cap"]
             assert [r["t"] for r in rows] == [*range(0, end, 64), end], model

@@ -65,10 +65,10 @@ def test_replay_equals_live(vllm_engine, name, vary, values, base, n):
 
 SWEEPS = [
     (BF, "max_tokens_thinking", [16, 48, 100], PLAIN),
-    (EIG, "lambda_cost", [0.0, 0.05, 0.3],
-     {**SMALL_EIG, "max_tokens_thinking": 96, "answer_kind": "integer"}),
-    (ENTROPY, "tau", [0.0, 0.9, 1.5],
-     {**PLAIN, "beam_size": 4, "step_tokens": 16, "max_tokens_thinking": 96}),
+    (EIG, "lambda_cost", [0.0, 0.3],
+     {**SMALL_EIG, "max_tokens_thinking": 72, "answer_kind": "integer"}),
+    (ENTROPY, "tau", [0.0, 1.5],
+     {**PLAIN, "beam_size": 4, "step_tokens": 16, "max_tokens_thinking": 72}),
     (DYNASOR, "window", [1, 2, 4],
      {**PLAIN, "probe_interval": 16, "max_tokens_thinking": 96, "answer_kind": "integer"}),
     (DEER, "threshold", [0.3, 0.6, 0.9],
@@ -81,25 +81,24 @@ SAMPLED = Decoding(temperature=0.6, top_p=0.95)  # the R1 series' own decoding
 @pytest.mark.engine
 @pytest.mark.parametrize("name,vary,values,base", SWEEPS, ids=[s[0] for s in SWEEPS])
 def test_sampled_replay_equals_live_on_the_same_trace(vllm_engine, name, vary, values, base):
-    """k = 3 sampled traces per question: each run's replayed decisions on the stored traces
-    are those it makes live over an engine that serves those traces token for token."""
-    questions = QUESTIONS[:2]
-    prompts = [p for p in chat_prompts(vllm_engine, questions) for _ in range(3)]
-    samples = [0, 1, 2] * len(questions)
+    """k = 3 sampled traces of a question: each run's replayed decisions on the stored traces
+    are those it makes live over an engine that serves those traces token for token (the
+    stand-in, eigscale.engines.traces.TraceServer: its side requests go to the engine)."""
+    prompts = chat_prompts(vllm_engine, QUESTIONS[1:2]) * 3
+    samples = [0, 1, 2]
     scalers = [make_scaler(name, {**base, vary: v}) for v in values]
     recorder = TraceRecorder(vllm_engine)
     replayed = replay(recorder, scalers, prompts, GEN, SAMPLED, samples=samples)
     traces = recorder.traces
-    assert len(traces) == 6  # one per (question, sample)
-    # the samples are draws: one question's three traces are not all the same
-    by_question = [{traces[r.uid].rounds for r in replayed[0].records[3 * q:3 * q + 3]}
-                   for q in range(len(questions))]
-    assert any(len(ts) > 1 for ts in by_question)
+    assert len(traces) == 3  # one per (question, sample)
+    # the samples are draws, each seeded by its index: three different traces
+    assert len({traces[r.uid].rounds for r in replayed[0].records}) == 3
     assert [r.sample for r in replayed[0].records] == samples
     for s, b in zip(scalers, replayed, strict=True):
         a = s.run(TraceServer(vllm_engine, traces), prompts, GEN, SAMPLED, samples=samples)
         assert outcome(b) == outcome(a)
         assert b.texts == a.texts
+    # the sweep is not trivial on these traces: its settings stop some trace at other points
     assert len({tuple(r.thinking_tokens for r in out.records) for out in replayed}) > 1
 
 

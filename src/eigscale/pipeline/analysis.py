@@ -142,6 +142,10 @@ def _per_question(q: pd.DataFrame, grid: Grid, run: str, column: str) -> dict[st
     """A run's correctness, thinking tokens, answer tokens, compute and early stop point (inf
     where it did not stop early by its own rule), in the grid's question order."""
     q = q.set_index("doc_id")
+    if q.index.duplicated().any():
+        raise ValueError(f"run {run}: a question (or one of its sampled traces) is recorded "
+                         f"twice ({sorted(set(q.index[q.index.duplicated()]))[:5]}); rerun the "
+                         "workflow")
     missing = sorted(set(grid.doc_ids) - set(q.index))
     extra = sorted(set(q.index) - set(grid.doc_ids))
     if missing or extra:

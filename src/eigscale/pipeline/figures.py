@@ -122,7 +122,7 @@ def accuracy_vs_tokens(ops: pd.DataFrame, frontiers: pd.DataFrame | None = None
                                 else str(r["value"]), COLORS[scaler])
                                for _, r in part.iterrows()]
             kind = "primary: total compute" if row == 0 else "secondary view: thinking only"
-            ax.set_title(f"{task} ({model}); {kind}")
+            ax.set_title(f"{panel(task, model, df)}; {kind}")
             ax.set_xlabel(xlabel)
             ax.set_ylabel("accuracy (%)")
             ax.set_xlim(left=0)
@@ -221,6 +221,15 @@ def cost_breakdown(runs: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def panel(task: str, model: str, df: pd.DataFrame | None = None, k: int | None = None
+          ) -> str:
+    """A panel's name: its task and model, and k where each question has k sampled traces
+    (accuracy is then pass@1 over them; an analysis table's `samples` column, or k)."""
+    if k is None:
+        k = int(df["samples"].max()) if df is not None and "samples" in df else 1
+    return f"{task} ({model})" if k <= 1 else f"{task} ({model}; pass@1, k = {k})"
+
+
 def oracle_heatmap(grids: pd.DataFrame) -> plt.Figure:
     """c_i(t) per trace (rows, ordered by stays-correct point, never-correct last; with k
     sampled traces per question each is a row, "question/sample") and cut (columns); past a
@@ -250,13 +259,14 @@ def oracle_heatmap(grids: pd.DataFrame) -> plt.Figure:
         ax.set_xlabel("thinking tokens at the cut")
         ax.set_ylabel("question (by stays-correct point)" if k == 1 else
                       "question/sample (by stays-correct point)")
-        ax.set_title(f"{task} ({model})" if k == 1 else f"{task} ({model}, k = {k})")
+        ax.set_title(panel(task, model, k=k))
     handles = [matplotlib.patches.Patch(color=c, label=t) for c, t in
                (("#08519c", "right"), ("#f2f2f2", "wrong"),
                 ("#9ecae1", "right (trace ended)"), ("#bfbfbf", "wrong (trace ended)"))]
     axes[0].legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2,
                    frameon=False)
-    fig.suptitle("Forced-answer correctness $c_i(t)$ along one greedy trace per question",
+    fig.suptitle("Forced-answer correctness $c_i(t)$ along each trace (one per question, or its "
+                 "k sampled traces)",
                  y=1.02)
     return fig
 
@@ -288,7 +298,7 @@ def regret(ops: pd.DataFrame) -> plt.Figure:
                        label="vs A*_FC, the upper bound")
             ax.axhline(0, color="k", lw=0.8)
             ax.set_ylabel("oracle minus run (pp)")
-            ax.set_title(f"{task} ({model}); at {axis_name}")
+            ax.set_title(f"{panel(task, model, df)}; at {axis_name}")
             ax.tick_params(axis="x", labelrotation=60)
             for label in ax.get_xticklabels():
                 label.set_ha("right")

@@ -28,8 +28,8 @@ REPLAY = ("eigscale.scalers.replay", "eigscale.scalers.cuts", "eigscale.lmeval.s
 # what the oracle grid runs through besides (its trace is budget_forcing's)
 ORACLE = (*REPLAY, "eigscale.scalers.cut_grid", "eigscale.lmeval.oracle_command")
 # modules that compute no evaluation result (they read, plot or launch them)
-NOT_IN_RESULTS = ("eigscale", "eigscale.cli", "eigscale.prepare", "eigscale.compute",
-                  "eigscale.pipeline.*")
+NOT_IN_RESULTS = ("eigscale", "eigscale.cli", "eigscale.prepare",
+                  "eigscale.compute", "eigscale.pipeline.*")
 DATA_SUFFIXES = (".py", ".yaml")
 
 

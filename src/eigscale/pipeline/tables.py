@@ -100,11 +100,13 @@ def write_table(data: pd.DataFrame, view: Callable[[pd.DataFrame], pd.DataFrame]
     os.replace(tmp, stem.with_suffix(".csv"))
     md, tex, page = [f"# {title}\n"], [], []
     for (model, task), part in data.groupby(["model", "task"], sort=True) if len(data) else []:
-        shown = view(part)
-        md += [f"\n## {task} ({model})\n\n", to_markdown(shown)]
-        tex.append(to_latex(shown, f"{title}: {task} ({model})",
-                            f"tab:{stem.name}:{model}:{task}"))
-        page.append(f"<h2>{html.escape(f'{task} ({model})')}</h2>\n{to_html(shown)}")
+        shown, name = view(part), f"{task} ({model})"
+        if "samples" in part and part["samples"].max() > 1:
+            name += (f": pass@1 over k = {int(part['samples'].max())} sampled traces per "
+                     "question; intervals resample questions with all their traces")
+        md += [f"\n## {name}\n\n", to_markdown(shown)]
+        tex.append(to_latex(shown, f"{title}: {name}", f"tab:{stem.name}:{model}:{task}"))
+        page.append(f"<h2>{html.escape(name)}</h2>\n{to_html(shown)}")
     if len(md) == 1:
         md.append("\nNo rows.\n")
     _write(stem.with_suffix(".md"), "".join(md))

@@ -118,6 +118,13 @@ class Scaler(ABC):
         here; a rule whose parameter takes effect only at some levels says which."""
         return None
 
+    def side_bound(self, thinking: int) -> tuple[int, int]:
+        """An upper bound on the side requests this rule makes for one trace that thinks
+        `thinking` tokens, and on the tokens they generate: (requests, tokens). Probes,
+        candidates, forecasts, trial answers; not the reasoning or the forced answer. The dry
+        run's bill (eigscale.pipeline.bill) adds it to the generation budget. Default: none."""
+        return 0, 0
+
     def plan(self, engine: Engine, prompts: Sequence[Sequence[int]], max_gen_toks: int,
              labels: Sequence[str] | None = None) -> LengthPlan:
         """The lengths a run of these prompts would use (eigscale.lengths), or LengthError

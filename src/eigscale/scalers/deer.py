@@ -121,6 +121,10 @@ def confidence(logprobs: Sequence[float], how: str, closing: Sequence[float] = (
 class DEER(TransitionScaler):
     name = "deer"
     params_class = DEERParams
+
+    def side_bound(self, thinking: int) -> tuple[int, int]:
+        trials = self.params.max_judge_steps  # a trial answer at each transition, at most
+        return trials, trials * self.params.trial_tokens  # its closing stop included
     label = "DEER"
     colour = "#9467bd"
     modules = ("eigscale.scalers.deer", "eigscale.scalers.thinking")

@@ -412,6 +412,18 @@ class PosteriorScaler(ThinkingScaler):
         d.candidates = [str(c) for c in classes]
         d.decision = "extend" if d.kind == "end" else "continue"
 
+    def side_bound(self, thinking: int) -> tuple[int, int]:
+        # a decision every step_tokens and at each natural end (the first and max_extensions
+        # more); each: beam_size candidates now, and per forecast its continuation and
+        # beam_size candidates after it
+        p = self.params
+        decisions = (thinking // p.step_tokens if p.step_tokens else 0) + p.max_extensions + 1
+        f = self.forecasts()
+        requests = 1 + (1 + f if f else 0)
+        tokens = p.beam_size * self.answer_room + f * self.forecast_length() \
+            + f * p.beam_size * self.answer_room
+        return decisions * requests, decisions * tokens
+
     @property
     def answer_room(self) -> int:
         """Tokens each candidate answer may take (max_answer_tokens, or the kind's room)."""
