@@ -40,22 +40,21 @@ def test_a_sampled_model_is_billed_k_traces_per_question_and_a_replay_one_trace(
     assert len(jobs) == 2 * 4  # per model: the oracle, two live runs, one replay sweep
     # aime24's 30 questions; the sampling model draws 3 traces each, the greedy one 1
     assert by["greedy", "bf"].traces == 30 and by["sampled", "bf"].traces == 90
-    # a live run thinks at most its cap and answers in the rest of max_gen_toks
+    # a live run thinks at most its cap, and thinks and answers in at most max_gen_toks
     bf = by["sampled", "bf"]
-    assert (bf.reasoning, bf.answers, bf.side) == (90 * 1000, 90 * 3000, 0)
-    assert by["sampled", "baseline"].reasoning == 0
-    assert by["sampled", "baseline"].answers == 90 * 4000
+    assert (bf.main, bf.reasoning, bf.side) == (90 * 4000, 90 * 1000, 0)
+    assert (by["sampled", "baseline"].main, by["sampled", "baseline"].reasoning) == (90 * 4000, 0)
     # a replayed sweep thinks once (its tracer's cap), answers once per run, and its side
     # tokens are the tracer's decisions' (EIG: candidates and forecasts every step)
     eig = by["sampled", "eig"]
     tracer = make_scaler("expected_information_gain_reasoning",
                          {**run_config.BUILTIN_PRESETS["fast"]["params"],
                           "max_tokens_thinking": 2000, "step_tokens": 500, "lambda_cost": 0.1})
-    assert eig.runs == 2 and eig.reasoning == 90 * 2000 and eig.answers == 90 * 2 * 4000
+    assert eig.runs == 2 and eig.reasoning == 90 * 2000 and eig.main == 90 * 2 * 4000
     assert eig.side == 90 * tracer.side_bound(2000)[1] > 0
     # the oracle: one trace to the largest cap, an answer of at most 500 at every 100 tokens
     oracle = by["sampled", "oracle"]
-    assert oracle.reasoning == 90 * 2000 and oracle.answers == 90 * 21 * 500
+    assert oracle.reasoning == 90 * 2000 and oracle.main == 90 * (2000 + 21 * 500)
     # FLOPs from the model's shape; GPU-hours at the assumed share of an A100's peak
     assert oracle.flops > 2 * 1.5e9 * oracle.generated
     assert oracle.gpu_hours == pytest.approx(

@@ -108,3 +108,26 @@ def test_runs_table_has_total_compute_and_replayed_runs_have_no_time_of_their_ow
     fig = accuracy_vs_tokens(ops.assign(accuracy_lo=0.4, accuracy_hi=0.6, compute_unit="flops"))
     labels = [ax.get_xlabel() for ax in fig.axes]
     assert labels[0].startswith("total compute") and labels[-1].startswith("thinking tokens")
+
+
+def test_each_sampled_trace_is_a_row_with_the_graders_own_verdict(tmp_path):
+    folder = tmp_path / "m" / "t" / "baseline"
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({
+        "results": {"t": {"exact_match,none": 0.5}},
+        "eigscale": {"t": {"questions": 4, "samples": 2}}}))
+    # lm-eval's samples: one line per question, the grader's verdict on each of its traces
+    (folder / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in [
+        {"doc_id": 0, "exact_match": 0.5, "unparsed": 1, "sample_correct": [1, 0],
+         "sample_unparsed": [0, 1]},
+        {"doc_id": 1, "exact_match": 0.5, "unparsed": 0, "sample_correct": [0, 1],
+         "sample_unparsed": [0, 0]}]))
+    (folder / "decisions.jsonl").write_text("".join(
+        json.dumps({**_record(d, 10 * (j + 1), 5), "sample": j}) + "\n"
+        for d in (0, 1) for j in (0, 1)))
+    runs_df, questions = extract([str(folder / "results.json")], {"baseline": {"scaler": "none"}})
+    assert runs_df["samples"].tolist() == [2]
+    q = questions.set_index(["doc_id", "sample"])
+    assert q["correct"].to_dict() == {(0, 0): 1, (0, 1): 0, (1, 0): 0, (1, 1): 1}
+    assert q["unparsed"].to_dict() == {(0, 0): 0, (0, 1): 1, (1, 0): 0, (1, 1): 0}
+    assert q.loc[(1, 1), "thinking_tokens"] == 20  # each trace its own record

@@ -5,11 +5,13 @@ Per trace (a question, or one of its k sampled traces), with G = generation.max_
 run's thinking cap (max_tokens_thinking; "auto": G - min_answer_tokens) and P the prompt
 (`bill.prompt_tokens`, assumed: the dry run reads no dataset):
 
-- reasoning: what the main text may think. A live thinking run: T (the baseline: 0); a replay
-  sweep: its tracer's T once, whatever the number of runs; the oracle: its trace's cap.
-- answers: what the forced answers may write: G - t after t thinking tokens, so at most G per
-  answered run (a live run's reasoning and answer together stay within G); the oracle's one per
-  cut, at most analysis.oracle_answer_tokens each, a cut every oracle_step tokens of the trace.
+- main: the reasoning and the answers, at most G per answered run (a run that thinks t tokens
+  answers in at most G - t); a replay sweep of n runs: at most n G, its trace shared (the
+  tracer's own answer has G - T* left), as n live runs; the oracle: its trace and, at every
+  oracle_step tokens of it, an answer of at most analysis.oracle_answer_tokens.
+- of which reasoning: the thinking traced. A live thinking run: T (the baseline: 0); a replay
+  sweep: its tracer's T* once, whatever the number of runs (what replay saves); the oracle: its
+  trace's cap.
 - side: each rule's probes, candidates, forecasts and trial answers (`Scaler.side_bound`); a
   replay sweep's are its tracer's, the most permissive setting's.
 - prefill: the prompt once, and at most SIDE_PREFILL uncached tokens per side request and per
@@ -73,8 +75,8 @@ class JobBill:
     name: str  # the run, the replay sweep, or "oracle"
     runs: int  # the evaluations it makes
     traces: int  # questions x sampled traces per question
-    reasoning: float
-    answers: float
+    main: float  # reasoning and answers
+    reasoning: float  # of which the thinking traced
     side: float
     prefill: float
     flops: float
@@ -82,7 +84,7 @@ class JobBill:
 
     @property
     def generated(self) -> float:
-        return self.reasoning + self.answers + self.side
+        return self.main + self.side
 
 
 def flops_per_second(config: Mapping[str, Any], kind: str) -> float:
@@ -143,34 +145,34 @@ def bill(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]],
             questions = min(t["limit"] or TASK_SIZES.get(task, 0), TASK_SIZES.get(task, 10**9))
             n = questions * t["samples"]
 
-            def job(kind: str, name: str, k: int, reasoning: float, answers: float,
+            def job(kind: str, name: str, k: int, main: float, reasoning: float,
                     side: tuple[int, int], rounds: int, at: tuple = (model, task, n, shape, rate)
                     ) -> JobBill:
                 model_, task_, n_, shape_, rate_ = at
                 prefill = prompt + SIDE_PREFILL * (side[0] + rounds)
-                flops = n_ * _flops(shape_, reasoning + answers + side[1], prefill, prompt, gen)
-                return JobBill(kind, model_, task_, name, k, n_, n_ * reasoning, n_ * answers,
+                flops = n_ * _flops(shape_, main + side[1], prefill, prompt, gen)
+                return JobBill(kind, model_, task_, name, k, n_, n_ * main, n_ * reasoning,
                                n_ * side[1], n_ * prefill, flops,
                                flops / rate_ / 3600 if not math.isnan(flops) else math.nan)
 
             cap = oracle_cap(config, runs)
             cap = min(gen, int(cap)) if cap != "auto" else gen
             cuts = cap // analysis["oracle_step"] + 1
-            out.append(job("oracle", "oracle", 1, cap,
-                           cuts * min(gen, analysis["oracle_answer_tokens"]), (cuts, 0), 1))
+            out.append(job("oracle", "oracle", 1,
+                           cap + cuts * min(gen, analysis["oracle_answer_tokens"]), cap,
+                           (cuts, 0), 1))
             for name, s in scalers.items():
                 if name in replayed:
                     continue
                 think = _cap(s, gen)
                 step = getattr(s.params, "step_tokens", 0)  # a reasoning round per step
-                out.append(job("evaluate", name, 1, think, gen - think, s.side_bound(think),
+                out.append(job("evaluate", name, 1, gen, think, s.side_bound(think),
                                1 + (think // step if step else 0)))
             for sweep, members in sweeps.items():
                 tracer = _tracer([scalers[m] for m in members])
                 think = _cap(tracer, gen)
-                out.append(job("evaluate_replay", sweep, len(members), think,
-                               len(members) * gen, tracer.side_bound(think),
-                               1 + len(members)))
+                out.append(job("evaluate_replay", sweep, len(members), len(members) * gen,
+                               think, tracer.side_bound(think), 1 + len(members)))
     return out
 
 
@@ -182,11 +184,11 @@ def _tracer(scalers: Sequence[Any]) -> Any:
 
 
 def totals(jobs: Sequence[JobBill]) -> dict[str, float]:
-    keys = ("runs", "traces", "reasoning", "answers", "side", "prefill", "flops", "gpu_hours")
+    keys = ("runs", "traces", "main", "reasoning", "side", "prefill", "flops", "gpu_hours")
     out: dict[str, float] = {"jobs": len(jobs)}
     for k in keys:
         out[k] = float(sum(getattr(j, k) for j in jobs))
-    out["generated"] = out["reasoning"] + out["answers"] + out["side"]
+    out["generated"] = out["main"] + out["side"]
     return out
 
 
@@ -202,14 +204,14 @@ def _si(x: float) -> str:
 def render(jobs: Sequence[JobBill], config: Mapping[str, Any], per_job: bool = True) -> str:
     """The bill as a Markdown table (per job, then per job kind and the total) with its
     assumptions."""
-    head = ("| job | model | task | run / sweep | runs | traces | reasoning ≤ | answers ≤ | "
-            "side ≤ | prefill ≤ | FLOPs ≤ | GPU-h ≤ |\n|---|---|---|---|---|---|---|---|---|---|"
-            "---|---|")
+    head = ("| job | model | task | run / sweep | runs | traces | generated ≤ | of which "
+            "reasoning ≤ | side ≤ | prefill ≤ | FLOPs ≤ | GPU-h ≤ |\n|---|---|---|---|---|---|---|"
+            "---|---|---|---|---|")
     lines = [head]
 
     def row(j: Mapping[str, Any], *ids: str) -> str:
         return (f"| {' | '.join(ids)} | {int(j['runs'])} | {int(j['traces'])} | "
-                f"{_si(j['reasoning'])} | {_si(j['answers'])} | {_si(j['side'])} | "
+                f"{_si(j['main'] + j['side'])} | {_si(j['reasoning'])} | {_si(j['side'])} | "
                 f"{_si(j['prefill'])} | {_si(j['flops'])} | {j['gpu_hours']:.3g} |")
 
     if per_job:
@@ -222,8 +224,9 @@ def render(jobs: Sequence[JobBill], config: Mapping[str, Any], per_job: bool = T
     kinds = sorted({model_settings(config, m)["gpu_kind"] for m in config["models"]})
     rates = ", ".join(f"{k} {_si(flops_per_second(config, k))}FLOP/s" for k in kinds)
     prompt = (config.get("bill") or {}).get("prompt_tokens", 256)
-    lines += ["", f"Tokens generated ≤ {_si(t['generated'])} (reasoning {_si(t['reasoning'])}, "
-              f"answers {_si(t['answers'])}, side {_si(t['side'])}), prefilled ≤ "
+    lines += ["", f"Tokens generated ≤ {_si(t['generated'])} (reasoning and answers "
+              f"{_si(t['main'])}, of which reasoning traced {_si(t['reasoning'])}; side "
+              f"{_si(t['side'])}), prefilled ≤ "
               f"{_si(t['prefill'])}; FLOPs ≤ {_si(t['flops'])}; GPU-hours ≤ "
               f"{t['gpu_hours']:.3g}.",
               f"Assumed: {prompt} prompt tokens per question (bill.prompt_tokens); sustained "
