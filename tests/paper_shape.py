@@ -13,6 +13,9 @@ tested at its shape with no second file to edit:
 - every token length scales by CONTEXT / the paper's context (8000 -> 125, 512 -> 8), and a
   decision grid's spacing (step_tokens, probe_interval) is at most the oracle's step, so a
   125-token trace still meets decision points;
+- a decision's time limit (max_computation_time, a GPU's 30 s in the paper) is the parameter's
+  largest on 2 CPU cores shared by two test workers: what it guards is the hardware's, and
+  a decision that runs out of it fails the question by design, not by a bug;
 - every run is kept; every sweep keeps one value: a cap sweep its smallest cap, scaled; any
   other its value nearest the rule's default; a run or sweep listing seeds keeps its first,
   and the EIG sweep its first two (the seeds' expansion and pooling at the shape, once: each
@@ -27,7 +30,8 @@ from eigscale.pipeline.run_config import ANALYSIS_DEFAULTS, BUILTIN_PRESETS
 from eigscale.scalers import SCALERS
 
 CONTEXT = 512
-SAMPLES = 3
+SAMPLES = 2
+CPU_TIME_LIMIT = 300.0  # max_computation_time's largest value
 LENGTHS = ("max_tokens_thinking",)
 SPACINGS = ("step_tokens", "probe_interval")
 
@@ -41,6 +45,15 @@ def _scaled(params: dict[str, Any], factor: float, step: int) -> dict[str, Any]:
         if isinstance(out.get(key), int) and out[key] > 0:
             out[key] = min(out[key], step)
     return out
+
+
+def _timed(spec: dict[str, Any], presets: dict[str, Any], params: dict[str, Any]
+           ) -> dict[str, Any]:
+    preset = presets.get(spec.get("preset")) or BUILTIN_PRESETS.get(spec.get("preset"), {})
+    rule = SCALERS[spec.get("scaler") or preset["scaler"]]
+    if "max_computation_time" in rule.params_class.names():
+        return {**params, "max_computation_time": CPU_TIME_LIMIT}
+    return params
 
 
 def _one_value(sweep: dict[str, Any], presets: dict[str, Any], factor: float) -> list:
@@ -75,10 +88,11 @@ def scaled_down(paper: dict[str, Any]) -> dict[str, Any]:
             factor * (paper.get("analysis") or {}).get(
                 "oracle_answer_tokens", ANALYSIS_DEFAULTS["oracle_answer_tokens"])))},
         **({"presets": presets} if presets else {}),
-        "runs": {name: {**run, **({"params": _scaled(run["params"], factor, step)}
-                                  if "params" in run else {}), **_seeds(run)}
+        "runs": {name: {**run, **({"params": _timed(run, presets, _scaled(
+                     run["params"], factor, step))} if "params" in run else {}), **_seeds(run)}
                  for name, run in paper["runs"].items()},
-        "sweeps": {name: {**s, "params": _scaled(s.get("params") or {}, factor, step),
+        "sweeps": {name: {**s, "params": _timed(s, presets, _scaled(s.get("params") or {},
+                                                                      factor, step)),
                           "values": _one_value(s, presets, factor),
                           **_seeds(s, 2 if name == "eig" else 1)}
                    for name, s in paper["sweeps"].items()},

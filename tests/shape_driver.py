@@ -102,7 +102,8 @@ def scaling(margs: dict) -> dict:
 
     return {"samples": int(margs.get("eigscale_samples", 1)),
             "decoding": main_decoding(margs.get("eigscale_temperature", 0.0),
-                                      margs.get("eigscale_top_p", 1.0))}
+                                      margs.get("eigscale_top_p", 1.0),
+                                      margs.get("eigscale_trace_seed", 1234))}
 
 
 def use_template(lm, folder: Path) -> None:

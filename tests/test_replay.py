@@ -7,6 +7,7 @@ import pytest
 from eigscale.engines.traces import TraceRecorder, TraceServer
 from eigscale.scalers import make_scaler
 from eigscale.scalers.base import Decoding
+from eigscale.scalers.cut_grid import oracle_grid
 from eigscale.scalers.replay import ReplayError, check_replayable, replay
 
 from .helpers import GEN, PLAIN, QUESTIONS, SMALL_EIG, SpyEngine, chat_prompts
@@ -63,17 +64,21 @@ def test_replay_equals_live(vllm_engine, name, vary, values, base, n):
     assert len({tuple(r.thinking_tokens for r in out.records) for out in live}) > 1
 
 
+# the posterior rules' decision time limit at its largest: two test workers share 2 cores, and
+# a decision over time fails its question (by design) in one run and not in the other
+SLOW_OK = {"max_computation_time": 300.0}
 SWEEPS = [
     (BF, "max_tokens_thinking", [16, 48, 100], PLAIN),
     (EIG, "lambda_cost", [0.0, 0.3],
-     {**SMALL_EIG, "max_tokens_thinking": 72, "answer_kind": "integer"}),
+     {**SMALL_EIG, **SLOW_OK, "max_tokens_thinking": 72, "answer_kind": "integer"}),
     (ENTROPY, "tau", [0.0, 1.5],
-     {**PLAIN, "beam_size": 4, "step_tokens": 16, "max_tokens_thinking": 72}),
+     {**PLAIN, **SLOW_OK, "beam_size": 4, "step_tokens": 16, "max_tokens_thinking": 72}),
     (DYNASOR, "window", [1, 2, 4],
      {**PLAIN, "probe_interval": 16, "max_tokens_thinking": 96, "answer_kind": "integer"}),
-    (DEER, "threshold", [0.3, 0.6, 0.9],
+    # the ends of each rule's range: a sweep that stops some trace early and one that does not
+    (DEER, "threshold", [0.0, 0.9],
      {**PLAIN, "transition": ".", "max_judge_steps": 4, "max_tokens_thinking": 96}),
-    (EAT, "delta", [0.02, 0.3], EAT_DEMO),
+    (EAT, "delta", [0.001, 5.0], EAT_DEMO),
 ]
 SAMPLED = Decoding(temperature=0.6, top_p=0.95)  # the R1 series' own decoding
 
@@ -100,6 +105,27 @@ def test_sampled_replay_equals_live_on_the_same_trace(vllm_engine, name, vary, v
         assert b.texts == a.texts
     # the sweep is not trivial on these traces: its settings stop some trace at other points
     assert len({tuple(r.thinking_tokens for r in out.records) for out in replayed}) > 1
+
+
+@pytest.mark.engine
+def test_every_sampled_sweep_decides_on_the_oracles_own_traces(vllm_engine):
+    """Sampled traces are drawn once, rule-free: each (question, sample) trace of the oracle
+    grid and of every replayed sweep, whatever its rule, its rounds and its own seed, is one
+    draw (a shorter cap ends it sooner)."""
+    prompts = chat_prompts(vllm_engine, QUESTIONS[1:2]) * 2
+    samples = [0, 1]
+    oracle = TraceRecorder(vllm_engine)
+    oracle_grid(oracle, make_scaler(BF, {**PLAIN, "max_tokens_thinking": 100}), prompts, GEN,
+                50, SAMPLED, samples=samples)
+    assert len(oracle.traces) == 2
+    for name, vary, values, base in (SWEEPS[3], SWEEPS[4]):  # Dynasor's steps, DEER's "."
+        recorder = TraceRecorder(vllm_engine)
+        replay(recorder, [make_scaler(name, {**base, vary: v, "seed": 7}) for v in values],
+               prompts, GEN, SAMPLED, samples=samples)
+        for uid, trace in recorder.traces.items():
+            mine, ref = trace.rounds[0].tokens, oracle.traces[uid].rounds[0].tokens
+            n = min(len(mine), len(ref))
+            assert n > 16 and mine[:n] == ref[:n], name
 
 
 def test_replay_refuses_what_changes_the_trace():

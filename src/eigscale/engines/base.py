@@ -211,9 +211,14 @@ class Engine(ABC):
                        stop_logprobs=tuple(logprobs[len(c.token_ids):c.raw_tokens]))
 
     def _trim(self, ids: list[int], stop: Sequence[str], ended: bool) -> Completion:
-        for i, t in enumerate(ids):
-            if t in self.eos_token_ids:
-                return Completion(tuple(ids[:i]), self.decode(ids[:i]), "stop", i + 1, (t,))
+        # whichever comes first, EOS or a stop string (an engine stops at either; a stored
+        # trace served again may hold both)
+        eos = next((i for i, t in enumerate(ids) if t in self.eos_token_ids), None)
+        if eos is not None:
+            text = self.decode(ids[:eos])
+            if not any(s and s in text for s in stop):
+                return Completion(tuple(ids[:eos]), text, "stop", eos + 1, (ids[eos],))
+            ids = ids[:eos]
         text = self.decode(ids)
         hits = [text.find(s) for s in stop if s and s in text]
         if hits:

@@ -52,6 +52,10 @@ class StoredTrace:
 
     rounds: tuple[Round, ...]
 
+    def holds(self, prompt: tuple[int, ...]) -> bool:
+        """Whether some round continues `prompt` (it lies on the trace)."""
+        return any(_inside(r, prompt) for r in self.rounds)
+
     def continuation(self, prompt: tuple[int, ...], want: int) -> tuple[tuple[int, ...], bool]:
         """The tokens sampled after `prompt` (at least `want` of them where the trace holds
         them) and whether the sample stopped there; TraceError where it holds none."""
@@ -59,9 +63,7 @@ class StoredTrace:
         at = tuple(prompt)
         while len(out) < want:
             # the round `at` falls in: its prompt is a prefix of `at`, `at` of its whole text
-            inside = [r for r in self.rounds if len(r.prompt) <= len(at) <= len(r.prompt)
-                      + len(r.tokens) and at[:len(r.prompt)] == r.prompt
-                      and (r.prompt + r.tokens)[:len(at)] == at]
+            inside = [r for r in self.rounds if _inside(r, at)]
             if not inside:
                 break
             r = max(inside, key=lambda r: len(r.prompt))  # the latest round at `at`
@@ -75,6 +77,12 @@ class StoredTrace:
         if not out and want:
             raise TraceError(f"no stored round continues a prompt of {len(prompt)} tokens")
         return tuple(out), False
+
+
+def _inside(r: Round, at: tuple[int, ...]) -> bool:
+    """`at` lies in round r: r's prompt is a prefix of it, and it of r's whole text."""
+    return (len(r.prompt) <= len(at) <= len(r.prompt) + len(r.tokens)
+            and at[:len(r.prompt)] == r.prompt and (r.prompt + r.tokens)[:len(at)] == at)
 
 
 class _Wrapper(Engine):
@@ -130,16 +138,20 @@ class TraceRecorder(_Wrapper):
 class TraceServer(_Wrapper):
     """Serves the main reasoning of `traces` ({uid: StoredTrace}) token for token; every
     other request goes to `engine`. A stand-in for the engine's main reasoning (see the
-    module docstring)."""
+    module docstring). `fallback`: a reasoning request the trace holds nothing for (the rule
+    inserted text: an extension) goes to the engine, which samples on from there; otherwise
+    it is a TraceError."""
 
-    def __init__(self, engine: Engine, traces: Mapping[str, StoredTrace]) -> None:
+    def __init__(self, engine: Engine, traces: Mapping[str, StoredTrace],
+                 fallback: bool = False) -> None:
         super().__init__(engine)
-        self.traces = dict(traces)
+        self.traces, self.fallback = dict(traces), fallback
         self._served: dict[str, int] = {}  # per trace: tokens a prefix cache would hold
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         out: list[GenerateResult | None] = [None] * len(requests)
-        live = [i for i, r in enumerate(requests) if r.trace not in self.traces]
+        live = [i for i, r in enumerate(requests) if r.trace not in self.traces
+                or (self.fallback and not self.traces[r.trace].holds(tuple(r.prompt)))]
         if not live:  # one call, as the engine would have counted it
             self.counters.calls += 1
             self.counters.generate_calls += 1

@@ -14,6 +14,7 @@ from typing import Any
 
 from eigscale.errors import ParamError
 from eigscale.lmeval.tasks import ANSWER_KIND
+from eigscale.params import DEFAULT_SEED
 from eigscale.scalers import SCALERS, Decoding, Scaler, make_scaler
 
 SWITCH = "scale_func_name"
@@ -73,8 +74,9 @@ def scaler_from_gen_kwargs(gen_kwargs: Mapping[str, Any],
     return ScalerJob(scaler, list(norm["until"]), int(norm["max_gen_toks"]), decoding)
 
 
-def main_decoding(temperature: float, top_p: float) -> Decoding:
-    """A model's main decoding (model_args eigscale_temperature, eigscale_top_p), checked."""
+def main_decoding(temperature: float, top_p: float, seed: int = DEFAULT_SEED) -> Decoding:
+    """A model's main decoding (model_args eigscale_temperature, eigscale_top_p and the traces'
+    seed, eigscale_trace_seed), checked."""
     t, p = float(temperature), float(top_p)
     if t < 0:
         raise ParamError(f"eigscale_temperature must be >= 0, not {temperature}",
@@ -82,7 +84,7 @@ def main_decoding(temperature: float, top_p: float) -> Decoding:
     if not 0 < p <= 1:
         raise ParamError(f"eigscale_top_p must be in (0, 1], not {top_p}",
                          param="eigscale_top_p", value=top_p)
-    return Decoding(t, p if t > 0 else 1.0)
+    return Decoding(t, p if t > 0 else 1.0, int(seed))
 
 
 def with_model_decoding(job: ScalerJob, decoding: Decoding, source: str) -> ScalerJob:

@@ -7,8 +7,9 @@ Extra model_args of both: `eigscale_records=<folder>` (per-question records appe
 they finish; a rerun with the same folder resumes), `eigscale_chunk=<N>` (traces per scaler
 batch and checkpoint; 0, the default, = the whole task in one batch) and `eigscale_samples=<k>`
 (sampled traces per question, each seeded by question and sample; 1, the default, = one),
-`eigscale_temperature=<T>,eigscale_top_p=<p>` (the model's main decoding, every rule's: its
-reasoning and the baseline's answer; default greedy, each gen_kwargs' own).
+`eigscale_temperature=<T>,eigscale_top_p=<p>,eigscale_trace_seed=<s>` (the model's main
+decoding, every rule's: its reasoning and the baseline's answer, the traces seeded by s,
+question and sample; default greedy, each gen_kwargs' own).
 
 Without `scale_func_name` in gen_kwargs they *are* lm-eval's classes: every method, including
 `generate_until`, is the parent's. `eigscale-eval` maps `--model vllm` / `--model hf` onto them.
@@ -31,6 +32,7 @@ from eigscale.engines import ENGINES
 from eigscale.engines.hf import HFEngine
 from eigscale.lmeval.gen_kwargs import main_decoding
 from eigscale.lmeval.mixin import ScalingMixin
+from eigscale.params import DEFAULT_SEED
 
 # lm-eval's names for our engines' models (`--model vllm` runs vllm_eig), and lm-eval's alias
 MODEL_ALIASES = {**{name: spec.lm_eval_model for name, spec in ENGINES.items()},
@@ -68,10 +70,12 @@ class HFEig(ScalingMixin, HFLM):
     def __init__(self, *args: Any, eigscale_records: str | None = None,
                  eigscale_chunk: int = 0, eigscale_samples: int = 1,
                  eigscale_temperature: float = 0.0, eigscale_top_p: float = 1.0,
+                 eigscale_trace_seed: int = DEFAULT_SEED,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.setup_scaling(eigscale_records, eigscale_chunk, eigscale_samples,
-                           main_decoding(eigscale_temperature, eigscale_top_p))
+                           main_decoding(eigscale_temperature, eigscale_top_p,
+                                         eigscale_trace_seed))
 
     def make_engine(self) -> HFEngine:
         return HFEngine(self.model, self.tokenizer, max_model_len=self.max_length)
@@ -92,10 +96,11 @@ def register_vllm() -> type:
         def __init__(self, *args: Any, eigscale_records: str | None = None,
                      eigscale_chunk: int = 0, eigscale_samples: int = 1,
                      eigscale_temperature: float = 0.0, eigscale_top_p: float = 1.0,
-                     **kwargs: Any) -> None:
+                     eigscale_trace_seed: int = DEFAULT_SEED, **kwargs: Any) -> None:
             super().__init__(*args, **llm_defaults(kwargs))
             self.setup_scaling(eigscale_records, eigscale_chunk, eigscale_samples,
-                               main_decoding(eigscale_temperature, eigscale_top_p))
+                               main_decoding(eigscale_temperature, eigscale_top_p,
+                                         eigscale_trace_seed))
 
         def make_engine(self) -> VLLMEngine:
             return VLLMEngine(self.model)

@@ -66,6 +66,7 @@ def model_args(settings: dict[str, Any], model_dir: Path, records: Path,
     decoding = model.get("decoding") or {}
     sampled = {"eigscale_temperature": decoding["temperature"],
                "eigscale_top_p": decoding["top_p"],
+               "eigscale_trace_seed": settings["generation"]["seed"],
                "eigscale_samples": settings["task"].get("samples", 1)} \
         if decoding.get("temperature") else {}
     return {"pretrained": str(model_dir), "dtype": model["dtype"],

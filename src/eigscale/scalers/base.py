@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from eigscale.engines.base import Engine, EngineFailure, GenerateRequest, GenerateResult
 from eigscale.lengths import LengthPlan, plan_lengths
-from eigscale.params import Params
+from eigscale.params import DEFAULT_SEED, Params
 from eigscale.records import QuestionRecord
 
 
@@ -27,6 +27,9 @@ class Decoding:
 
     temperature: float = 0.0
     top_p: float = 1.0
+    seed: int = DEFAULT_SEED
+    """The traces' seed when sampling: the reasoning of (question, sample) is seeded by it and
+    the round, never by a rule's own seed, so every rule of a model draws the same traces."""
 
 
 GREEDY = Decoding()

@@ -68,7 +68,8 @@ class Plain(Scaler):
         uids = [question_uid(p, sample_of(samples, i)) for i, p in enumerate(prompts)]
         reqs = [GenerateRequest(tuple(p), max_tokens=plan.gen_budget,
                                 temperature=decoding.temperature, top_p=decoding.top_p,
-                                seed=derive_seed(0, u, 0, "plain") if decoding.temperature
+                                seed=derive_seed(decoding.seed, u, 0, "reason")
+                                if decoding.temperature
                                 else None,
                                 stop=tuple(until))
                 for p, u in zip(prompts, uids, strict=True)]

@@ -11,12 +11,17 @@ engine's greedy tokens and scores do not depend on which other requests share a 
 the replay test); the cost is about one live run at the most expensive setting plus the
 answers.
 
-Sampled main decoding (temperature > 0) replays too: every run of the sweep is then decided on
-the tracer's sampled trace, the one it would decide on live over an engine that served that
-trace (eigscale.engines.traces; the replay test shows each rule's decisions are the same). A
-live run with another value would draw a trace of its own (other round boundaries, other
-seeds): the replay is what makes the sweep's runs paired, trace by trace. The k sampled traces
-of a question are its prompt k times with sample indices (`samples`), each seeded by its own.
+Sampled main decoding (temperature > 0) replays too. A sampled trace depends on where its
+rounds end (each round draws from its own seed), so a rule reasoning in steps would draw
+another trace than one reasoning in one round. So the traces are drawn once, rule-free: one
+budget-forcing round per (question, sample), seeded by the decoding's seed (`shared_traces`:
+the oracle grid's trace and every sweep's are the same draw), served to the tracer
+(eigscale.engines.traces), which decides on them; only text a rule inserts (an extension)
+continues live. Every run of the sweep is decided on that trace, as a live run over an engine
+that served it would decide (the replay test shows it for every rule), so every rule of a
+model is paired with every other, trace by trace. The k sampled traces of a question are its
+prompt k times with sample indices (`samples`), each seeded by its own. The reasoning the
+served trace stands for is charged as a prefix-cached engine would charge it.
 
 What cannot be replayed, and is refused with ReplayError: sweeps that vary anything else
 (step_tokens, probe_interval, continuation prompts, thinking_n_ignore...), which change the
@@ -31,8 +36,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from eigscale.engines.base import Engine
+from eigscale.engines.traces import TraceRecorder, TraceServer
 from eigscale.errors import ParamError
+from eigscale.params import ThinkingParams
 from eigscale.scalers.base import GREEDY, Decoding, ScalerOutput
+from eigscale.scalers.budget_forcing import BudgetForcing, BudgetForcingParams
 from eigscale.scalers.cuts import rounds_charge
 from eigscale.scalers.thinking import ThinkingScaler, Thought
 
@@ -77,6 +85,8 @@ def replay(engine: Engine, scalers: Sequence[ThinkingScaler], prompts: Sequence[
     # the run that thinks longest: every other one stops on its trace at or before it does
     pick = max if scalers[0].replay_tracer == "largest" else min
     tracer = pick(scalers, key=lambda s: getattr(s.params, vary))
+    if decoding.temperature > 0:
+        engine = shared_traces(engine, tracer, prompts, max_gen_toks, decoding, samples)
     ctx = tracer.think(engine, prompts, max_gen_toks, decoding, samples)
     cuts = [[_cut(s, t) for t in ctx.thoughts] for s in scalers]
     flat = [c for per_scaler in cuts for c in per_scaler]
@@ -90,6 +100,21 @@ def replay(engine: Engine, scalers: Sequence[ThinkingScaler], prompts: Sequence[
                                  "seconds": seconds}
         outs.append(out)
     return outs
+
+
+def shared_traces(engine: Engine, tracer: ThinkingScaler, prompts: Sequence[Sequence[int]],
+                  max_gen_toks: int, decoding: Decoding, samples: Sequence[int] = ()
+                  ) -> TraceServer:
+    """The model's sampled traces, as every rule of it draws them: one budget-forcing round per
+    (question, sample) to the tracer's cap, seeded by the decoding's seed alone (the oracle's
+    trace, and any other sweep's, is the same draw: a cap shorter or longer only ends it
+    elsewhere). Served to the tracer, which decides on them; where it inserts text (an
+    extension) the engine samples on from there."""
+    keep = {k: v for k, v in tracer.params.to_dict().items() if k in ThinkingParams.names()}
+    recorder = TraceRecorder(engine)
+    BudgetForcing(BudgetForcingParams(**keep)).think(recorder, prompts, max_gen_toks, decoding,
+                                                     samples)
+    return TraceServer(engine, recorder.traces, fallback=True)
 
 
 def _cut(s: ThinkingScaler, t: Thought) -> Thought:

@@ -221,7 +221,7 @@ class ThinkingScaler(Scaler):
         reqs = []
         for t in active:
             limit = self.step_limit(t, ctx.budget - len(t.thinking))
-            seed = (derive_seed(self.params.seed, t.record.uid, t.rounds, "reason")
+            seed = (derive_seed(ctx.decoding.seed, t.record.uid, t.rounds, "reason")
                     if ctx.decoding.temperature > 0 else None)
             reqs.append(GenerateRequest(t.prompt + tuple(t.thinking), max_tokens=limit,
                                         temperature=ctx.decoding.temperature,
