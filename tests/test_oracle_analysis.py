@@ -427,6 +427,12 @@ def test_k_sampled_traces_are_the_unit_and_questions_are_resampled_with_them(tmp
     # the tables say k
     write_table(k2["operating_points"], TABLES["operating_points"][2], tmp_path / "ops", "ops")
     assert "pass@1 over k = 2 sampled traces per question" in (tmp_path / "ops.md").read_text()
+    # the paired test for this design is the bootstrap over questions: no McNemar on traces
+    control = k2["matched"][k2["matched"]["position"] == "paired"]
+    assert len(control) and control["p_mcnemar"].isna().all()
+    assert control["p_gain"].notna().all()
+    write_table(k2["matched"], TABLES["matched_compute"][2], tmp_path / "m", "matched")
+    assert "| – |" in (tmp_path / "m.md").read_text()
 
 
 def test_cluster_weights_draw_a_question_with_all_its_traces():

@@ -192,8 +192,8 @@ def matched_view(part: pd.DataFrame) -> pd.DataFrame:
         return with_interval(r.saved, r.saved_lo, r.saved_hi, k, d)
 
     def mcnemar(r: Any) -> str:
-        if r.reference not in REFERENCE_LABELS:
-            return "–"
+        if r.reference not in REFERENCE_LABELS or math.isnan(r.p_mcnemar):
+            return "–"  # k sampled traces per question are no independent pairs
         return f"{int(r.mcnemar_rule_only)} / {int(r.mcnemar_control_only)}, " \
                f"p {_num(r.p_mcnemar, 3)}"
 
@@ -222,10 +222,11 @@ def matched_view(part: pd.DataFrame) -> pd.DataFrame:
 
 def oracle_view(part: pd.DataFrame) -> pd.DataFrame:
     """Per-question oracle points, summarised (points table of the analysis)."""
-    n = len(part)
+    k = int(part["samples"].max()) if "samples" in part else 1
     fc, sc = part["first_correct"], part["stays_correct"]
     return pd.DataFrame({
-        "questions": [str(n)],
+        # each row of the points is a trace: k per question where the model samples
+        "questions": [str(len(part) // k) if k == 1 else f"{len(part) // k} x {k} traces"],
         "trace end correct %": [_num(100 * part["end_correct"].mean(), 1)],
         "ever correct %": [_num(100 * fc.notna().mean(), 1)],
         "stays correct %": [_num(100 * sc.notna().mean(), 1)],
