@@ -17,9 +17,9 @@ tested at its shape with no second file to edit:
   largest on 2 CPU cores shared by two test workers: what it guards is the hardware's, and
   a decision that runs out of it fails the question by design, not by a bug;
 - every run is kept; every sweep keeps one value: a cap sweep its smallest cap, scaled; any
-  other its value nearest the rule's default; a run or sweep listing seeds keeps its first,
-  and the EIG sweep its first two (the seeds' expansion and pooling at the shape, once: each
-  seed is a trace and a job of its own).
+  other its value nearest the rule's default; a run or sweep listing seeds keeps its first
+  (a seed varies a rule's own sampling, never the trace: their expansion and pooling are
+  tested in tests/test_oracle_analysis.py).
 """
 
 from __future__ import annotations
@@ -94,6 +94,6 @@ def scaled_down(paper: dict[str, Any]) -> dict[str, Any]:
         "sweeps": {name: {**s, "params": _timed(s, presets, _scaled(s.get("params") or {},
                                                                       factor, step)),
                           "values": _one_value(s, presets, factor),
-                          **_seeds(s, 2 if name == "eig" else 1)}
+                          **_seeds(s)}
                    for name, s in paper["sweeps"].items()},
     }

@@ -35,7 +35,7 @@ def outcome(out):
     (BF, "max_tokens_thinking", [16, 48, 100], {**PLAIN, "thinking_n_ignore": 1}, 8),
     # the questions' integer classes: the grader's, as eigscale-eval sets them
     (EIG, "lambda_cost", [0.0, 0.05, 0.3],
-     {**SMALL_EIG, "max_tokens_thinking": 96, "answer_kind": "integer"}, 4),
+     {**SMALL_EIG, "max_tokens_thinking": 96, "answer_kind": "integer"}, 2),
     (ENTROPY, "tau", [0.0, 0.9, 1.5],
      {**PLAIN, "beam_size": 4, "step_tokens": 16, "max_tokens_thinking": 96}, 4),
     # sampled probes, seeded by question and position: the trace's own
@@ -69,10 +69,10 @@ def test_replay_equals_live(vllm_engine, name, vary, values, base, n):
 SLOW_OK = {"max_computation_time": 300.0}
 SWEEPS = [
     (BF, "max_tokens_thinking", [16, 48, 100], PLAIN),
-    (EIG, "lambda_cost", [0.0, 0.3],
-     {**SMALL_EIG, **SLOW_OK, "max_tokens_thinking": 72, "answer_kind": "integer"}),
+    (EIG, "lambda_cost", [0.0, 2.0],
+     {**SMALL_EIG, **SLOW_OK, "max_tokens_thinking": 48, "answer_kind": "integer"}),
     (ENTROPY, "tau", [0.0, 1.5],
-     {**PLAIN, **SLOW_OK, "beam_size": 4, "step_tokens": 16, "max_tokens_thinking": 72}),
+     {**PLAIN, **SLOW_OK, "beam_size": 4, "step_tokens": 16, "max_tokens_thinking": 48}),
     (DYNASOR, "window", [1, 2, 4],
      {**PLAIN, "probe_interval": 16, "max_tokens_thinking": 96, "answer_kind": "integer"}),
     # the ends of each rule's range: a sweep that stops some trace early and one that does not
