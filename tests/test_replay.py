@@ -34,10 +34,10 @@ def outcome(out):
     # n_ignore=1: caps that cut before, at and after a natural end and its "Wait"
     (BF, "max_tokens_thinking", [16, 48, 100], {**PLAIN, "thinking_n_ignore": 1}, 8),
     # the questions' integer classes: the grader's, as eigscale-eval sets them
-    (EIG, "lambda_cost", [0.0, 0.05, 0.3],
+    (EIG, "lambda_cost", [0.0, 0.3],
      {**SMALL_EIG, "max_tokens_thinking": 96, "answer_kind": "integer"}, 2),
     (ENTROPY, "tau", [0.0, 0.9, 1.5],
-     {**PLAIN, "beam_size": 4, "step_tokens": 16, "max_tokens_thinking": 96}, 4),
+     {**PLAIN, "beam_size": 4, "step_tokens": 16, "max_tokens_thinking": 96}, 2),
     # sampled probes, seeded by question and position: the trace's own
     (DYNASOR, "window", [1, 2, 4],
      {**PLAIN, "probe_interval": 16, "max_tokens_thinking": 96, "answer_kind": "integer"}, 4),
