@@ -7,7 +7,8 @@ tested at its shape with no second file to edit:
   float32, with max_model_len = max_gen_toks = CONTEXT (the paper: 32768 == 32768);
 - each model decodes as the paper's model of its format does (R1: sampled at T 0.6, top-p
   0.95; s1: greedy) with its system prompt;
-- the task is demo_arith, two questions, SAMPLES sampled traces each for a model that samples;
+- the task is demo_arith, QUESTIONS question(s), SAMPLES sampled traces each for a model that
+  samples (one question: the suite's time; the R1 shape still decodes two traces);
   generation and analysis as the paper's (the chat template applied, the seed, the oracle's
   step; its answer bound scales as a token length);
 - every token length scales by CONTEXT / the paper's context (8000 -> 125, 512 -> 8), and a
@@ -30,6 +31,7 @@ from eigscale.pipeline.run_config import ANALYSIS_DEFAULTS, BUILTIN_PRESETS
 from eigscale.scalers import SCALERS
 
 CONTEXT = 512
+QUESTIONS = 1
 SAMPLES = 2
 CPU_TIME_LIMIT = 300.0  # max_computation_time's largest value
 LENGTHS = ("max_tokens_thinking",)
@@ -82,7 +84,7 @@ def scaled_down(paper: dict[str, Any]) -> dict[str, Any]:
                                     **{k: m[k] for k in ("decoding", "system_prompt")
                                        if k in m}}
                    for fmt, m in sorted(by_format.items())},
-        "tasks": {"demo_arith": {"limit": 2, "samples": SAMPLES}},
+        "tasks": {"demo_arith": {"limit": QUESTIONS, "samples": SAMPLES}},
         "generation": {**paper["generation"], "max_gen_toks": CONTEXT},
         "analysis": {"oracle_step": step, "oracle_answer_tokens": max(1, int(
             factor * (paper.get("analysis") or {}).get(

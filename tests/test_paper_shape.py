@@ -16,7 +16,7 @@ from eigscale.scalers import SCALERS
 from eigscale.scalers.base import question_uid
 
 from .helpers import REPO, reasoning_template_model
-from .paper_shape import CONTEXT, SAMPLES, scaled_down
+from .paper_shape import CONTEXT, QUESTIONS, SAMPLES, scaled_down
 
 PAPER = REPO / "config" / "paper.yaml"
 SHAPE = scaled_down(yaml.safe_load(PAPER.read_text()))
@@ -86,7 +86,7 @@ def test_every_question_reaches_the_engine_whole(shape_runs):
             assert lengths["max_gen_toks"] == lengths["max_model_len"] == CONTEXT
             assert lengths["gen_budget"] == CONTEXT - lengths["longest_prompt"]
             records = {(str(x["doc_id"]), x["sample"]): x for x in r["records"]}
-            assert len(records) == 2 * TRACES[model]
+            assert len(records) == QUESTIONS * TRACES[model]
             uids = set()
             for (doc, j), rec in records.items():
                 text = r["prompts"][doc]
@@ -102,7 +102,7 @@ def test_every_question_reaches_the_engine_whole(shape_runs):
                     assert opened == (model == "r1-shape")
                     assert rec["prompt_tokens"] == len(ids) + (0 if opened else len(start))
                     assert text.count("<think>") <= 1
-            assert len(uids) == 2 * TRACES[model]  # distinct traces, distinct seeds
+            assert len(uids) == QUESTIONS * TRACES[model]  # distinct traces, distinct seeds
 
 
 @pytest.mark.engine
@@ -134,12 +134,13 @@ def test_every_run_answers_within_the_context(shape_runs):
             if run == "oracle":
                 continue
             s = r["summary"]
-            assert s["questions"] == 2 * TRACES[model] and s.get("failed_questions", 0) == 0
+            assert s["questions"] == QUESTIONS * TRACES[model]
+            assert s.get("failed_questions", 0) == 0, (model, run)
             assert s["samples"] == TRACES[model]
             # the task's grader graded every trace: pass@1 is the mean of its verdicts
             assert all(len(v) == TRACES[model] for v in r["graded"].values()), run
             assert r["metrics"]["exact_match,none"] == pytest.approx(
-                sum(map(sum, r["graded"].values())) / (2 * TRACES[model]))
+                sum(map(sum, r["graded"].values())) / (QUESTIONS * TRACES[model]))
             for rec in r["records"]:
                 total = rec["prompt_tokens"] + rec["thinking_tokens"] + rec["answer_tokens"]
                 assert total <= CONTEXT
@@ -160,7 +161,8 @@ def test_the_oracle_grid_at_the_papers_shape(shape_runs):
         by_trace: dict = {}  # the grid is per trace: k of them per question
         for row in oracle["grid"]:
             by_trace.setdefault((row["doc_id"], row["sample"]), []).append(row)
-        assert sorted(by_trace) == [(d, j) for d in (0, 1) for j in range(TRACES[model])]
+        assert sorted(by_trace) == [(d, j) for d in range(QUESTIONS)
+                                    for j in range(TRACES[model])]
         for rows in by_trace.values():
             end = rows[0]["end"]
             assert 0 < end <= oracle["cap"]
