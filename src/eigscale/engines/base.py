@@ -214,14 +214,11 @@ class Engine(ABC):
         # whichever comes first, EOS or a stop string (an engine stops at either; a stored
         # trace served again may hold both)
         eos = next((i for i, t in enumerate(ids) if t in self.eos_token_ids), None)
-        if eos is not None:
-            text = self.decode(ids[:eos])
-            if not any(s and s in text for s in stop):
-                return Completion(tuple(ids[:eos]), text, "stop", eos + 1, (ids[eos],))
-            ids = ids[:eos]
-        text = self.decode(ids)
+        body = ids if eos is None else ids[:eos]
+        text = self.decode(body)
         hits = [text.find(s) for s in stop if s and s in text]
         if hits:
+            ids = body
             cut = min(hits)
             # keep the longest token prefix whose text ends before the stop string starts
             k = len(ids)
@@ -232,6 +229,8 @@ class Engine(ABC):
                 raw += 1
             return Completion(tuple(ids[:k]), self.decode(ids[:k]), "stop", raw,
                               tuple(ids[k:raw]))
+        if eos is not None:
+            return Completion(tuple(body), text, "stop", eos + 1, (ids[eos],))
         return Completion(tuple(ids), text, "stop" if ended else "length", len(ids))
 
     @contextmanager

@@ -44,6 +44,7 @@ from eigscale.pipeline.run_config import (
     task_settings,
 )
 from eigscale.scalers import make_scaler
+from eigscale.scalers.replay import tracer_of
 
 # dense bf16 tensor-core peak per GPU (vendor datasheets; V100: fp16)
 PEAK_FLOPS = {"A100-40GB": 312e12, "A100-80GB": 312e12, "H100-80GB": 989e12,
@@ -125,6 +126,31 @@ def _flops(shape: ModelShape | None, generated: float, prefill: float, prompt: i
         + 4 * shape.layers * shape.attention_width * contexts
 
 
+@dataclass(frozen=True)
+class _Jobs:
+    """What the jobs of one (model, task) share: its traces, the model's shape and throughput,
+    the prompt assumed and the generation budget."""
+
+    model: str
+    task: str
+    traces: int
+    shape: ModelShape | None
+    rate: float  # FLOP/s
+    prompt: int
+    gen: int
+
+    def job(self, kind: str, name: str, runs: int, main: float, reasoning: float,
+            side: tuple[int, int], rounds: int) -> JobBill:
+        """A job's bill from its per-trace bounds: tokens of the main text and of reasoning,
+        side (requests, tokens), and its reasoning rounds."""
+        n = self.traces
+        prefill = self.prompt + SIDE_PREFILL * (side[0] + rounds)
+        flops = n * _flops(self.shape, main + side[1], prefill, self.prompt, self.gen)
+        return JobBill(kind, self.model, self.task, name, runs, n, n * main, n * reasoning,
+                       n * side[1], n * prefill, flops,
+                       flops / self.rate / 3600 if not math.isnan(flops) else math.nan)
+
+
 def bill(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]],
          models_dir: Path = Path("resources/models")) -> list[JobBill]:
     """Every GPU job of the workflow for this config (runs: pipeline.run_config.runs), as the
@@ -145,16 +171,7 @@ def bill(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]],
             questions = min(t["limit"] or TASK_SIZES.get(task, 0), TASK_SIZES.get(task, 10**9))
             n = questions * t["samples"]
 
-            def job(kind: str, name: str, k: int, main: float, reasoning: float,
-                    side: tuple[int, int], rounds: int, at: tuple = (model, task, n, shape, rate)
-                    ) -> JobBill:
-                model_, task_, n_, shape_, rate_ = at
-                prefill = prompt + SIDE_PREFILL * (side[0] + rounds)
-                flops = n_ * _flops(shape_, main + side[1], prefill, prompt, gen)
-                return JobBill(kind, model_, task_, name, k, n_, n_ * main, n_ * reasoning,
-                               n_ * side[1], n_ * prefill, flops,
-                               flops / rate_ / 3600 if not math.isnan(flops) else math.nan)
-
+            job = _Jobs(model, task, n, shape, rate, prompt, gen).job
             cap = oracle_cap(config, runs)
             cap = min(gen, int(cap)) if cap != "auto" else gen
             cuts = cap // analysis["oracle_step"] + 1
@@ -169,18 +186,11 @@ def bill(config: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]],
                 out.append(job("evaluate", name, 1, gen, think, s.side_bound(think),
                                1 + (think // step if step else 0)))
             for sweep, members in sweeps.items():
-                tracer = _tracer([scalers[m] for m in members])
+                tracer = tracer_of([scalers[m] for m in members])
                 think = _cap(tracer, gen)
                 out.append(job("evaluate_replay", sweep, len(members), len(members) * gen,
                                think, tracer.side_bound(think), 1 + len(members)))
     return out
-
-
-def _tracer(scalers: Sequence[Any]) -> Any:
-    """The run of a replay sweep that makes its trace (eigscale.scalers.replay)."""
-    vary = scalers[0].replay_vary
-    pick = max if scalers[0].replay_tracer == "largest" else min
-    return pick(scalers, key=lambda s: getattr(s.params, vary))
 
 
 def totals(jobs: Sequence[JobBill]) -> dict[str, float]:

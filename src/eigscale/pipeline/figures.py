@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from eigscale.pipeline.frontier import Grid, as_traces, samples_of
+from eigscale.pipeline.frontier import Grid, as_traces, samples_in, samples_of
 from eigscale.pipeline.outputs import FIGURES
 from eigscale.scalers import SCALERS
 from eigscale.scalers.eig_reasoning import EIGReasoning
@@ -225,8 +225,7 @@ def panel(task: str, model: str, df: pd.DataFrame | None = None, k: int | None =
           ) -> str:
     """A panel's name: its task and model, and k where each question has k sampled traces
     (accuracy is then pass@1 over them; an analysis table's `samples` column, or k)."""
-    if k is None:
-        k = int(df["samples"].max()) if df is not None and "samples" in df else 1
+    k = samples_in(df) if k is None else k
     return f"{task} ({model})" if k <= 1 else f"{task} ({model}; pass@1, k = {k})"
 
 

@@ -44,10 +44,15 @@ from eigscale.pipeline.curves import interpolate, interpolate_rows, sorted_curve
 
 def as_traces(frame: pd.DataFrame, k: int) -> pd.DataFrame:
     """Rows of one (model, task) with `doc_id` numbering their trace, doc_id * k + sample (the
-    analysis's unit; the question's own id stays in `question`)."""
+    analysis's unit; its question is doc_id // k, its sample doc_id % k)."""
     sample = frame["sample"].fillna(0).astype(int) if "sample" in frame else 0
-    return frame.assign(question=frame["doc_id"], sample=sample,
-                        doc_id=frame["doc_id"].astype(int) * k + sample)
+    return frame.assign(sample=sample, doc_id=frame["doc_id"].astype(int) * k + sample)
+
+
+def samples_in(table: pd.DataFrame | None) -> int:
+    """k of an analysis table's rows (their `samples` column; 1 for tables without one)."""
+    return int(table["samples"].max()) if table is not None and "samples" in table \
+        and len(table) else 1
 
 
 def samples_of(grid_rows: pd.DataFrame) -> int:

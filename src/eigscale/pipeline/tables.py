@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from eigscale.pipeline.figures import LABELS
+from eigscale.pipeline.frontier import samples_in
 
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
@@ -100,10 +101,10 @@ def write_table(data: pd.DataFrame, view: Callable[[pd.DataFrame], pd.DataFrame]
     os.replace(tmp, stem.with_suffix(".csv"))
     md, tex, page = [f"# {title}\n"], [], []
     for (model, task), part in data.groupby(["model", "task"], sort=True) if len(data) else []:
-        shown, name = view(part), f"{task} ({model})"
-        if "samples" in part and part["samples"].max() > 1:
-            name += (f": pass@1 over k = {int(part['samples'].max())} sampled traces per "
-                     "question; intervals resample questions with all their traces")
+        shown, name, k = view(part), f"{task} ({model})", samples_in(part)
+        if k > 1:
+            name += (f": pass@1 over k = {k} sampled traces per question; intervals resample "
+                     "questions with all their traces")
         md += [f"\n## {name}\n\n", to_markdown(shown)]
         tex.append(to_latex(shown, f"{title}: {name}", f"tab:{stem.name}:{model}:{task}"))
         page.append(f"<h2>{html.escape(name)}</h2>\n{to_html(shown)}")
@@ -222,7 +223,7 @@ def matched_view(part: pd.DataFrame) -> pd.DataFrame:
 
 def oracle_view(part: pd.DataFrame) -> pd.DataFrame:
     """Per-question oracle points, summarised (points table of the analysis)."""
-    k = int(part["samples"].max()) if "samples" in part else 1
+    k = samples_in(part)
     fc, sc = part["first_correct"], part["stays_correct"]
     return pd.DataFrame({
         # each row of the points is a trace: k per question where the model samples

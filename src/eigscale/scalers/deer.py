@@ -121,16 +121,16 @@ def confidence(logprobs: Sequence[float], how: str, closing: Sequence[float] = (
 class DEER(TransitionScaler):
     name = "deer"
     params_class = DEERParams
-
-    def side_bound(self, thinking: int) -> tuple[int, int]:
-        trials = self.params.max_judge_steps  # a trial answer at each transition, at most
-        return trials, trials * self.params.trial_tokens  # its closing stop included
     label = "DEER"
     colour = "#9467bd"
     modules = ("eigscale.scalers.deer", "eigscale.scalers.thinking")
     stop_reasons = ("deer_stop",)
     replay_vary = "threshold"  # traced with the highest: every lower one stops no later
     params: DEERParams
+
+    def side_bound(self, thinking: int) -> tuple[int, int]:
+        trials = self.params.max_judge_steps  # a trial answer at each transition, at most
+        return trials, trials * self.params.trial_tokens  # its closing stop included
 
     @property
     def marker(self) -> str:

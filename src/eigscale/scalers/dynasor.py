@@ -98,16 +98,16 @@ def probe_answer(text: str) -> str:
 class DynasorCoT(ThinkingScaler):
     name = "dynasor_cot"
     params_class = DynasorParams
-
-    def side_bound(self, thinking: int) -> tuple[int, int]:
-        probes = thinking // self.params.probe_interval + 1  # every interval, and at the end
-        return probes, probes * self.params.probe_tokens
     label = "Dynasor-CoT"
     colour = "#2ca02c"
     modules = ("eigscale.scalers.dynasor", "eigscale.scalers.thinking")
     stop_reasons = ("probe_stop",)
     replay_vary = "window"  # traced with the largest: every smaller one stops no later
     params: DynasorParams
+
+    def side_bound(self, thinking: int) -> tuple[int, int]:
+        probes = thinking // self.params.probe_interval + 1  # every interval, and at the end
+        return probes, probes * self.params.probe_tokens
 
     def step_limit(self, thought: Thought, remaining: int) -> int:
         return min(self.params.probe_interval - len(thought.thinking)

@@ -79,11 +79,6 @@ def moving_stats(x: float, state: tuple[float, float] | None, a: float) -> tuple
 class EAT(TransitionScaler):
     name = "eat"
     params_class = EATParams
-
-    def side_bound(self, thinking: int) -> tuple[int, int]:
-        # one one-token entropy request per paragraph break: at most one per two tokens
-        checks = thinking // 2 + 1
-        return checks, checks
     label = "EAT"
     colour = "#e377c2"
     modules = ("eigscale.scalers.eat", "eigscale.scalers.thinking")
@@ -93,6 +88,11 @@ class EAT(TransitionScaler):
     params: EATParams
 
     marker = BREAK
+
+    def side_bound(self, thinking: int) -> tuple[int, int]:
+        # one one-token entropy request per paragraph break: at most one per two tokens
+        checks = thinking // 2 + 1
+        return checks, checks
 
     def wants_check(self, ctx: RunContext, t: Thought) -> bool:
         # a break after an empty paragraph is no line of the reference's

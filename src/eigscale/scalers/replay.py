@@ -82,9 +82,7 @@ def replay(engine: Engine, scalers: Sequence[ThinkingScaler], prompts: Sequence[
     `scalers`, from one trace. Summaries carry "replay": {runs, trace_params, seconds}."""
     vary = check_replayable(scalers)
     t0 = time.perf_counter()
-    # the run that thinks longest: every other one stops on its trace at or before it does
-    pick = max if scalers[0].replay_tracer == "largest" else min
-    tracer = pick(scalers, key=lambda s: getattr(s.params, vary))
+    tracer = tracer_of(scalers)
     if decoding.temperature > 0:
         engine = shared_traces(engine, tracer, prompts, max_gen_toks, decoding, samples)
     ctx = tracer.think(engine, prompts, max_gen_toks, decoding, samples)
@@ -100,6 +98,14 @@ def replay(engine: Engine, scalers: Sequence[ThinkingScaler], prompts: Sequence[
                                  "seconds": seconds}
         outs.append(out)
     return outs
+
+
+def tracer_of(scalers: Sequence[ThinkingScaler]) -> ThinkingScaler:
+    """The run of a replay sweep that makes its trace: the one that thinks longest (every other
+    one stops on its trace at or before it does), by the rule's `replay_tracer`."""
+    vary = scalers[0].replay_vary
+    pick = max if scalers[0].replay_tracer == "largest" else min
+    return pick(scalers, key=lambda s: getattr(s.params, vary))
 
 
 def shared_traces(engine: Engine, tracer: ThinkingScaler, prompts: Sequence[Sequence[int]],
