@@ -34,6 +34,7 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
     from lm_eval.tasks import TaskManager
 
     from eigscale.jsonio import read_jsonl
+    from eigscale.lmeval.mixin import scaling_args
     from eigscale.lmeval.models import resolve_model
     from eigscale.lmeval.tasks import TASKS_DIR
     from eigscale.pipeline import job as wr
@@ -62,7 +63,7 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
                 for run in runs:
                     s = wc.settings_of(config, runs, model, task, run)
                     records = Path(tmp) / model / task / run
-                    lm.setup_scaling(str(records), **scaling(margs))
+                    lm.setup_scaling(str(records), **scaling_args(margs))
                     t0 = time.perf_counter()
                     res = simple_evaluate(model=lm, tasks=[task], limit=s["task"].get("limit"),
                                           log_samples=True, gen_kwargs=wr.gen_kwargs(s),
@@ -83,7 +84,7 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
                 # the oracle grid last: oracle mode stays on for this model object
                 s = wc.oracle_of(config, runs, model, task)
                 records = Path(tmp) / model / task / "oracle"
-                lm.setup_scaling(str(records), **scaling(margs))
+                lm.setup_scaling(str(records), **scaling_args(margs))
                 lm.setup_oracle(s["oracle"]["step"])
                 simple_evaluate(model=lm, tasks=[task], limit=s["task"].get("limit"),
                                 gen_kwargs=wr.gen_kwargs(s),
@@ -94,16 +95,6 @@ def evaluate_config(config_path: Path, folders: dict[str, Path]) -> dict:
                                         "cap": s["run"]["params"]["max_tokens_thinking"],
                                         "step": s["oracle"]["step"]}
     return out
-
-
-def scaling(margs: dict) -> dict:
-    """setup_scaling's samples and decoding from a job's model_args (eigscale.pipeline.job)."""
-    from eigscale.lmeval.gen_kwargs import main_decoding
-
-    return {"samples": int(margs.get("eigscale_samples", 1)),
-            "decoding": main_decoding(margs.get("eigscale_temperature", 0.0),
-                                      margs.get("eigscale_top_p", 1.0),
-                                      margs.get("eigscale_trace_seed", 1234))}
 
 
 def use_template(lm, folder: Path) -> None:

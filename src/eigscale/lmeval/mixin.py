@@ -16,12 +16,34 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from eigscale.engines.base import Engine
 from eigscale.errors import ParamError
-from eigscale.lmeval.gen_kwargs import SWITCH
+from eigscale.lmeval.gen_kwargs import SWITCH, main_decoding
 from eigscale.lmeval.jobs import Grid, Live, Mode, Questions, Replay, check_mode, job_for
 from eigscale.lmeval.run_folder import RecordsFolder
+from eigscale.params import DEFAULT_SEED
 from eigscale.scalers.base import GREEDY, Decoding
 
 log = logging.getLogger("eigscale")
+
+
+# eigscale's own model_args, for `setup_scaling` (eigscale_records aside: the records folder)
+SCALING_ARGS = ("eigscale_chunk", "eigscale_samples", "eigscale_temperature", "eigscale_top_p",
+                "eigscale_trace_seed")
+
+
+def scaling_args(model_args: Mapping[str, Any]) -> dict[str, Any]:
+    """`setup_scaling`'s chunk, samples and decoding from eigscale's model_args (absent: the
+    whole task in one batch, one trace, greedy), checked."""
+    return {"chunk": int(model_args.get("eigscale_chunk", 0)),
+            "samples": int(model_args.get("eigscale_samples", 1)),
+            "decoding": main_decoding(model_args.get("eigscale_temperature", 0.0),
+                                      model_args.get("eigscale_top_p", 1.0),
+                                      model_args.get("eigscale_trace_seed", DEFAULT_SEED))}
+
+
+def pop_scaling_args(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`scaling_args` of a model class's keyword arguments, taken out of them (what is left is
+    the lm-eval class's own)."""
+    return scaling_args({k: kwargs.pop(k) for k in SCALING_ARGS if k in kwargs})
 
 
 class LMHost(Protocol):

@@ -30,9 +30,7 @@ from lm_eval.models.huggingface import HFLM
 
 from eigscale.engines import ENGINES
 from eigscale.engines.hf import HFEngine
-from eigscale.lmeval.gen_kwargs import main_decoding
-from eigscale.lmeval.mixin import ScalingMixin
-from eigscale.params import DEFAULT_SEED
+from eigscale.lmeval.mixin import ScalingMixin, pop_scaling_args
 
 # lm-eval's names for our engines' models (`--model vllm` runs vllm_eig), and lm-eval's alias
 MODEL_ALIASES = {**{name: spec.lm_eval_model for name, spec in ENGINES.items()},
@@ -65,17 +63,13 @@ def _import_lm_eval_vllm() -> ModuleType:
 
 @register_model("hf_eig")
 class HFEig(ScalingMixin, HFLM):
-    """lm-eval's HFLM plus scalers. Extra model_arg: eigscale_records (records folder)."""
+    """lm-eval's HFLM plus scalers. Extra model_args: eigscale_records and the module doc's."""
 
     def __init__(self, *args: Any, eigscale_records: str | None = None,
-                 eigscale_chunk: int = 0, eigscale_samples: int = 1,
-                 eigscale_temperature: float = 0.0, eigscale_top_p: float = 1.0,
-                 eigscale_trace_seed: int = DEFAULT_SEED,
                  **kwargs: Any) -> None:
+        scaling = pop_scaling_args(kwargs)
         super().__init__(*args, **kwargs)
-        self.setup_scaling(eigscale_records, eigscale_chunk, eigscale_samples,
-                           main_decoding(eigscale_temperature, eigscale_top_p,
-                                         eigscale_trace_seed))
+        self.setup_scaling(eigscale_records, **scaling)
 
     def make_engine(self) -> HFEngine:
         return HFEngine(self.model, self.tokenizer, max_model_len=self.max_length)
@@ -91,16 +85,14 @@ def register_vllm() -> type:
 
     @register_model("vllm_eig")
     class VLLMEig(ScalingMixin, mod.VLLM):
-        """lm-eval's VLLM plus scalers. Extra model_arg: eigscale_records."""
+        """lm-eval's VLLM plus scalers. Extra model_args: eigscale_records and the module
+        doc's."""
 
         def __init__(self, *args: Any, eigscale_records: str | None = None,
-                     eigscale_chunk: int = 0, eigscale_samples: int = 1,
-                     eigscale_temperature: float = 0.0, eigscale_top_p: float = 1.0,
-                     eigscale_trace_seed: int = DEFAULT_SEED, **kwargs: Any) -> None:
+                     **kwargs: Any) -> None:
+            scaling = pop_scaling_args(kwargs)
             super().__init__(*args, **llm_defaults(kwargs))
-            self.setup_scaling(eigscale_records, eigscale_chunk, eigscale_samples,
-                               main_decoding(eigscale_temperature, eigscale_top_p,
-                                         eigscale_trace_seed))
+            self.setup_scaling(eigscale_records, **scaling)
 
         def make_engine(self) -> VLLMEngine:
             return VLLMEngine(self.model)
