@@ -95,3 +95,17 @@ def test_the_configs_decoding_is_validated_and_a_greedy_model_draws_one_trace(tm
 
     margs = model_args(settings, tmp_path, tmp_path / "records")
     assert (margs["eigscale_samples"], margs["eigscale_temperature"]) == (4, 0.6)
+
+
+def test_eigscale_model_args_are_read_in_one_place():
+    from eigscale.lmeval.gen_kwargs import main_decoding
+    from eigscale.lmeval.mixin import pop_scaling_args, scaling_args
+
+    # what the workflow passes for a sampling model (eigscale.pipeline.job.model_args)
+    kwargs = {"pretrained": "m", "eigscale_chunk": "8", "eigscale_samples": "3",
+              "eigscale_temperature": "0.6", "eigscale_top_p": "0.95",
+              "eigscale_trace_seed": "7"}
+    assert pop_scaling_args(kwargs) == {"chunk": 8, "samples": 3,
+                                        "decoding": main_decoding(0.6, 0.95, 7)}
+    assert kwargs == {"pretrained": "m"}  # the lm-eval class's own are left
+    assert scaling_args({}) == {"chunk": 0, "samples": 1, "decoding": main_decoding(0, 1)}

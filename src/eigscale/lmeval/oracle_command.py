@@ -33,6 +33,7 @@ from eigscale.grading import Response, answer_class
 from eigscale.jsonio import read_jsonl
 from eigscale.lmeval.gen_kwargs import check_gen_kwargs
 from eigscale.lmeval.harness import evaluate_task, load_lm, spec_main
+from eigscale.lmeval.mixin import scaling_args
 from eigscale.lmeval.run_folder import GRID_CSV, GRID_LM_EVAL, RecordsFolder
 from eigscale.lmeval.tasks import ANSWER_KIND, TASKS_DIR
 
@@ -84,8 +85,7 @@ def run_oracle(spec: dict[str, Any], lm: Any = None) -> list[dict[str, Any]]:
     if lm is None:
         lm = load_lm(spec, records)
     else:
-        lm.setup_scaling(str(records), int(spec["model_args"].get("eigscale_chunk", 0)),
-                         int(spec["model_args"].get("eigscale_samples", 1)))
+        lm.setup_scaling(str(records), **scaling_args(spec["model_args"]))
     lm.setup_oracle(int(spec["step"]), spec.get("answer_cap"))
     results = evaluate_task(lm, spec, spec["gen_kwargs"], output / GRID_LM_EVAL)
     samples = results["samples"][task]
